@@ -1,0 +1,1 @@
+"""The broker layer: the only package that talks to the IB client library."""

@@ -1,0 +1,55 @@
+"""The one module that imports the IB client library.
+
+ibdesk runs on ib_async, the maintained continuation of ib_insync (same API, same wire
+protocol), and still on ib_insync 0.9.86; CI proves both. Everything else in ibdesk gets the
+library's names from here, and the three behaviour differences that matter are wrapped below
+so that callers never branch on the library.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:  # pragma: no cover - which branch runs depends on the virtualenv
+    import ib_async as lib
+
+    LIBRARY = "ib_async"
+except ImportError:  # pragma: no cover
+    import ib_insync as lib  # type: ignore[no-redef]
+
+    LIBRARY = "ib_insync"
+
+VERSION: str = getattr(lib, "__version__", "?")
+LOGGER_PREFIX = LIBRARY  # loggers are named "<library>.<module>", e.g. "ib_async.Decoder"
+
+IB = lib.IB
+Contract = lib.Contract
+ContFuture = lib.ContFuture
+Forex = lib.Forex
+Future = lib.Future
+Stock = lib.Stock
+Order = lib.Order
+LimitOrder = lib.LimitOrder
+MarketOrder = lib.MarketOrder
+StopOrder = lib.StopOrder
+StopLimitOrder = lib.StopLimitOrder
+Trade = lib.Trade
+Ticker = lib.Ticker
+ExecutionFilter = lib.ExecutionFilter
+OrderStatus = lib.OrderStatus
+RequestError = getattr(lib, "RequestError", Exception)
+util = lib.util
+
+
+async def qualify(ib: Any, *contracts: Any) -> list[Any | None]:
+    """Qualify contracts; one result per input, None where the contract is unknown.
+
+    ib_async already answers this way; ib_insync returns only the successes, which would
+    silently misalign any code that zips inputs with results.
+    """
+    results = await ib.qualifyContractsAsync(*contracts)
+    if LIBRARY == "ib_async":
+        return [r if r is not None and r.conId else None for r in results]
+    # ib_insync qualifies in place and drops failures from the returned list.
+    done = {id(c) for c in results}
+    return [c if id(c) in done else None for c in contracts]

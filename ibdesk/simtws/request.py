@@ -1,0 +1,79 @@
+"""Typed access to the fields of one client request, with errors that say what was wrong."""
+
+from __future__ import annotations
+
+from ibdesk.simtws.catalog import ContractQuery
+from ibdesk.simtws.wire import UNSET_DOUBLE, UNSET_INTEGER
+
+
+class RequestError(ValueError):
+    """A request whose fields cannot be read; TWS answers such requests with error 320."""
+
+
+class Request:
+    """The fields of one request message; ``fields[0]`` is the message id."""
+
+    __slots__ = ("fields", "msg_id")
+
+    def __init__(self, fields: list[str]) -> None:
+        self.fields = fields
+        try:
+            self.msg_id = int(fields[0])
+        except (ValueError, IndexError) as exc:
+            raise RequestError(f"message id {fields[:1]!r} is not a number") from exc
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def need(self, count: int) -> None:
+        """Require at least ``count`` fields (the id included)."""
+        if len(self.fields) < count:
+            raise RequestError(
+                f"message {self.msg_id} has {len(self.fields)} fields, needs {count}"
+            )
+
+    def text(self, i: int, default: str = "") -> str:
+        """Field ``i`` as text (``default`` when the message is shorter)."""
+        return self.fields[i] if i < len(self.fields) else default
+
+    def integer(self, i: int, default: int = 0) -> int:
+        """Field ``i`` as an int (empty = ``default``)."""
+        value = self.text(i)
+        if not value:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            try:
+                number = int(float(value))
+            except ValueError as exc:
+                raise RequestError(
+                    f"field {i} of message {self.msg_id} is not an int: {value!r}"
+                ) from exc
+        return default if number == UNSET_INTEGER else number
+
+    def number(self, i: int, default: float = 0.0) -> float:
+        """Field ``i`` as a float (empty or UNSET = ``default``)."""
+        value = self.text(i)
+        if not value:
+            return default
+        try:
+            number = float(value)
+        except ValueError as exc:
+            raise RequestError(
+                f"field {i} of message {self.msg_id} is not a number: {value!r}"
+            ) from exc
+        return default if number >= UNSET_DOUBLE else number
+
+    def flag(self, i: int) -> bool:
+        """Field ``i`` as a bool (``1``/``0``; ``True``/``False`` tolerated)."""
+        value = self.text(i).strip().lower()
+        return value not in ("", "0", "false")
+
+    def contract(self, i: int) -> ContractQuery:
+        """The 12-field contract block starting at field ``i``."""
+        self.need(i + 12)
+        try:
+            return ContractQuery.from_fields(self.fields[i : i + 12])
+        except ValueError as exc:
+            raise RequestError(f"bad contract in message {self.msg_id}: {exc}") from exc

@@ -1,0 +1,360 @@
+"""Everything the simulated TWS sends on its own: ticks, bars, P&L and account updates.
+
+The market clock calls :func:`advance` once per update; each step's quote changes are turned
+into tick messages for every watcher, one socket write per client per update. Payloads for
+the hot path are built as text with precomputed prefixes: it is the only place where the
+simulator does work proportional to the message rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import struct
+from typing import TYPE_CHECKING
+
+from ibdesk.simtws import outbound as out
+from ibdesk.simtws.market import ASK, ASK_SIZE, BID, BID_SIZE, HIGH, LOW, TRADE, QuoteChange
+from ibdesk.simtws.session import BarsSub, ClientSession, MarketSub
+from ibdesk.simtws.wire import fmt_float
+
+if TYPE_CHECKING:
+    from ibdesk.simtws.server import SimServer
+
+_LEN = struct.Struct(">I")
+RT_VOLUME_TICKS = frozenset({233})
+
+
+async def run_clock(server: SimServer) -> None:
+    """Drive the market at ``tick_interval``, with ``steps_per_tick`` steps per update."""
+    loop = asyncio.get_running_loop()
+    cfg = server.config
+    next_at = loop.time()
+    state = _Periodic(server.clock())
+    while True:
+        next_at += cfg.tick_interval
+        delay = next_at - loop.time()
+        if delay < -1.0:
+            next_at = loop.time()  # fell far behind (the machine was busy): do not catch up
+        await asyncio.sleep(max(0.0, delay))
+        now = server.clock()
+        if not server.market.paused:
+            advance(server, cfg.steps_per_tick, now)
+        state.run(server, now)
+
+
+def advance(server: SimServer, steps: int, now: float) -> None:
+    """Move the market ``steps`` steps: tape, order matching, then ticks to watchers."""
+    market = server.market
+    tape = server.tape
+    for _ in range(steps):
+        changes = market.step(now)
+        for fam in market.families.values():
+            tape.record_family(fam.name, fam.price, now)
+        touched = set()
+        for ch in changes:
+            touched.add(ch.con_id)
+            if ch.mask & TRADE:
+                q = market.quotes[ch.con_id]
+                tape.record_trade(ch.con_id, q.last, q.last_size, now)
+        if touched:
+            server.engine.on_quotes(touched)
+        fanout(server, changes, now)
+    if server.keepers:
+        send_bar_updates(server, now)
+
+
+def publish(server: SimServer, changes: list[QuoteChange], now: float) -> None:
+    """Tape, matching and ticks for changes made outside a step (a control-port price set)."""
+    for ch in changes:
+        if ch.mask & TRADE:
+            q = server.market.quotes[ch.con_id]
+            server.tape.record_trade(ch.con_id, q.last, q.last_size, now)
+    server.engine.on_quotes({ch.con_id for ch in changes})
+    fanout(server, changes, now)
+    send_bar_updates(server, now, force=True)
+
+
+def _frame(text: str) -> bytes:
+    data = text.encode()
+    return _LEN.pack(len(data)) + data
+
+
+def fanout(server: SimServer, changes: list[QuoteChange], now: float) -> None:
+    """Tick messages for one step's changes, one write per client."""
+    if server.data_down or server.competing:
+        return
+    batches: dict[ClientSession, list[bytes]] = {}
+    quotes = server.market.quotes
+    for ch in changes:
+        watchers = server.md_watchers.get(ch.con_id)
+        tbt = server.tbt_watchers.get(ch.con_id)
+        if not watchers and not tbt:
+            continue
+        q = quotes[ch.con_id]
+        m = ch.mask
+        for s, sub in watchers or ():
+            if s.write_paused:
+                s.conflated.add(sub.req_id)
+                continue
+            pp, ps = sub.prefix_price, sub.prefix_size
+            batch = batches.setdefault(s, [])
+            if m & BID:
+                batch.append(_frame(f"{pp}1\0{fmt_float(q.bid)}\0{fmt_float(q.bid_size)}\00\0"))
+            elif m & BID_SIZE:
+                batch.append(_frame(f"{ps}0\0{fmt_float(q.bid_size)}\0"))
+            if m & ASK:
+                batch.append(_frame(f"{pp}2\0{fmt_float(q.ask)}\0{fmt_float(q.ask_size)}\00\0"))
+            elif m & ASK_SIZE:
+                batch.append(_frame(f"{ps}3\0{fmt_float(q.ask_size)}\0"))
+            if m & TRADE:
+                batch.append(_frame(f"{pp}4\0{fmt_float(q.last)}\0{fmt_float(q.last_size)}\00\0"))
+                batch.append(_frame(f"{ps}8\0{fmt_float(q.volume)}\0"))
+                if sub.generic & RT_VOLUME_TICKS:
+                    rtv = (
+                        f"{fmt_float(q.last)};{fmt_float(q.last_size)};{int(now * 1000)};"
+                        f"{fmt_float(q.volume)};{q.vwap:.8f};true"
+                    )
+                    batch.append(out.pack(out.tick_string(sub.req_id, 48, rtv)))
+            if m & HIGH:
+                batch.append(_frame(f"{pp}6\0{fmt_float(q.high)}\00\00\0"))
+            if m & LOW:
+                batch.append(_frame(f"{pp}7\0{fmt_float(q.low)}\00\00\0"))
+        for s, req_id, kind in tbt or ():
+            batch = batches.setdefault(s, [])
+            if kind == "BidAsk" and m & (BID | ASK | BID_SIZE | ASK_SIZE):
+                batch.append(
+                    out.pack(
+                        out.tick_by_tick_bid_ask(req_id, now, q.bid, q.ask, q.bid_size, q.ask_size)
+                    )
+                )
+            elif kind == "MidPoint" and m & (BID | ASK):
+                batch.append(out.pack(out.tick_by_tick_mid(req_id, now, q.mid)))
+            elif kind in ("Last", "AllLast") and m & TRADE:
+                batch.append(
+                    out.pack(
+                        out.tick_by_tick_last(
+                            req_id,
+                            1 if kind == "Last" else 2,
+                            now,
+                            q.last,
+                            q.last_size,
+                            server.catalog.instruments[ch.con_id].exchange,
+                        )
+                    )
+                )
+    for s, batch in batches.items():
+        if batch:
+            s.write(b"".join(batch))
+
+
+def send_snapshot(server: SimServer, s: ClientSession, sub: MarketSub) -> None:
+    """The current values of a subscription, as TWS sends them when it starts."""
+    q = server.market.quote(sub.inst.con_id)
+    rid = sub.req_id
+    msgs = [
+        out.tick_price(rid, 1, q.bid, q.bid_size),
+        out.tick_price(rid, 2, q.ask, q.ask_size),
+        out.tick_price(rid, 4, q.last, q.last_size),
+        out.tick_size(rid, 8, q.volume),
+        out.tick_price(rid, 6, q.high, 0),
+        out.tick_price(rid, 7, q.low, 0),
+        out.tick_price(rid, 9, q.close, 0),
+        out.tick_price(rid, 14, q.open, 0),
+    ]
+    s.write(b"".join(out.pack(m) for m in msgs))
+
+
+# ---- bars -----------------------------------------------------------------------------------
+
+
+def current_bar(server: SimServer, sub: BarsSub, now: float) -> list[float] | None:
+    """The forming bar of a subscription: [start, open, high, low, close, volume, count]."""
+    start = math.floor(now / sub.bar_seconds) * sub.bar_seconds
+    bars = server.history.bars(sub.inst, sub.bar_seconds, start, now + 1, sub.what)
+    if not len(bars):
+        return None
+    return [
+        float(bars.time[-1]),
+        float(bars.open[-1]),
+        float(bars.high[-1]),
+        float(bars.low[-1]),
+        float(bars.close[-1]),
+        float(bars.volume[-1]),
+        float(bars.count[-1]),
+    ]
+
+
+def send_bar_updates(server: SimServer, now: float, force: bool = False) -> None:
+    """keepUpToDate: the forming bar, at most once a second per subscription."""
+    for s, sub in list(server.keepers):
+        if s.closed or (not force and now - sub.last_sent < 1.0):
+            continue
+        bar = current_bar(server, sub, now)
+        if bar is None:
+            continue
+        sub.last_sent = now
+        date = out.bar_date(bar[0], sub.bar_seconds, sub.format_date, sub.inst.session.tz)
+        wap = (bar[2] + bar[3] + bar[4]) / 3
+        s.send(
+            [
+                "90",
+                str(sub.req_id),
+                fmt_float(bar[6]),
+                date,
+                fmt_float(bar[1]),
+                fmt_float(bar[4]),
+                fmt_float(bar[2]),
+                fmt_float(bar[3]),
+                f"{wap:.6f}",
+                fmt_float(bar[5]),
+            ]
+        )
+
+
+def send_realtime_bars(server: SimServer, bucket_start: float) -> None:
+    """The 5-second bar that just ended, to every reqRealTimeBars subscriber."""
+    for s in list(server.sessions):
+        for sub in s.subs.realtime_bars.values():
+            bars = server.history.bars(sub.inst, 5, bucket_start, bucket_start + 5, sub.what)
+            if len(bars):
+                o, h, lo, c = (
+                    float(bars.open[-1]),
+                    float(bars.high[-1]),
+                    float(bars.low[-1]),
+                    float(bars.close[-1]),
+                )
+                v, n = float(bars.volume[-1]), int(bars.count[-1])
+            else:
+                c = server.market.reference_price(sub.inst)
+                o = h = lo = c
+                v, n = 0.0, 0
+            s.send(
+                out.realtime_bar(sub.req_id, bucket_start, o, h, lo, c, v, (o + h + lo + c) / 4, n)
+            )
+
+
+# ---- account, positions and P&L ---------------------------------------------------------------
+
+
+def account_values(server: SimServer, account: str) -> list[tuple[str, str, str]]:
+    """(key, value, currency) rows for updateAccountValue and friends."""
+    acct = server.accounts[account]
+    summary = acct.summary(server.engine.marks())
+    rows = [(k, f"{v:.2f}", "USD") for k, v in summary.items() if k != "DailyPnL"]
+    rows += [
+        ("AccountCode", account, ""),
+        ("AccountType", "INDIVIDUAL", ""),
+        ("Currency", "USD", "USD"),
+        ("CashBalance", f"{acct.cash:.2f}", "BASE"),
+        ("CashBalance", f"{acct.cash:.2f}", "USD"),
+        ("NetLiquidationByCurrency", f"{summary['NetLiquidation']:.2f}", "BASE"),
+        ("TotalCashBalance", f"{acct.cash:.2f}", "BASE"),
+    ]
+    return rows
+
+
+def send_portfolio(
+    server: SimServer, s: ClientSession, account: str, con_ids: list[int] | None = None
+) -> None:
+    """updatePortfolio for the account's positions (all, or the ones given)."""
+    acct = server.accounts[account]
+    for con_id, pos in list(acct.positions.items()):
+        if con_ids is not None and con_id not in con_ids:
+            continue
+        price = server.engine.mark(pos.inst)
+        s.send(
+            out.update_portfolio(
+                account, pos, price, acct.market_value(pos, price), acct.unrealized(pos, price)
+            )
+        )
+
+
+def send_account_updates(
+    server: SimServer, s: ClientSession, account: str, con_ids: list[int] | None = None
+) -> None:
+    """Account values, portfolio and the account time, as reqAccountUpdates streams them."""
+    for key, value, cur in account_values(server, account):
+        s.send(out.update_account_value(key, value, cur, account))
+    send_portfolio(server, s, account, con_ids)
+    s.send(out.update_account_time(server.clock()))
+
+
+def position_changed(server: SimServer, account: str, con_id: int) -> None:
+    """A fill moved a position: push it to every subscriber of positions and accounts."""
+    acct = server.accounts[account]
+    pos = acct.position(con_id)
+    for s in list(server.by_client.values()):
+        if pos is not None and s.subs.positions:
+            s.send(out.position(account, pos))
+        if s.subs.account_updates == account:
+            send_account_updates(server, s, account, [con_id])
+        for req_id, acc in s.subs.account_multi.items():
+            if acc == account:
+                send_account_multi(server, s, req_id, account)
+
+
+def send_account_multi(server: SimServer, s: ClientSession, req_id: int, account: str) -> None:
+    """accountUpdateMulti rows for one subscription."""
+    for key, value, cur in account_values(server, account):
+        s.send(out.account_update_multi(req_id, account, key, value, cur))
+
+
+def send_pnl(server: SimServer) -> None:
+    """reqPnL and reqPnLSingle streams."""
+    marks = server.engine.marks()
+    cache: dict[str, dict[str, float]] = {}
+    for s in list(server.by_client.values()):
+        for req_id, account in s.subs.pnl.items():
+            summary = cache.get(account)
+            if summary is None:
+                summary = cache[account] = server.accounts[account].summary(marks)
+            s.send(
+                out.pnl(
+                    req_id, summary["DailyPnL"], summary["UnrealizedPnL"], summary["RealizedPnL"]
+                )
+            )
+        for req_id, (account, con_id) in s.subs.pnl_single.items():
+            acct = server.accounts[account]
+            pos = acct.position(con_id)
+            if pos is None:
+                s.send(out.pnl_single(req_id, 0, 0, 0, 0, 0))
+                continue
+            price = marks.get(con_id) or server.engine.mark(pos.inst)
+            s.send(
+                out.pnl_single(
+                    req_id,
+                    pos.qty,
+                    pos.daily_pnl(price),
+                    acct.unrealized(pos, price),
+                    pos.realized,
+                    acct.market_value(pos, price),
+                )
+            )
+
+
+class _Periodic:
+    """Timers of the slower streams, checked after every market update."""
+
+    def __init__(self, now: float) -> None:
+        self.last_pnl = now
+        self.last_account = now
+        self.last_rt_bucket = math.floor(now / 5) * 5
+
+    def run(self, server: SimServer, now: float) -> None:
+        cfg = server.config
+        if now - self.last_pnl >= cfg.pnl_interval:
+            self.last_pnl = now
+            send_pnl(server)
+        if now - self.last_account >= cfg.account_update_interval:
+            self.last_account = now
+            for s in list(server.by_client.values()):
+                if s.subs.account_updates:
+                    send_account_updates(server, s, s.subs.account_updates)
+                for req_id, account in s.subs.account_multi.items():
+                    send_account_multi(server, s, req_id, account)
+        bucket = math.floor(now / 5) * 5
+        if bucket > self.last_rt_bucket:
+            if not server.data_down:
+                send_realtime_bars(server, bucket - 5)
+            self.last_rt_bucket = bucket

@@ -1,0 +1,72 @@
+"""Suite-wide rules: Qt offscreen, and no silent failures.
+
+A test fails on any record from the client library's ``Decoder`` logger (a message it could
+not decode is dropped silently otherwise), on eventkit listener exceptions (eventkit logs them
+instead of raising), on errors logged by the simulated TWS itself, and on exceptions left in
+an asyncio loop. A test that provokes one of these on purpose asks for ``expected_faults``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+WATCHED = ("ib_async.Decoder", "ib_insync.Decoder", "eventkit", "ibdesk.simtws", "asyncio")
+
+
+class _Collector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        name = record.name
+        silent_drop = name.endswith(".Decoder") or name.startswith("eventkit")
+        our_error = record.levelno >= logging.ERROR and name.startswith(("ibdesk", "asyncio"))
+        if silent_drop or our_error:
+            self.records.append(record)
+
+
+class ExpectedFaults:
+    """What a test expects to be logged; everything else still fails it."""
+
+    def __init__(self) -> None:
+        self.decoder_errors = 0
+
+    def allow_decoder_errors(self, count: int) -> None:
+        """Allow up to ``count`` Decoder records (a corrupted-frame test)."""
+        self.decoder_errors += count
+
+
+@pytest.fixture
+def expected_faults() -> ExpectedFaults:
+    """Declare log records this test provokes on purpose."""
+    return ExpectedFaults()
+
+
+@pytest.fixture(autouse=True)
+def no_silent_failures(request: pytest.FixtureRequest):
+    collector = _Collector()
+    root = logging.getLogger()
+    root.addHandler(collector)
+    loggers = [logging.getLogger(n) for n in WATCHED]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.DEBUG)
+    yield
+    root.removeHandler(collector)
+    for lg, level in zip(loggers, levels, strict=True):
+        lg.setLevel(level)
+    allowed = 0
+    if "expected_faults" in request.fixturenames:
+        allowed = request.getfixturevalue("expected_faults").decoder_errors
+    decoder = [r for r in collector.records if r.name.endswith(".Decoder")]
+    others = [r for r in collector.records if not r.name.endswith(".Decoder")]
+    problems = others + (decoder if len(decoder) > allowed else [])
+    if problems:
+        lines = "\n".join(f"{r.name}: {r.getMessage()[:300]}" for r in problems[:10])
+        pytest.fail(f"{len(problems)} silent failure(s) were logged:\n{lines}", pytrace=False)
