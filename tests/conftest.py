@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 
 import pytest
+
+from ibdesk.simtws import SimConfig, SimThread
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -36,10 +39,15 @@ class ExpectedFaults:
 
     def __init__(self) -> None:
         self.decoder_errors = 0
+        self.errors: dict[str, int] = {}
 
     def allow_decoder_errors(self, count: int) -> None:
         """Allow up to ``count`` Decoder records (a corrupted-frame test)."""
         self.decoder_errors += count
+
+    def allow_errors(self, logger: str, count: int = 1) -> None:
+        """Allow up to ``count`` ERROR records from one logger (a test that provokes them)."""
+        self.errors[logger] = self.errors.get(logger, 0) + count
 
 
 @pytest.fixture
@@ -49,7 +57,7 @@ def expected_faults() -> ExpectedFaults:
 
 
 @pytest.fixture(autouse=True)
-def no_silent_failures(request: pytest.FixtureRequest):
+def no_silent_failures(expected_faults: ExpectedFaults):
     collector = _Collector()
     root = logging.getLogger()
     root.addHandler(collector)
@@ -61,12 +69,27 @@ def no_silent_failures(request: pytest.FixtureRequest):
     root.removeHandler(collector)
     for lg, level in zip(loggers, levels, strict=True):
         lg.setLevel(level)
-    allowed = 0
-    if "expected_faults" in request.fixturenames:
-        allowed = request.getfixturevalue("expected_faults").decoder_errors
+    allowed = expected_faults.decoder_errors
     decoder = [r for r in collector.records if r.name.endswith(".Decoder")]
     others = [r for r in collector.records if not r.name.endswith(".Decoder")]
+    for name, count in expected_faults.errors.items():
+        mine = [r for r in others if r.name == name]
+        if len(mine) <= count:
+            others = [r for r in others if r.name != name]
     problems = others + (decoder if len(decoder) > allowed else [])
     if problems:
         lines = "\n".join(f"{r.name}: {r.getMessage()[:300]}" for r in problems[:10])
         pytest.fail(f"{len(problems)} silent failure(s) were logged:\n{lines}", pytrace=False)
+
+
+@pytest.fixture
+def sim_config() -> SimConfig:
+    """A fast, seeded simulator on a free port; tests override it as they need."""
+    return SimConfig(port=0, seed=7, tick_interval=0.05)
+
+
+@pytest.fixture
+def sim(sim_config: SimConfig) -> Iterator[SimThread]:
+    """The simulated TWS, running on its own thread and loop."""
+    with SimThread(sim_config) as running:
+        yield running

@@ -1,7 +1,8 @@
 """Simulated accounts: cash, positions, margin, P&L and commissions, consistent with fills.
 
 Average costs follow IB's convention: per unit of quantity, including the multiplier and the
-opening commission (an ES long at 6800.25 shows an average cost near 340012.5 + 0.85).
+opening commission (an ES long at 6800.25 shows 340012.5 + 0.85; a short at the same price
+shows 340012.5 - 0.85, its proceeds net of the fee).
 Daily P&L is measured from the start of the session: the change in market value plus the
 cash flow of the day's trades, minus the day's commissions.
 """
@@ -88,8 +89,10 @@ class Account:
         if pos is None:
             pos = self.positions[inst.con_id] = Position(inst)
         realized = 0.0
+        # The fee raises a long's cost and lowers a short's proceeds.
+        fee_side = fee if signed_qty > 0 else -fee
         if pos.qty == 0 or (pos.qty > 0) == (signed_qty > 0):
-            total = abs(pos.qty) * pos.avg_cost + abs(signed_qty) * price * mult + fee
+            total = abs(pos.qty) * pos.avg_cost + abs(signed_qty) * price * mult + fee_side
             pos.qty += signed_qty
             pos.avg_cost = total / abs(pos.qty)
         else:
@@ -100,7 +103,7 @@ class Account:
             realized = direction * closing * (price * mult - pos.avg_cost) - closing_fee
             pos.qty += signed_qty
             if remainder > 1e-9:
-                pos.avg_cost = price * mult + (fee - closing_fee) / remainder
+                pos.avg_cost = price * mult + fee_side / abs(signed_qty)
             elif abs(pos.qty) < 1e-9:
                 pos.qty = 0.0
         pos.realized += realized

@@ -128,12 +128,20 @@ class SessionRule:
 
 
 def hours_string(rule: SessionRule, start: dt.date, days: int = 7, liquid: bool = False) -> str:
-    """IB's trading-hours format: ``20261123:1700-20261124:1600;20261128:CLOSED``."""
-    rows = rule.liquid_sessions(start, days) if liquid else rule.sessions(start, days)
+    """IB's trading-hours format: ``20261123:1700-20261124:1600;20261128:CLOSED``.
+
+    Each session is keyed by the date it opens on, so a Globex session that opens on Sunday
+    evening reads ``20261122:1700-20261123:1600``; a date is ``CLOSED`` only when no session
+    opens on it (TWS never lists one date as both closed and open).
+    """
+    sessions = rule.liquid_sessions if liquid else rule.sessions
+    # One day more than shown, to know whether the last day opens a session of the next.
+    opening = {o.date() for _, o, c in sessions(start, days + 1) if o is not None}
     parts = []
-    for day, opened, closed in rows:
+    for day, opened, closed in sessions(start, days):
         if opened is None or closed is None:
-            parts.append(f"{day:%Y%m%d}:CLOSED")
+            if day not in opening:
+                parts.append(f"{day:%Y%m%d}:CLOSED")
         else:
             parts.append(f"{opened:%Y%m%d:%H%M}-{closed:%Y%m%d:%H%M}")
     return ";".join(parts)

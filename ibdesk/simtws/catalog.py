@@ -8,6 +8,7 @@ the real ones; margins are round figures of the right size.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
@@ -15,6 +16,7 @@ from ibdesk.simtws import calendar as cal
 
 FUTURE_ORDER_TYPES = "ACTIVETIM,AD,ALERT,DAY,GTC,IOC,LMT,MKT,OCA,STP,STPLMT,TRAIL,WHATIF"
 STOCK_ORDER_TYPES = "ACTIVETIM,AD,ALERT,DAY,GTC,IOC,LMT,MKT,OCA,OPG,STP,STPLMT,TRAIL,WHATIF"
+STOCK_EXCHANGES = "SMART,AMEX,NYSE,CBOE,PHLX,ISE,CHX,ARCA,ISLAND"
 EXCHANGE_ALIASES = {"GLOBEX": "CME", "ECBOT": "CBOT"}
 
 
@@ -56,11 +58,15 @@ class Instrument:
     maint_margin: float = 0.0
     min_size: float = 1.0
     size_increment: float = 1.0
+    delivery_month: str = ""
 
     @property
     def contract_month(self) -> str:
-        """``YYYYMM`` for futures, ``""`` otherwise."""
-        return self.expiry[:6]
+        """``YYYYMM`` of the delivery month for futures, ``""`` otherwise.
+
+        Not the expiry's month: CL for January delivery stops trading in December.
+        """
+        return self.delivery_month or self.expiry[:6]
 
     @property
     def multiplier_str(self) -> str:
@@ -81,8 +87,9 @@ class Instrument:
         return round(ticks * self.min_tick, 10)
 
     def on_tick(self, price: float) -> bool:
-        """Whether ``price`` lies on the tick grid (to within float noise)."""
-        return abs(price / self.min_tick - round(price / self.min_tick)) < 1e-6
+        """Whether ``price`` lies on the tick grid (to within float noise); never for inf."""
+        ticks = price / self.min_tick
+        return math.isfinite(ticks) and abs(ticks - round(ticks)) < 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +325,12 @@ FAMILY_START = {
 }
 
 
+def _exchange_list(*names: str) -> str:
+    """Comma-joined exchanges without repeats (an ARCA-listed ETF must not show ARCA twice)."""
+    seen = dict.fromkeys(x for name in names for x in name.split(","))
+    return ",".join(seen)
+
+
 def _stock(
     con_id: int,
     symbol: str,
@@ -342,7 +355,7 @@ def _stock(
         family=symbol,
         primary_exchange=primary,
         order_types=STOCK_ORDER_TYPES,
-        valid_exchanges=f"SMART,AMEX,NYSE,CBOE,PHLX,ISE,CHX,ARCA,ISLAND,{primary},IEX",
+        valid_exchanges=_exchange_list(STOCK_EXCHANGES, primary, "IEX"),
         industry=industry,
         category=category,
         subcategory=category,
@@ -361,6 +374,60 @@ STOCKS: tuple[Instrument, ...] = (
     _stock(756733, "SPY", "ARCA", "SPDR S&P 500 ETF TRUST", "Funds", "Equity Fund", "ETF"),
     _stock(320227571, "QQQ", "NASDAQ", "INVESCO QQQ TRUST SERIES 1", "Funds", "Equity Fund", "ETF"),
 )
+
+#: More liquid US names, so a 100-line watchlist can be filled. Their conIds are synthetic
+#: (900,000,000 and up), not IB's; prices are round starting points.
+MORE_STOCKS: tuple[tuple[str, str, float, str], ...] = (
+    ("AMZN", "NASDAQ", 230.0, "COMMON"),
+    ("GOOGL", "NASDAQ", 280.0, "COMMON"),
+    ("META", "NASDAQ", 640.0, "COMMON"),
+    ("AMD", "NASDAQ", 240.0, "COMMON"),
+    ("INTC", "NASDAQ", 38.0, "COMMON"),
+    ("NFLX", "NASDAQ", 110.0, "COMMON"),
+    ("AVGO", "NASDAQ", 350.0, "COMMON"),
+    ("QCOM", "NASDAQ", 170.0, "COMMON"),
+    ("CSCO", "NASDAQ", 72.0, "COMMON"),
+    ("ADBE", "NASDAQ", 340.0, "COMMON"),
+    ("COST", "NASDAQ", 910.0, "COMMON"),
+    ("PEP", "NASDAQ", 150.0, "COMMON"),
+    ("SBUX", "NASDAQ", 85.0, "COMMON"),
+    ("TXN", "NASDAQ", 160.0, "COMMON"),
+    ("JPM", "NYSE", 310.0, "COMMON"),
+    ("BAC", "NYSE", 52.0, "COMMON"),
+    ("GS", "NYSE", 790.0, "COMMON"),
+    ("MS", "NYSE", 160.0, "COMMON"),
+    ("V", "NYSE", 340.0, "COMMON"),
+    ("MA", "NYSE", 560.0, "COMMON"),
+    ("XOM", "NYSE", 117.0, "COMMON"),
+    ("CVX", "NYSE", 155.0, "COMMON"),
+    ("WMT", "NASDAQ", 105.0, "COMMON"),
+    ("KO", "NYSE", 70.0, "COMMON"),
+    ("DIS", "NYSE", 112.0, "COMMON"),
+    ("BA", "NYSE", 200.0, "COMMON"),
+    ("ORCL", "NYSE", 220.0, "COMMON"),
+    ("CRM", "NYSE", 240.0, "COMMON"),
+    ("IBM", "NYSE", 300.0, "COMMON"),
+    ("UNH", "NYSE", 330.0, "COMMON"),
+    ("JNJ", "NYSE", 190.0, "COMMON"),
+    ("PFE", "NYSE", 25.0, "COMMON"),
+    ("MRK", "NYSE", 90.0, "COMMON"),
+    ("ABBV", "NYSE", 220.0, "COMMON"),
+    ("T", "NYSE", 25.0, "COMMON"),
+    ("VZ", "NYSE", 41.0, "COMMON"),
+    ("NKE", "NYSE", 65.0, "COMMON"),
+    ("MCD", "NYSE", 300.0, "COMMON"),
+    ("HD", "NYSE", 360.0, "COMMON"),
+    ("IWM", "ARCA", 240.0, "ETF"),
+    ("DIA", "ARCA", 470.0, "ETF"),
+    ("GLD", "ARCA", 370.0, "ETF"),
+    ("TLT", "NASDAQ", 90.0, "ETF"),
+    ("XLF", "ARCA", 53.0, "ETF"),
+)
+STOCKS = STOCKS + tuple(
+    _stock(900_000_001 + n, symbol, primary, f"{symbol} (simulated)", "", "", kind)
+    for n, (symbol, primary, _, kind) in enumerate(MORE_STOCKS)
+)
+FAMILY_START.update({symbol: price for symbol, _, price, _ in MORE_STOCKS})
 
 EURUSD = Instrument(
     con_id=12087792,
@@ -421,6 +488,7 @@ def future_chain(root: FutureRoot, today: dt.date) -> list[Instrument]:
                 session=root.session,
                 family=root.family,
                 expiry=f"{last:%Y%m%d}",
+                delivery_month=f"{year}{month:02d}",
                 last_trade_time=root.last_trade_time,
                 basis=basis if n else 0.0,
                 valid_exchanges=root.exchange,
@@ -548,7 +616,7 @@ class Catalog:
                     return False
             except ValueError:
                 return False
-        if q.last_trade:
+        if q.last_trade.strip():
             wanted = q.last_trade.split()[0]
             if wanted not in (i.expiry, i.contract_month):
                 return False
@@ -562,6 +630,30 @@ class Catalog:
             and i.primary_exchange
             and q.primary_exchange.upper() not in (i.primary_exchange, "SMART")
         )
+
+    def find(self, symbol: str | int) -> Instrument:
+        """An instrument by conId, local symbol (``ESZ6``), futures root (the front month),
+        stock symbol or ``EUR.USD``.
+
+        Raises:
+            KeyError: nothing by that name.
+        """
+        if isinstance(symbol, int) or str(symbol).isdigit():
+            found = self.get(int(symbol))
+            if found is None:
+                raise KeyError(f"no instrument with conId {symbol}")
+            return found
+        text = str(symbol).upper()
+        for inst in self.instruments.values():
+            if inst.local_symbol == text:
+                return inst
+        front = self.front_month(text)
+        if front is not None:
+            return front
+        matches = self.lookup(ContractQuery(symbol=text, sec_type="STK"))
+        if len(matches) == 1:
+            return matches[0]
+        raise KeyError(f"unknown symbol {symbol!r}")
 
     def answer_contract(self, instrument: Instrument, q: ContractQuery) -> Instrument:
         """The instrument as reported back for this request (stocks keep the asked exchange)."""

@@ -28,6 +28,8 @@ class SimConfig:
         pnl_interval: seconds between reqPnL / reqPnLSingle updates (IB: about 1).
         max_version: highest server version to announce (157..176), for version tests.
         starting_cash: cash in each account at start.
+        positions: (symbol, quantity) held in the first account at start, bought at the
+            starting price (a demo has something to show).
     """
 
     host: str = "127.0.0.1"
@@ -45,4 +47,5 @@ class SimConfig:
     pnl_interval: float = 1.0
     max_version: int = 176
     starting_cash: float = 1_000_000.0
+    positions: tuple[tuple[str, float], ...] = ()
     engine: EngineConfig = field(default_factory=EngineConfig)

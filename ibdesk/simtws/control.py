@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from ibdesk.simtws import streams
-from ibdesk.simtws.catalog import ContractQuery, Instrument
+from ibdesk.simtws.catalog import Instrument
 from ibdesk.simtws.orders import SimOrder
 from ibdesk.simtws.server import SimServer
 
@@ -86,23 +86,22 @@ class SimControl:
     def instrument(self, symbol: str | int) -> Instrument:
         """An instrument by conId, local symbol (``ESZ6``), root (``ES``: the front month),
         stock symbol or ``EUR.USD``."""
-        cat = self.server.catalog
-        if isinstance(symbol, int) or str(symbol).isdigit():
-            found = cat.get(int(symbol))
-            if found is None:
-                raise KeyError(f"no instrument with conId {symbol}")
-            return found
-        text = str(symbol).upper()
-        for inst in cat.instruments.values():
-            if inst.local_symbol == text:
-                return inst
-        front = cat.front_month(text)
-        if front is not None:
-            return front
-        matches = cat.lookup(ContractQuery(symbol=text, sec_type="STK"))
-        if len(matches) == 1:
-            return matches[0]
-        raise KeyError(f"unknown symbol {symbol!r}")
+        return self.server.catalog.find(symbol)
+
+    def chain(self, root: str) -> list[str]:
+        """Local symbols of every listed expiry of a futures root, nearest first."""
+        return [
+            i.local_symbol
+            for i in sorted(self.server.catalog.instruments.values(), key=lambda i: i.expiry)
+            if i.sec_type == "FUT" and i.symbol == root.upper()
+        ]
+
+    def stocks(self) -> list[str]:
+        """Every stock symbol the simulator lists, and EUR.USD."""
+        cat = self.server.catalog.instruments.values()
+        return sorted(i.symbol for i in cat if i.sec_type == "STK") + [
+            i.local_symbol for i in cat if i.sec_type == "CASH"
+        ]
 
     # ---- faults ---------------------------------------------------------------------------
 

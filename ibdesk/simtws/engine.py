@@ -4,7 +4,7 @@ Fill rules (deterministic, so tests can drive them with the control port):
 
 * MKT fills at the touch (ask for a buy, bid for a sell).
 * LMT fills on arrival at the touch when marketable; resting, it fills at its limit when the
-  market touches it (ask <= limit for a buy) or trades through it (last <= limit).
+  market touches it (ask <= limit for a buy) or trades at or through it (last <= limit).
 * STP, STP LMT and TRAIL trigger on the last price, then behave as MKT or LMT.
 * Bracket children wait (PreSubmitted) until the parent fills, and never fill more than the
   parent has; a fill of one child reduces its siblings (IB's attached-order OCA). Explicit OCA
@@ -243,13 +243,22 @@ class Engine:
             return 201, f"{reject}A {o.order_type} order needs a limit price"
         if needs_aux and o.aux_price is None:
             return 201, f"{reject}A {o.order_type} order needs a stop price"
-        if o.order_type == "TRAIL" and o.aux_price is None and o.trailing_percent is None:
-            return 201, f"{reject}A TRAIL order needs a trailing amount or percent"
+        if o.order_type == "TRAIL":
+            if o.aux_price is None and o.trailing_percent is None:
+                return 201, f"{reject}A TRAIL order needs a trailing amount or percent"
+            if o.trailing_percent is not None and not 0 < o.trailing_percent < 100:
+                return 201, (
+                    f"{reject}Trailing percent {o.trailing_percent:g} must be between 0 and 100"
+                )
+            if o.aux_price is not None and not 0 < o.aux_price < 1e9:
+                return 201, f"{reject}Trailing amount {o.aux_price:g} is out of range"
         for price in (o.lmt_price if needs_limit else None, o.aux_price):
             if price is None:
                 continue
             if price <= 0 and o.order_type != "TRAIL":
                 return 201, f"{reject}Price {price:g} must be positive"
+            if price > 1e12:
+                return 201, f"{reject}Price {price:g} is out of range"
             if not o.inst.on_tick(price):
                 return 110, (
                     "The price does not conform to the minimum price variation "
@@ -481,7 +490,9 @@ class Engine:
             if stop is None or q.last <= 0:
                 return
             if (o.sign > 0 and q.last >= stop) or (o.sign < 0 and q.last <= stop):
+                # Triggering sends a new market or limit order: it meets the book as it is.
                 o.triggered = True
+                arriving = True
             else:
                 return
         as_limit = kind in {"LMT", "STP LMT"}
@@ -491,8 +502,9 @@ class Engine:
         if as_limit:
             lmt = o.lmt_price or 0.0
             touched = touch <= lmt if o.sign > 0 else touch >= lmt
-            through = q.last > 0 and (q.last < lmt if o.sign > 0 else q.last > lmt)
-            if not (touched or through):
+            traded = q.last > 0 and (q.last <= lmt if o.sign > 0 else q.last >= lmt)
+            # A trade printed before the order arrived is history, not a fill for it.
+            if not (touched or (traded and not arriving)):
                 return
             price = touch if arriving and touched else lmt
         else:
@@ -507,7 +519,7 @@ class Engine:
         if last <= 0:
             return
         offset = o.aux_price if o.aux_price is not None else last * (o.trailing_percent or 0) / 100
-        candidate = o.inst.round_to_tick(last - o.sign * offset)
+        candidate = o.inst.round_to_tick(last + o.sign * offset)
         if (
             o.trail_stop_price is None
             or (o.sign < 0 and candidate > o.trail_stop_price)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from ibdesk.simtws import outbound as out
 from ibdesk.simtws import streams
@@ -15,6 +12,7 @@ from ibdesk.simtws.history import (
     WHAT_TO_SHOW,
     Bars,
     HistoryRequestError,
+    liquid_start,
     parse_bar_size,
     parse_duration,
     parse_end,
@@ -153,7 +151,9 @@ def req_mkt_data(server: SimServer, s: ClientSession, req: Request) -> None:
     if q.sec_type.upper() == "BAG":
         i += 1 + 4 * req.integer(i)
     i += 4 if req.flag(i) else 1
-    generic = frozenset(int(x) for x in req.text(i).split(",") if x.strip().isdigit())
+    generic = frozenset(
+        int(x) for x in req.text(i).split(",") if x.strip().isascii() and x.strip().isdigit()
+    )
     snapshot = req.flag(i + 1)
     if req_id in s.subs.market:
         s.send(out.error(req_id, 322, "Error processing request: Duplicate ticker id", s.version))
@@ -257,26 +257,6 @@ def pacing_violation(
     return None
 
 
-def liquid_mask(inst: Instrument, times: np.ndarray) -> np.ndarray:
-    """Which bar start times fall inside the instrument's regular trading hours."""
-    if not len(times):
-        return np.zeros(0, dtype=bool)
-    first = dt.datetime.fromtimestamp(float(times[0]), dt.UTC).date() - dt.timedelta(days=2)
-    days = (dt.datetime.fromtimestamp(float(times[-1]), dt.UTC).date() - first).days + 3
-    windows = [
-        (o.timestamp(), c.timestamp())
-        for _, o, c in inst.session.liquid_sessions(first, days)
-        if o is not None and c is not None
-    ]
-    opens = np.array([w[0] for w in windows])
-    closes = np.array([w[1] for w in windows])
-    idx = np.searchsorted(opens, times, side="right") - 1
-    ok = idx >= 0
-    result = np.zeros(len(times), dtype=bool)
-    result[ok] = times[ok] < closes[idx[ok]]
-    return result
-
-
 @handles(20)
 def req_historical_data(server: SimServer, s: ClientSession, req: Request) -> None:
     """reqHistoricalData (no version field; bar size comes before duration)."""
@@ -300,6 +280,9 @@ def req_historical_data(server: SimServer, s: ClientSession, req: Request) -> No
         bar_seconds = parse_bar_size(bar_text)
         end = parse_end(end_text, now)
         start = end - parse_duration(duration_text)
+        count, unit = duration_text.split()  # parse_duration has vetted the form
+        if use_rth and unit == "D" and int(count) > 0:
+            start = liquid_start(inst, end, int(count)) or start
     except HistoryRequestError as exc:
         s.send(out.error(req_id, 321, f"Error validating request:-'bP' : cause - {exc}", s.version))
         return
@@ -318,9 +301,22 @@ def req_historical_data(server: SimServer, s: ClientSession, req: Request) -> No
             )
             return
     shown = "MIDPOINT" if what == "BID_ASK" else "TRADES" if what == "ADJUSTED_LAST" else what
-    bars = server.history.bars(inst, bar_seconds, start, end + (1 if keep else 0), shown)
-    if use_rth and bar_seconds < 86400:
-        bars = bars.select(liquid_mask(inst, bars.time))
+    bars = server.history.bars(
+        inst, bar_seconds, start, end + (1 if keep else 0), shown, liquid_only=bool(use_rth)
+    )
+    if not len(bars) and not keep:
+        # What HMDS answers for a window with no data (before the head timestamp, a useRTH
+        # window with no session): an error, not an empty historicalData.
+        s.send(
+            out.error(
+                req_id,
+                162,
+                "Historical Market Data Service error message:HMDS query returned no data: "
+                f"{inst.local_symbol}@{inst.exchange} {what.title()}",
+                s.version,
+            )
+        )
+        return
     send_bars(s, req_id, inst, bars, bar_seconds, format_date, start, end)
     if keep:
         s.subs.keep_up_to_date[req_id] = BarsSub(req_id, inst, bar_seconds, shown, format_date, now)

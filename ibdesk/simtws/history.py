@@ -50,6 +50,8 @@ FIVE_SEC_DAYS = 2
 MINUTE_DAYS = 30
 DAILY_YEARS = 5
 TAPE = 5
+#: Longest duration a request may ask for (IB's own limit for daily bars is of this order).
+MAX_DURATION = 30 * DURATION_UNITS["Y"]
 
 
 class HistoryRequestError(ValueError):
@@ -67,9 +69,16 @@ def parse_bar_size(text: str) -> int:
 def parse_duration(text: str) -> int:
     """Seconds in a duration string such as ``"2 D"`` or ``"3600 S"``."""
     parts = text.split()
-    if len(parts) != 2 or parts[1] not in DURATION_UNITS or not parts[0].isdigit():
+    if (
+        len(parts) != 2
+        or parts[1] not in DURATION_UNITS
+        or not (parts[0].isascii() and parts[0].isdigit())
+    ):
         raise HistoryRequestError(f"Invalid duration format: {text!r}")
-    return int(parts[0]) * DURATION_UNITS[parts[1]]
+    seconds = int(parts[0]) * DURATION_UNITS[parts[1]]
+    if not 0 < seconds <= MAX_DURATION:
+        raise HistoryRequestError(f"Duration {text!r} must be more than 0 and at most 30 Y")
+    return seconds
 
 
 def parse_end(text: str, now: float) -> float:
@@ -86,8 +95,57 @@ def parse_end(text: str, now: float) -> float:
 
         stamp = dt.datetime.strptime(f"{body} {clock}", "%Y%m%d %H:%M:%S")
         return stamp.replace(tzinfo=ZoneInfo(zone)).timestamp()
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, OSError) as exc:
+        # OSError: with the tzdata package, ZoneInfo("America") names a directory.
         raise HistoryRequestError(f"Invalid end date/time: {text!r}") from exc
+
+
+def _liquid_windows(inst: Instrument, first: float, last: float) -> tuple[F64, F64]:
+    """Opens and closes (epoch) of the regular sessions around ``[first, last]``."""
+    first_day = dt.datetime.fromtimestamp(first, dt.UTC).date() - dt.timedelta(days=2)
+    days = (dt.datetime.fromtimestamp(last, dt.UTC).date() - first_day).days + 3
+    rows = [
+        (o.timestamp(), c.timestamp())
+        for _, o, c in inst.session.liquid_sessions(first_day, days)
+        if o is not None and c is not None
+    ]
+    opens = np.array([r[0] for r in rows], dtype=np.float64)
+    closes = np.array([r[1] for r in rows], dtype=np.float64)
+    return opens, closes
+
+
+def liquid_mask(inst: Instrument, times: F64, width: float = 0.0) -> npt.NDArray[np.bool_]:
+    """Which bars ``[t, t + width)`` overlap the instrument's regular trading hours.
+
+    With no width, whether each time lies inside them. Sessions never overlap, so the
+    last one to open before a bar ends is the only one that can overlap it.
+    """
+    result = np.zeros(len(times), dtype=bool)
+    if not len(times):
+        return result
+    opens, closes = _liquid_windows(inst, float(times[0]), float(times[-1]) + width)
+    if width > 0:
+        idx = np.searchsorted(opens, times + width, side="left") - 1
+    else:
+        idx = np.searchsorted(opens, times, side="right") - 1
+    ok = idx >= 0
+    result[ok] = closes[idx[ok]] > times[ok]
+    return result
+
+
+def liquid_start(inst: Instrument, end: float, sessions: int) -> float | None:
+    """Where ``sessions`` regular sessions back from ``end`` begin (useRTH with ``"N D"``).
+
+    IB counts a duration in days as trading days when only regular hours are wanted, so
+    ``"1 D"`` on a Sunday is Friday's session, not an empty weekend. None if there is none.
+    """
+    # Weekends and holidays never outnumber trading days two to one, plus a margin.
+    span = 2 * sessions + 10
+    opens, _ = _liquid_windows(inst, end - span * 86400.0, end)
+    opens = opens[opens < end]
+    if not len(opens):
+        return None
+    return float(opens[-sessions] if len(opens) >= sessions else opens[0])
 
 
 @dataclass(slots=True)
@@ -142,15 +200,19 @@ class Bars:
         return self.select((self.time >= start) & (self.time < end))
 
 
-def resample(b: Bars, seconds: int) -> Bars:
-    """Aggregate bars into buckets of ``seconds``: open first, high max, low min, close last."""
+def resample(b: Bars, seconds: int, label_first: bool = False) -> Bars:
+    """Aggregate bars into buckets of ``seconds``: open first, high max, low min, close last.
+
+    Each bucket is labelled with its start, or with ``label_first`` the start of its first
+    bar (a regular-hours bar that begins at 09:30 inside the 09:00 hour is dated 09:30).
+    """
     if not len(b):
         return b
     bucket = np.floor(b.time / seconds) * seconds
     starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
     ends = np.r_[starts[1:], len(bucket)] - 1
     return Bars(
-        bucket[starts],
+        b.time[starts] if label_first else bucket[starts],
         b.open[starts],
         np.maximum.reduceat(b.high, starts),
         np.minimum.reduceat(b.low, starts),
@@ -219,24 +281,29 @@ def synthesize_past(
 ) -> _FamilyPast:
     """The fixed synthetic past of one family, ending at ``start_price`` at ``end``.
 
-    ``end`` must be a whole minute so that minute and 5-second bars align with the clock.
+    Minute bars cover whole minutes; ``end`` may fall inside a minute (the simulator starts
+    at any second), and the seconds between the last whole minute and ``end`` exist as
+    5-second bars and one partial minute bar, so that history has no hole before the tape.
+    Within the 5-second window the minute bars are aggregated from the 5-second bars, so
+    every bar size agrees on open, high, low and close.
     """
     rng = np.random.default_rng([seed & 0xFFFFFFFF, sum(map(ord, name))])
     vol = FAMILY_DAILY_VOL.get(name, 0.015)
+    minute_end = math.floor(end / 60) * 60
     ndays = DAILY_YEARS * 365
-    last_midnight = math.ceil(end / 86400) * 86400 - 86400
+    last_midnight = math.ceil(minute_end / 86400) * 86400 - 86400
     marks = last_midnight - 86400.0 * np.arange(ndays - 1, -1, -1)
-    anchor_t = np.concatenate([marks, [end]])
+    anchor_t = np.concatenate([marks, [minute_end]])
     rets = rng.normal(0.0, vol, size=ndays)
     anchor_lp = math.log(start_price) - np.concatenate([np.cumsum(rets[::-1])[::-1], [0.0]])
     anchor_t = np.asarray(anchor_t, dtype=np.float64)
     daily = _bars_from_points(
         anchor_t[:-1], anchor_lp[1:, None], anchor_lp[:-1], 86400, tick, vol, 1.0
     )
-    # Minutes bridged from the anchor MINUTE_DAYS midnights back to the end.
+    # Minutes bridged from the anchor MINUTE_DAYS midnights back to the last whole minute.
     m_t0 = marks[-MINUTE_DAYS]
     m_left = anchor_lp[-MINUTE_DAYS - 1]
-    n_min = int((end - m_t0) // 60)
+    n_min = int((minute_end - m_t0) // 60)
     minute_lp = _bridge(
         rng, np.array([m_left]), np.array([anchor_lp[-1]]), n_min, vol / math.sqrt(1440)
     ).ravel()
@@ -244,12 +311,22 @@ def synthesize_past(
         np.array([m_t0]), minute_lp[None, :], np.array([m_left]), 60, tick, vol, 2.0
     )
     # Five-second prices bridged inside each minute of the last FIVE_SEC_DAYS days.
+    five_sigma = vol / math.sqrt(17280)
     k = min(FIVE_SEC_DAYS * 1440, n_min - 1)
     right = minute_lp[-k:]
     left = minute_lp[-k - 1 : -1]
-    five_lp = _bridge(rng, left, right, 12, vol / math.sqrt(17280))
-    five_t0 = np.asarray(end - np.arange(k, 0, -1) * 60.0, dtype=np.float64)
+    five_lp = _bridge(rng, left, right, 12, five_sigma)
+    five_t0 = np.asarray(minute_end - np.arange(k, 0, -1) * 60.0, dtype=np.float64)
     five = _bars_from_points(five_t0, five_lp, left, 5, tick, vol, 3.0)
+    # The partial minute up to ``end``: a walk that comes back to the start price.
+    tail = int((end - minute_end) // 5)
+    if tail:
+        here = np.array([math.log(start_price)])
+        tail_lp = _bridge(rng, here, here, tail, five_sigma)
+        five = five.concat(
+            _bars_from_points(np.array([minute_end]), tail_lp, here, 5, tick, vol, 3.0)
+        )
+    minute = minute.window(0, five.time[0]).concat(resample(five, 60))
     return _FamilyPast(daily, minute, five)
 
 
@@ -327,35 +404,55 @@ class HistoryService:
         got = self._past.get(family)
         if got is None:
             fam = self.market.families[family]
-            recorded = self.tape.bars(family)
-            start_price = recorded[0].open if recorded else fam.price
+            if not self.tape.bars(family):
+                # Asked before the market's first step (or with it paused from the start):
+                # the price now is the starting price, and the bar it opens is the forming one.
+                self.tape.record_family(family, fam.price, self.tape.start)
+            start_price = self.tape.bars(family)[0].open
             got = synthesize_past(family, start_price, fam.tick, self.synthetic_end, self.seed)
             self._past[family] = got
         return got
 
     @property
     def synthetic_end(self) -> float:
-        """The synthetic past ends at the last whole minute before the simulator started."""
-        return math.floor(self.tape.start / 60) * 60
+        """The synthetic past ends where the tape's first 5-second bar starts."""
+        return math.floor(self.tape.start / TAPE) * TAPE
 
     def bars(
-        self, inst: Instrument, bar_seconds: int, start: float, end: float, what: str = "TRADES"
+        self,
+        inst: Instrument,
+        bar_seconds: int,
+        start: float,
+        end: float,
+        what: str = "TRADES",
+        liquid_only: bool = False,
     ) -> Bars:
-        """Bars of ``bar_seconds`` for ``inst`` starting in ``[start, end)``."""
+        """Bars of ``bar_seconds`` for ``inst`` starting in ``[start, end)``.
+
+        With ``liquid_only`` (useRTH) the base bars outside regular trading hours are dropped
+        *before* aggregating, so no bar carries prices from outside them; an intraday bar
+        that starts before the open is labelled with the open, as IB labels it.
+        """
         past = self.past(inst.family)
+        first = math.floor(start / bar_seconds) * bar_seconds
         if bar_seconds < 60:
-            synthetic = past.five
+            segments = [(past.five, TAPE)]
         elif bar_seconds < 86400:
-            synthetic = past.minute
+            segments = [(past.minute, 60)]
         else:
             # Daily and weekly: synthetic days before the minute window, minutes within it.
-            synthetic = past.daily.window(0, past.minute.time[0]).concat(past.minute)
+            segments = [(past.daily.window(0, past.minute.time[0]), 86400), (past.minute, 60)]
         live = _tape_bars(self.tape.bars(inst.family))
         if what == "TRADES":
             live = self._with_trades(live, inst)
-        merged = synthetic.window(0, self.synthetic_end).concat(live)
-        first = math.floor(start / bar_seconds) * bar_seconds
-        out = resample(merged.window(first, end), bar_seconds)
+        cut = min(end, self.synthetic_end)
+        pieces = [seg.window(first, cut) for seg, _ in segments] + [live.window(first, end)]
+        widths = [width for _, width in segments] + [TAPE]
+        merged = Bars.empty()
+        for piece, width in zip(pieces, widths, strict=True):
+            kept = piece.select(liquid_mask(inst, piece.time, width)) if liquid_only else piece
+            merged = merged.concat(kept)
+        out = resample(merged, bar_seconds, label_first=liquid_only and bar_seconds < 86400)
         return self._shift(out, inst, what)
 
     def _with_trades(self, family_bars: Bars, inst: Instrument) -> Bars:

@@ -8,6 +8,7 @@ openOrder echo carries back exactly what the client sent.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ibdesk.simtws.catalog import ContractQuery
@@ -53,6 +54,14 @@ class _Cursor:
             return int(value or 0)
         except ValueError as exc:
             raise OrderParseError(f"{name} is not an int: {value!r}") from exc
+
+    def float_field(self, name: str) -> float:
+        """An already taken field as a float (empty or unset: UNSET_DOUBLE)."""
+        value = self.raw[name]
+        try:
+            return float(value or UNSET_DOUBLE)
+        except ValueError as exc:
+            raise OrderParseError(f"{name} is not a number: {value!r}") from exc
 
     def _next(self, name: str) -> str:
         if self.pos >= len(self.fields):
@@ -193,7 +202,7 @@ def parse_place_order(fields: list[str], version: int) -> PlacedOrder:
         "scaleSubsLevelSize",
         "scalePriceIncrement",
     )
-    increment = float(c.raw["scalePriceIncrement"] or UNSET_DOUBLE)
+    increment = c.float_field("scalePriceIncrement")
     if 0 < increment < UNSET_DOUBLE:
         c.take(
             "scalePriceAdjustValue",
@@ -257,12 +266,40 @@ def parse_place_order(fields: list[str], version: int) -> PlacedOrder:
         _take_peg_fields(c)
     if c.pos != len(c.fields):
         raise OrderParseError(f"{len(c.fields) - c.pos} unexpected trailing fields")
+    _check_numbers(c.raw)
     try:
         order_id = int(c.raw["orderId"] or 0)
         contract = ContractQuery.from_fields([c.raw[n] for n in CONTRACT_FIELDS])
     except ValueError as exc:
         raise OrderParseError(str(exc)) from exc
     return PlacedOrder(order_id, contract, c.raw)
+
+
+#: Fields the engine reads as numbers (PlacedOrder.number); ints among them must be whole.
+NUMBER_FIELDS = ("totalQuantity", "lmtPrice", "auxPrice", "trailStopPrice", "trailingPercent")
+INT_FIELDS = ("orderId", "parentId", "ocaType")
+
+
+def _check_numbers(raw: dict[str, str]) -> None:
+    """Refuse an order whose numbers the engine could not act on.
+
+    Clients send ``""`` or UNSET for "no value" and finite decimals otherwise; ``nan`` or
+    ``inf`` would slip through ``float()`` and only fail later, inside the engine.
+    """
+    for name in NUMBER_FIELDS:
+        value = raw[name]
+        try:
+            number = float(value) if value else 0.0
+        except ValueError as exc:
+            raise OrderParseError(f"{name} is not a number: {value!r}") from exc
+        if not math.isfinite(number):
+            raise OrderParseError(f"{name} is not a finite number: {value!r}")
+    for name in INT_FIELDS:
+        value = raw[name]
+        try:
+            int(value or 0)
+        except ValueError as exc:
+            raise OrderParseError(f"{name} is not an int: {value!r}") from exc
 
 
 def _take_conditions(c: _Cursor) -> None:
@@ -272,7 +309,7 @@ def _take_conditions(c: _Cursor) -> None:
     parts = []
     for _ in range(count):
         cond_type = c._next("condType")
-        width = CONDITION_FIELDS.get(int(cond_type or 0))
+        width = CONDITION_FIELDS.get(int(cond_type)) if cond_type.isdecimal() else None
         if width is None:
             raise OrderParseError(f"unknown condition type {cond_type!r}")
         parts.append(cond_type)

@@ -160,7 +160,7 @@ def contract_details(
         i.exchange,
         i.currency,
         i.local_symbol,
-        i.trading_class if i.sec_type != "STK" else "NMS",
+        i.trading_class,  # marketName: IB reports the trading class (NMS, SPY, ES …)
         i.trading_class,
         fmt_int(i.con_id),
         fmt_float(i.min_tick),

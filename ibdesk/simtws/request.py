@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import math
+
 from ibdesk.simtws.catalog import ContractQuery
 from ibdesk.simtws.wire import UNSET_DOUBLE, UNSET_INTEGER
 
 
 class RequestError(ValueError):
     """A request whose fields cannot be read; TWS answers such requests with error 320."""
+
+
+#: Where each request carries its reqId (or orderId), for errors about a request whose
+#: handler failed: the client's pending future for that id must end, not wait forever.
+REQ_ID_FIELD = {
+    1: 2,
+    3: 1,
+    4: 2,
+    7: 2,
+    9: 2,
+    20: 1,
+    50: 2,
+    62: 2,
+    76: 2,
+    81: 1,
+    87: 1,
+    92: 1,
+    94: 1,
+    97: 1,
+}
 
 
 class Request:
@@ -24,6 +46,17 @@ class Request:
 
     def __len__(self) -> int:
         return len(self.fields)
+
+    def req_id(self) -> int:
+        """The request's own id when this kind of request has one and it reads as an int;
+        -1 (a system-wide error) otherwise."""
+        index = REQ_ID_FIELD.get(self.msg_id)
+        if index is None:
+            return -1
+        try:
+            return self.integer(index, -1)
+        except RequestError:
+            return -1
 
     def need(self, count: int) -> None:
         """Require at least ``count`` fields (the id included)."""
@@ -46,7 +79,8 @@ class Request:
         except ValueError:
             try:
                 number = int(float(value))
-            except ValueError as exc:
+            except (ValueError, OverflowError) as exc:
+                # OverflowError: "inf" and "1e999" parse as floats but are no int.
                 raise RequestError(
                     f"field {i} of message {self.msg_id} is not an int: {value!r}"
                 ) from exc
@@ -63,6 +97,8 @@ class Request:
             raise RequestError(
                 f"field {i} of message {self.msg_id} is not a number: {value!r}"
             ) from exc
+        if math.isnan(number):
+            raise RequestError(f"field {i} of message {self.msg_id} is not a number: {value!r}")
         return default if number >= UNSET_DOUBLE else number
 
     def flag(self, i: int) -> bool:

@@ -61,6 +61,7 @@ class SimServer:
         self.market = Market(self.catalog, config.seed, paused=config.start_paused)
         self.accounts = {code: Account(code, cash=config.starting_cash) for code in config.accounts}
         self.engine = Engine(self.catalog, self.market, self.accounts, self, clock, config.engine)
+        self._seed_positions()
         self.tape = Tape(self.started_at)
         self.history = HistoryService(self.market, self.tape, config.seed)
         self.sessions: set[ClientSession] = set()
@@ -80,6 +81,17 @@ class SimServer:
         self._ticker: asyncio.Task[None] | None = None
         self._restarting: asyncio.Task[None] | None = None
         self.port = config.port
+
+    def _seed_positions(self) -> None:
+        """Open the configured starting positions at the starting prices."""
+        if not self.config.positions:
+            return
+        account = self.accounts[self.config.accounts[0]]
+        for symbol, qty in self.config.positions:
+            inst = self.catalog.find(symbol)
+            account.apply_fill(inst, qty, self.market.reference_price(inst))
+            self.market.quote(inst.con_id)
+        account.new_day(self.engine.marks())
 
     # ---- life cycle ---------------------------------------------------------------------------
 
@@ -113,7 +125,7 @@ class SimServer:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         await self._close_listener()
-        self.drop_clients()
+        self.drop_clients("the simulator is stopping")
 
     async def _close_listener(self) -> None:
         if self._listener is not None:
@@ -122,11 +134,11 @@ class SimServer:
                 await self._listener.wait_closed()
             self._listener = None
 
-    def drop_clients(self) -> int:
+    def drop_clients(self, reason: str = "dropped by the control interface") -> int:
         """Close every client socket at once (the connection-loss fault)."""
         victims = list(self.sessions)
         for s in victims:
-            s.kill("dropped by the control interface")
+            s.kill(reason)
         return len(victims)
 
     def restart(self, down_seconds: float, roll_back_ids: int = 0) -> None:
@@ -145,7 +157,7 @@ class SimServer:
     async def _restart(self, down_seconds: float, roll_back_ids: int) -> None:
         log.warning("restarting: port %d closed for %.1f s", self.port, down_seconds)
         await self._close_listener()
-        self.drop_clients()
+        self.drop_clients("the simulator is restarting")
         await asyncio.sleep(down_seconds)
         self.id_rollback = roll_back_ids
         self.data_down = False
@@ -242,11 +254,15 @@ class SimServer:
             handler(self, session, req)
         except RequestError as exc:
             log.warning("%s: bad request %s: %s", session.describe(), fields[:3], exc)
-            session.send(out.error(-1, 320, f"Error reading request: {exc}", session.version))
+            session.send(
+                out.error(req.req_id(), 320, f"Error reading request: {exc}", session.version)
+            )
         except Exception:
             log.exception("%s: request %s failed", session.describe(), fields[:3])
             session.send(
-                out.error(-1, 320, "Error reading request: internal error", session.version)
+                out.error(
+                    req.req_id(), 320, "Error reading request: internal error", session.version
+                )
             )
 
     def _within_rate(self, session: ClientSession) -> bool:

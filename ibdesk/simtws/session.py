@@ -184,7 +184,7 @@ class ClientSession(asyncio.Protocol):
 
     def raw_write(self, data: bytes) -> None:
         """Put bytes on the socket now."""
-        if not self.closed and self.transport is not None:
+        if not self.closed and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
     def kill(self, reason: str) -> None:

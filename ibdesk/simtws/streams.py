@@ -80,6 +80,20 @@ def _frame(text: str) -> bytes:
     return _LEN.pack(len(data)) + data
 
 
+def _price_frame(prefix: str, tick_type: str, price: float, size: float) -> bytes:
+    """tickPrice from a subscription's precomputed prefix: exactly 7 fields.
+
+    Joined rather than written as one literal with ``\\0`` escapes: ``"\\00"`` is a single
+    NUL in Python, which silently turned the attribute mask into an empty field.
+    """
+    return _frame(prefix + "\0".join((tick_type, fmt_float(price), fmt_float(size), "0")) + "\0")
+
+
+def _size_frame(prefix: str, tick_type: str, size: float) -> bytes:
+    """tickSize from a subscription's precomputed prefix."""
+    return _frame(prefix + tick_type + "\0" + fmt_float(size) + "\0")
+
+
 def fanout(server: SimServer, changes: list[QuoteChange], now: float) -> None:
     """Tick messages for one step's changes, one write per client."""
     if server.data_down or server.competing:
@@ -100,16 +114,16 @@ def fanout(server: SimServer, changes: list[QuoteChange], now: float) -> None:
             pp, ps = sub.prefix_price, sub.prefix_size
             batch = batches.setdefault(s, [])
             if m & BID:
-                batch.append(_frame(f"{pp}1\0{fmt_float(q.bid)}\0{fmt_float(q.bid_size)}\00\0"))
+                batch.append(_price_frame(pp, "1", q.bid, q.bid_size))
             elif m & BID_SIZE:
-                batch.append(_frame(f"{ps}0\0{fmt_float(q.bid_size)}\0"))
+                batch.append(_size_frame(ps, "0", q.bid_size))
             if m & ASK:
-                batch.append(_frame(f"{pp}2\0{fmt_float(q.ask)}\0{fmt_float(q.ask_size)}\00\0"))
+                batch.append(_price_frame(pp, "2", q.ask, q.ask_size))
             elif m & ASK_SIZE:
-                batch.append(_frame(f"{ps}3\0{fmt_float(q.ask_size)}\0"))
+                batch.append(_size_frame(ps, "3", q.ask_size))
             if m & TRADE:
-                batch.append(_frame(f"{pp}4\0{fmt_float(q.last)}\0{fmt_float(q.last_size)}\00\0"))
-                batch.append(_frame(f"{ps}8\0{fmt_float(q.volume)}\0"))
+                batch.append(_price_frame(pp, "4", q.last, q.last_size))
+                batch.append(_size_frame(ps, "8", q.volume))
                 if sub.generic & RT_VOLUME_TICKS:
                     rtv = (
                         f"{fmt_float(q.last)};{fmt_float(q.last_size)};{int(now * 1000)};"
@@ -117,9 +131,9 @@ def fanout(server: SimServer, changes: list[QuoteChange], now: float) -> None:
                     )
                     batch.append(out.pack(out.tick_string(sub.req_id, 48, rtv)))
             if m & HIGH:
-                batch.append(_frame(f"{pp}6\0{fmt_float(q.high)}\00\00\0"))
+                batch.append(_price_frame(pp, "6", q.high, 0))
             if m & LOW:
-                batch.append(_frame(f"{pp}7\0{fmt_float(q.low)}\00\00\0"))
+                batch.append(_price_frame(pp, "7", q.low, 0))
         for s, req_id, kind in tbt or ():
             batch = batches.setdefault(s, [])
             if kind == "BidAsk" and m & (BID | ASK | BID_SIZE | ASK_SIZE):

@@ -52,7 +52,9 @@ def fmt_float(value: float | None) -> str:
         return ""
     if isinstance(value, float) and math.isinf(value):
         return "Infinite"
-    if float(value).is_integer() and abs(value) < 1e15:
+    # repr() spells integral floats below 1e16 with a trailing ".0" and larger ones as
+    # "1e+16", so below that bound the int form is both shorter and exact.
+    if float(value).is_integer() and abs(value) < 1e16:
         return str(int(value))
     return repr(float(value))
 

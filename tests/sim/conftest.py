@@ -7,30 +7,18 @@ shim module), so CI runs them unchanged with ib_async and with ib_insync.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import pytest
 import pytest_asyncio
 
 from ibdesk.broker import ib as shim
-from ibdesk.simtws import SimConfig, SimThread
+from ibdesk.simtws import SimThread
+from tests.helpers import wait_until
+
+__all__ = ["Connect", "front_future", "wait_until"]
 
 Connect = Callable[..., Awaitable[Any]]
-
-
-@pytest.fixture
-def sim_config() -> SimConfig:
-    """A fast, seeded simulator on a free port; tests override fields as they need."""
-    return SimConfig(port=0, seed=7, tick_interval=0.05)
-
-
-@pytest.fixture
-def sim(sim_config: SimConfig) -> Iterator[SimThread]:
-    """The simulated TWS, running on its own thread and loop."""
-    with SimThread(sim_config) as running:
-        yield running
 
 
 @pytest_asyncio.fixture
@@ -54,20 +42,6 @@ async def connect(sim: SimThread) -> AsyncIterator[Connect]:
 async def ib(connect: Connect) -> Any:
     """One connected client with client id 1."""
     return await connect(client_id=1)
-
-
-async def wait_until(
-    predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition"
-) -> Any:
-    """Poll ``predicate`` on the loop until it is truthy; fail with ``what`` after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.1f} s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 async def front_future(ib: Any, symbol: str = "ES") -> Any:

@@ -1,0 +1,28 @@
+"""Waiting helpers shared by the end-to-end and UI tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+
+async def wait_until(
+    predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition"
+) -> Any:
+    """Poll ``predicate`` on the running loop until it is truthy; fail after ``timeout``.
+
+    Polling keeps the loop running (network events, Qt events under qasync), unlike a sleep
+    that hopes; the test fails with ``what`` in the message if the condition never holds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.1f} s waiting for {what}")
+        await asyncio.sleep(0.01)

@@ -1,0 +1,149 @@
+"""Brackets and OCA groups: IB's transmit semantics, activation, and one-cancels-other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ibdesk.broker import ib as shim
+from ibdesk.simtws import EngineConfig, SimConfig, SimThread
+
+from .conftest import front_future, wait_until
+from .test_orders import placed, sim_order
+
+pytestmark = pytest.mark.sim
+
+
+@pytest.fixture
+def sim_config() -> SimConfig:
+    return SimConfig(port=0, seed=7, tick_interval=0.05, start_paused=True)
+
+
+@pytest.fixture
+async def es(ib: Any, sim: SimThread) -> Any:
+    contract = await front_future(ib, "ES")
+    sim.control.set_price(contract.conId, 6800.0)
+    return contract
+
+
+async def bracket(
+    ib: Any,
+    contract: Any,
+    entry: float,
+    take: float,
+    stop: float,
+    qty: int = 1,
+    action: str = "BUY",
+) -> list[Any]:
+    orders = ib.bracketOrder(action, qty, entry, take, stop)
+    trades = [ib.placeOrder(contract, o) for o in orders]
+    await wait_until(
+        lambda: all(
+            t.orderStatus.status in ("Submitted", "PreSubmitted", "Filled") for t in trades
+        ),
+        what="bracket working",
+    )
+    return trades
+
+
+async def test_children_wait_for_the_parent_then_take_profit_cancels_the_stop(
+    ib: Any, es: Any, sim: SimThread
+) -> None:
+    parent, take, stop = await bracket(ib, es, 6798.0, 6806.0, 6794.0, qty=2)
+    rows = {o["perm_id"]: o for o in sim.control.orders()}
+    assert rows[take.order.permId]["parent_perm_id"] == parent.order.permId
+    assert rows[stop.order.permId]["parent_perm_id"] == parent.order.permId
+    assert take.orderStatus.status == stop.orderStatus.status == "PreSubmitted"
+    # The stop would trigger at 6794, but it must not work before the parent fills.
+    sim.control.set_price(es.conId, 6798.0)
+    await wait_until(lambda: parent.orderStatus.status == "Filled", what="parent fill")
+    await wait_until(
+        lambda: take.orderStatus.status == stop.orderStatus.status == "Submitted",
+        what="children activated",
+    )
+    sim.control.set_price(es.conId, 6806.0)
+    await wait_until(lambda: take.orderStatus.status == "Filled", what="take-profit fill")
+    await wait_until(lambda: stop.orderStatus.status == "Cancelled", what="stop cancelled")
+    assert sim.control.positions() == []
+
+
+async def test_stop_loss_fill_cancels_the_take_profit(ib: Any, es: Any, sim: SimThread) -> None:
+    parent, take, stop = await bracket(ib, es, 6800.25, 6806.0, 6794.0)
+    await wait_until(lambda: parent.orderStatus.status == "Filled", what="marketable parent")
+    sim.control.set_price(es.conId, 6794.0)
+    await wait_until(lambda: stop.orderStatus.status == "Filled", what="stop fill")
+    await wait_until(lambda: take.orderStatus.status == "Cancelled", what="take-profit cancel")
+    assert stop.orderStatus.avgFillPrice == 6794.0
+
+
+async def test_untransmitted_orders_are_held_until_the_group_is_transmitted(
+    ib: Any, es: Any, sim: SimThread
+) -> None:
+    parent_order, take_order, stop_order = ib.bracketOrder("BUY", 1, 6790.0, 6810.0, 6780.0)
+    parent = ib.placeOrder(es, parent_order)
+    take = ib.placeOrder(es, take_order)
+    await ib.reqCurrentTimeAsync()  # barrier: both reached the simulator
+    assert {o["status"] for o in sim.control.orders()} == {"Held"}
+    assert parent.orderStatus.status == take.orderStatus.status == "PendingSubmit"
+    stop = ib.placeOrder(es, stop_order)
+    await wait_until(lambda: stop.orderStatus.status == "PreSubmitted", what="transmitted")
+    assert parent.orderStatus.status == "Submitted"
+
+
+async def test_cancelling_the_parent_cancels_its_children(ib: Any, es: Any, sim: SimThread) -> None:
+    parent, take, stop = await bracket(ib, es, 6790.0, 6810.0, 6780.0)
+    ib.cancelOrder(parent.order)
+    await wait_until(
+        lambda: all(t.orderStatus.status == "Cancelled" for t in (parent, take, stop)),
+        what="all cancelled",
+    )
+    assert sim.control.orders(open_only=True) == []
+
+
+async def test_explicit_oca_group_cancels_the_others(ib: Any, es: Any, sim: SimThread) -> None:
+    group = []
+    for price in (6795.0, 6790.0):
+        order = shim.LimitOrder("BUY", 1, price, ocaGroup="oca-1", ocaType=1)
+        group.append(await placed(ib, es, order))
+    sim.control.set_price(es.conId, 6795.0)
+    await wait_until(lambda: group[0].orderStatus.status == "Filled", what="first fill")
+    await wait_until(lambda: group[1].orderStatus.status == "Cancelled", what="oca cancel")
+
+
+async def test_oca_type_2_reduces_the_others(ib: Any, es: Any, sim: SimThread) -> None:
+    first = await placed(ib, es, shim.LimitOrder("SELL", 1, 6805.0, ocaGroup="g2", ocaType=2))
+    second = await placed(ib, es, shim.StopOrder("SELL", 3, 6790.0, ocaGroup="g2", ocaType=2))
+    sim.control.set_price(es.conId, 6805.0)
+    await wait_until(lambda: first.orderStatus.status == "Filled", what="fill")
+    await wait_until(
+        lambda: sim_order(sim, second.order.permId)["total_qty"] == 2,
+        what="the other order reduced by the fill",
+    )
+    assert sim_order(sim, second.order.permId)["status"] == "Submitted"
+
+
+class TestPartialParent:
+    @pytest.fixture
+    def sim_config(self) -> SimConfig:
+        return SimConfig(
+            port=0,
+            seed=7,
+            tick_interval=0.05,
+            start_paused=True,
+            engine=EngineConfig(partial_fills=True),
+        )
+
+    async def test_children_cover_only_what_the_parent_filled(
+        self, ib: Any, es: Any, sim: SimThread
+    ) -> None:
+        parent, take, stop = await bracket(ib, es, 6798.0, 6806.0, 6794.0, qty=4)
+        sim.control.fill_order(parent.order.permId, qty=1)
+        await wait_until(lambda: parent.orderStatus.filled == 1, what="partial parent fill")
+        await wait_until(lambda: take.orderStatus.status == "Submitted", what="children live")
+        sim.control.set_price(es.conId, 6806.0)
+        await wait_until(lambda: take.orderStatus.filled == 1, what="take-profit partial")
+        await ib.reqCurrentTimeAsync()
+        assert take.orderStatus.filled == 1  # never more than the parent filled
+        assert sim_order(sim, stop.order.permId)["total_qty"] == 3  # reduced by the sibling
+        assert [p["qty"] for p in sim.control.positions()] == []
