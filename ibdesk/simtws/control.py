@@ -1,7 +1,7 @@
 """The control interface: fault injection, market moves, manual orders, state read-back.
 
 :class:`SimControl` is the Python API (call it on the simulator's loop, or through
-``SimThread.control`` from any thread). :func:`serve_control` exposes the same methods as a
+``SimThread.control`` from any thread). :class:`ControlServer` exposes the same methods as a
 JSON-lines TCP port on loopback: send ``{"op": "set_price", "args": {"symbol": "ES",
 "price": 6810.25}, "id": 1}`` and read ``{"id": 1, "ok": true, "result": 6810.25}``.
 """
@@ -374,23 +374,48 @@ def public_ops(control: SimControl) -> dict[str, Any]:
     }
 
 
-async def serve_control(control: SimControl, port: int) -> asyncio.Server:
-    """Serve the control interface as JSON lines on 127.0.0.1 (never on other interfaces)."""
-    ops = public_ops(control)
+class ControlServer:
+    """The control interface as JSON lines on 127.0.0.1 (never on other interfaces)."""
 
-    async def session(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, control: SimControl) -> None:
+        self.ops = public_ops(control)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._sessions: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+
+    async def start(self, port: int) -> int:
+        """Listen; returns the bound port."""
+        self._server = await asyncio.start_server(self._session, "127.0.0.1", port, limit=1 << 20)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        """Stop listening and end every session cleanly (closed, not cancelled)."""
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._sessions.values()):
+            writer.close()
+        if self._sessions:
+            await asyncio.gather(*self._sessions, return_exceptions=True)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions[task] = writer
         try:
             while line := await reader.readline():
-                writer.write((json.dumps(_handle(ops, line), default=str) + "\n").encode())
+                writer.write((json.dumps(_handle(self.ops, line), default=str) + "\n").encode())
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            self._sessions.pop(task, None)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
-
-    return await asyncio.start_server(session, "127.0.0.1", port, limit=1 << 20)
 
 
 def _handle(ops: dict[str, Any], line: bytes) -> dict[str, Any]:

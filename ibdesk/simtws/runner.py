@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from ibdesk.simtws.config import SimConfig
-from ibdesk.simtws.control import SimControl, serve_control
+from ibdesk.simtws.control import ControlServer, SimControl
 from ibdesk.simtws.server import InboundRecord, SimServer
 
 
@@ -25,23 +24,21 @@ class Simulator:
         self.config = config
         self.server = SimServer(config)
         self.control = SimControl(self.server)
-        self._control_server: asyncio.Server | None = None
+        self._control_server: ControlServer | None = None
         self.control_port: int | None = None
 
     async def start(self) -> int:
         """Listen on the API port (and the control port if configured)."""
         port = await self.server.start()
         if self.config.control_port is not None:
-            self._control_server = await serve_control(self.control, self.config.control_port)
-            self.control_port = self._control_server.sockets[0].getsockname()[1]
+            self._control_server = ControlServer(self.control)
+            self.control_port = await self._control_server.start(self.config.control_port)
         return port
 
     async def stop(self) -> None:
         """Close everything."""
         if self._control_server is not None:
-            self._control_server.close()
-            with contextlib.suppress(Exception):
-                await self._control_server.wait_closed()
+            await self._control_server.stop()
         await self.server.stop()
 
 

@@ -1,0 +1,160 @@
+"""``ibdesk``: the command line.
+
+``ibdesk`` opens the window and connects per the config file (or asks where, with a dialog);
+``ibdesk --demo`` starts the embedded simulated TWS on its own thread and connects to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ibdesk import config, logs
+
+if TYPE_CHECKING:
+    from ibdesk.simtws.runner import SimThread
+
+DEMO_POSITIONS = (("MES", 2.0), ("CL", -1.0), ("AAPL", 100.0))
+DEMO_WATCHLIST = ("ES", "MES", "NQ", "CL", "GC", "AAPL", "NVDA", "SPY", "EUR.USD")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The desktop command's flags."""
+    p = argparse.ArgumentParser(
+        prog="ibdesk",
+        description="A trader workstation for Interactive Brokers.",
+        epilog="Config file: " + str(config.default_path()),
+    )
+    p.add_argument(
+        "--demo", action="store_true", help="start the embedded simulated TWS and connect to it"
+    )
+    p.add_argument(
+        "--sim-port",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --demo: the simulator listens on 127.0.0.1:N so other clients "
+        "can join (default: any free port)",
+    )
+    p.add_argument("--host", default=None, help="TWS / IB Gateway host")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="API port (TWS 7496 live / 7497 paper, Gateway 4001 / 4002)",
+    )
+    p.add_argument("--client-id", type=int, default=None, help="API client id")
+    p.add_argument("--account", default=None, help="account to show (default: the first)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="config file (default: the one in the user config folder)",
+    )
+    p.add_argument("--read-only", action="store_true", default=None, help="never send an order")
+    p.add_argument("--theme", choices=("dark", "light"), default=None)
+    p.add_argument(
+        "--screenshot",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="save a PNG of the window after --exit-after seconds, then exit",
+    )
+    p.add_argument(
+        "--exit-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="close the window after this many seconds",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ibdesk`` console script."""
+    args = parser().parse_args(argv)
+    if args.screenshot is not None and args.exit_after is None:
+        parser().error("--screenshot needs --exit-after SECONDS")
+    if args.sim_port is not None and not args.demo:
+        parser().error("--sim-port only makes sense with --demo")
+    try:
+        settings = config.load(args.config)
+        settings = config.with_overrides(
+            settings,
+            host=args.host,
+            port=args.port,
+            client_id=args.client_id,
+            account=args.account,
+            read_only=args.read_only,
+        )
+    except config.ConfigError as exc:
+        report_config_error(exc)
+        return 2
+    logs.setup()
+    sim = None
+    connect_now = settings.connection.auto_connect or args.host is not None or args.port is not None
+    if args.demo:
+        sim, settings = _start_demo(settings, args.sim_port)
+        connect_now = True
+    from ibdesk.desktop import run_desktop  # Qt is imported only when a window is wanted
+
+    try:
+        return run_desktop(
+            settings,
+            connect_now=connect_now,
+            screenshot=args.screenshot,
+            exit_after=args.exit_after,
+            theme_override=args.theme,
+        )
+    finally:
+        if sim is not None:
+            sim.stop()
+
+
+def report_config_error(exc: config.ConfigError) -> None:
+    """Say what is wrong on stderr, and in a dialog when there is a screen to show it on.
+
+    ibdesk refuses to start on a bad config rather than guess: a typo must never turn a
+    paper port into a live one.
+    """
+    lines = [f"ibdesk: invalid configuration in {exc.source}:"]
+    lines += [f"  - {problem}" for problem in exc.problems]
+    print("\n".join(lines), file=sys.stderr)
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    if QApplication.platformName() in ("offscreen", "minimal"):
+        return
+    box = QMessageBox(
+        QMessageBox.Icon.Critical,
+        "ibdesk: invalid configuration",
+        "\n".join(lines[1:]),
+        QMessageBox.StandardButton.Ok,
+    )
+    box.setInformativeText(f"Fix {exc.source} and start ibdesk again.")
+    # No asyncio loop runs yet, so a modal dialog blocks nothing that matters.
+    box.exec()
+    del app
+
+
+def _start_demo(
+    settings: config.Settings, sim_port: int | None
+) -> tuple[SimThread, config.Settings]:
+    from ibdesk.simtws import SimConfig, SimThread
+
+    sim = SimThread(
+        SimConfig(port=sim_port or 0, seed=1, positions=DEMO_POSITIONS, account_update_interval=3.0)
+    ).start()
+    logging.getLogger("ibdesk.cli").info("demo: simulated TWS on 127.0.0.1:%d", sim.port)
+    connection = dataclasses.replace(
+        settings.connection, host="127.0.0.1", port=sim.port, profile=""
+    )
+    watchlist = settings.watchlist
+    if watchlist == config.WatchlistSettings():
+        watchlist = config.WatchlistSettings(DEMO_WATCHLIST)
+    return sim, dataclasses.replace(settings, connection=connection, watchlist=watchlist)

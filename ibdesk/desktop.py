@@ -1,0 +1,102 @@
+"""Running the desktop app: QApplication, the qasync loop, and a fast first paint.
+
+Only Qt is imported before the window is on screen: the window frame is shown and painted
+first, then the broker stack (the client library, eventkit, numpy: a few hundred milliseconds
+of imports) is loaded and the panels are filled. The trader sees the window at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import platformdirs
+from PySide6.QtWidgets import QApplication
+
+from ibdesk.config import APP_NAME, Settings
+from ibdesk.ui import theme
+from ibdesk.ui.main_window import MainWindow
+
+if TYPE_CHECKING:
+    from ibdesk.app import Desk
+
+log = logging.getLogger("ibdesk.desktop")
+
+
+def default_state_path() -> Path:
+    """Where the window layout and the watchlist are kept between runs."""
+    return platformdirs.user_state_path(APP_NAME) / "window.ini"
+
+
+def run_desktop(
+    settings: Settings,
+    *,
+    state_path: Path | None = None,
+    connect_now: bool = True,
+    screenshot: Path | None = None,
+    exit_after: float | None = None,
+    theme_override: str | None = None,
+    on_ready: Callable[[Desk], None] | None = None,
+) -> int:
+    """Show the window, run the qasync loop until it closes; returns the exit code.
+
+    ``screenshot`` with ``exit_after``: render the window after that many seconds, save it as a
+    PNG, and exit (for docs and smoke tests). The theme is ``theme_override`` (``--theme``),
+    else the one last chosen in the View menu, else the config's.
+    """
+    app = QApplication.instance() or QApplication(sys.argv)
+    assert isinstance(app, QApplication)
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    # Closing the window ends main() below, which disconnects before the loop stops.
+    app.setQuitOnLastWindowClosed(False)
+    path = state_path or default_state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    window = MainWindow(path)
+    theme.apply(app, theme_override or window.saved_theme() or settings.ui.theme)
+    window.show()
+    app.processEvents()  # the first paint, before the heavy imports below
+
+    import asyncio
+
+    import qasync
+
+    from ibdesk.app import Desk
+    from ibdesk.ui.errors import ErrorReporter
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    desk = Desk(settings, window)
+    reporter = ErrorReporter(window)
+    reporter.install(loop)
+    outcome = {"code": 0}
+    closed = loop.create_future()
+    app.lastWindowClosed.connect(lambda: closed.done() or closed.set_result(None))
+
+    def finish() -> None:
+        if screenshot is not None:
+            saved = window.grab().save(str(screenshot), "PNG")
+            outcome["code"] = 0 if saved else 1
+            log.info("screenshot %s %s", "saved to" if saved else "FAILED for", screenshot)
+        window.close()
+
+    async def main() -> None:
+        if connect_now:
+            desk.start()
+        else:
+            window.open_connection_dialog()
+        if on_ready is not None:
+            on_ready(desk)
+        if exit_after is not None:
+            loop.call_later(exit_after, finish)
+        await closed
+        await desk.close()
+
+    with loop, contextlib.suppress(asyncio.CancelledError):
+        loop.run_until_complete(main())
+    reporter.uninstall()
+    return outcome["code"]

@@ -1,0 +1,144 @@
+"""IB's error and notice codes in plain words (TWS_PROTOCOL.md §11).
+
+Pure data and one function, so the wording is tested without a connection.
+"""
+
+from __future__ import annotations
+
+from ibdesk.domain.connection import Farm, Notice, Severity
+
+API_SETTINGS_HINT = (
+    "In TWS: Edit > Global Configuration > API > Settings, tick 'Enable "
+    "ActiveX and Socket Clients' and check the socket port. In IB Gateway: "
+    "Configure > Settings > API > Settings."
+)
+
+FARM_CODES: dict[int, tuple[Farm, bool | None]] = {
+    2103: (Farm.MARKET_DATA, False),
+    2104: (Farm.MARKET_DATA, True),
+    2108: (Farm.MARKET_DATA, None),
+    2105: (Farm.HISTORICAL, False),
+    2106: (Farm.HISTORICAL, True),
+    2107: (Farm.HISTORICAL, None),
+    2157: (Farm.SECURITY_DEFINITIONS, False),
+    2158: (Farm.SECURITY_DEFINITIONS, True),
+}
+
+_CONNECTIVITY = "ib-connectivity"
+
+
+def notice_for(code: int, text: str, now: float) -> Notice | None:
+    """The banner a system notice deserves, or None for codes that need no banner."""
+    if code == 1100:
+        return Notice(
+            _CONNECTIVITY,
+            Severity.ERROR,
+            "TWS has lost its connection to IB's servers (1100). Quotes are frozen "
+            "and orders cannot reach the exchange until it is restored.",
+            code,
+            now,
+        )
+    if code == 1101:
+        return Notice(
+            _CONNECTIVITY,
+            Severity.WARNING,
+            "Connection to IB's servers restored, but market data was lost (1101): "
+            "ibdesk is resubscribing everything.",
+            code,
+            now,
+        )
+    if code == 1102:
+        return Notice(
+            _CONNECTIVITY,
+            Severity.INFO,
+            "Connection to IB's servers restored; data was kept (1102).",
+            code,
+            now,
+        )
+    if code == 2110:
+        return Notice(
+            _CONNECTIVITY,
+            Severity.WARNING,
+            "TWS has lost its connection to IB's servers; it will restore it by itself (2110).",
+            code,
+            now,
+        )
+    if code == 10197:
+        return Notice(
+            "competing-session",
+            Severity.ERROR,
+            "No market data: another session is logged in to this account with live "
+            "data (10197), e.g. TWS on another computer or IBKR Mobile. Log that "
+            "session out, or subscribe to data for more than one session.",
+            code,
+            now,
+        )
+    if code == 326:
+        return Notice(
+            "client-id",
+            Severity.WARNING,
+            f"The client id is already in use by another API connection (326). {text}",
+            code,
+            now,
+        )
+    return None
+
+
+def refused_notice(host: str, port: int, now: float) -> Notice:
+    """Connection refused: TWS is not running, or its API is not enabled on that port."""
+    return Notice(
+        "connection",
+        Severity.ERROR,
+        f"Could not connect to {host}:{port}: nothing accepts API connections there. "
+        f"Is TWS or IB Gateway running? {API_SETTINGS_HINT}",
+        502,
+        now,
+    )
+
+
+def client_id_fallback(client_id: int, now: float) -> Notice:
+    """TWS refused a client id (326); ibdesk tries the next one."""
+    return Notice(
+        "client-id",
+        Severity.WARNING,
+        f"Client id {client_id} is already in use by another API connection (326); "
+        f"trying {client_id + 1}.",
+        326,
+        now,
+    )
+
+
+def client_ids_exhausted(first: int, last: int, now: float) -> Notice:
+    """Every client id tried was refused."""
+    return Notice(
+        "client-id",
+        Severity.ERROR,
+        f"Client ids {first}..{last} are all in use. Close other API connections or "
+        "choose another client id.",
+        326,
+        now,
+    )
+
+
+def handshake_timeout(host: str, port: int, now: float) -> Notice:
+    """Something accepted the TCP connection but never spoke the API."""
+    return Notice(
+        "connection",
+        Severity.ERROR,
+        f"{host}:{port} accepted the connection but did not complete the API "
+        "handshake in time. Is it TWS or IB Gateway, and is the API enabled?",
+        0,
+        now,
+    )
+
+
+def account_not_managed(wanted: str, managed: tuple[str, ...], now: float) -> Notice:
+    """The configured account is not one this login manages."""
+    return Notice(
+        "account",
+        Severity.ERROR,
+        f"Account {wanted} is not managed by this login ({', '.join(managed)}); "
+        f"showing {managed[0]} instead.",
+        0,
+        now,
+    )

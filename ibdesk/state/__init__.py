@@ -1,0 +1,1 @@
+"""Keyed in-memory stores of domain snapshots, each announcing its changes with events."""

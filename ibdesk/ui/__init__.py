@@ -1,0 +1,1 @@
+"""The Qt user interface: models, panels, dialogs and the main window."""

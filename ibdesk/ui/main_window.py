@@ -1,0 +1,289 @@
+"""The main window: banners, dockable panels, status bar, menus, saved layout.
+
+The window is built in two steps so that it shows up fast. ``MainWindow(state_path)`` needs
+only Qt: it creates the frame (menus, empty docks in their saved places) and can be painted
+at once. ``attach(desk)`` comes once the broker layer and the stores are loaded, and fills the
+docks with the live panels. Panel modules are imported there, not at the top, for that reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QWidget,
+)
+
+from ibdesk.ui import theme
+
+if TYPE_CHECKING:
+    from ibdesk.config import ConnectionSettings, Settings
+    from ibdesk.state.account import AccountStore, PositionStore
+    from ibdesk.state.link import LinkStore
+    from ibdesk.state.quotes import QuoteStore, WatchlistStore
+    from ibdesk.ui.dialogs.connection import ConnectionDialog
+    from ibdesk.ui.panels.log import PanelHandler
+
+LAYOUT_VERSION = 2
+DOCKS = (
+    ("watchlist", "Watchlist", Qt.DockWidgetArea.LeftDockWidgetArea),
+    ("account", "Account", Qt.DockWidgetArea.RightDockWidgetArea),
+    ("positions", "Positions", Qt.DockWidgetArea.LeftDockWidgetArea),
+    ("log", "Log", Qt.DockWidgetArea.LeftDockWidgetArea),
+)
+
+
+class DeskApi(Protocol):
+    """What the window needs from the running desk (implemented in ibdesk.app)."""
+
+    settings: Settings
+    link: LinkStore
+    quotes: QuoteStore
+    watchlist: WatchlistStore
+    accounts: AccountStore
+    positions: PositionStore
+    log_handler: PanelHandler
+
+    async def add_symbol(self, text: str) -> str:
+        """Resolve and watch a symbol; returns what was added, raises ValueError why not."""
+
+    def remove_symbol(self, con_id: int) -> None:
+        """Stop watching an instrument."""
+
+    def reconnect(self, settings: ConnectionSettings) -> None:
+        """Connect somewhere else."""
+
+    def versions(self) -> dict[str, str]:
+        """Component versions for Help > About."""
+
+
+class MainWindow(QMainWindow):
+    """ibdesk's one window."""
+
+    def __init__(self, state_path: Path) -> None:
+        super().__init__()
+        self.state = QSettings(str(state_path), QSettings.Format.IniFormat)
+        self.desk: DeskApi | None = None
+        self.setObjectName("MainWindow")
+        self.setWindowTitle("ibdesk")
+        self.setDockNestingEnabled(True)
+        self.resize(1280, 800)
+        self.docks: dict[str, QDockWidget] = {}
+        for key, title, area in DOCKS:
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"{title}Panel")
+            dock.setWidget(QLabel("Loading…", dock))
+            self.addDockWidget(area, dock)
+            self.docks[key] = dock
+        self.splitDockWidget(
+            self.docks["watchlist"], self.docks["positions"], Qt.Orientation.Vertical
+        )
+        self.tabifyDockWidget(self.docks["positions"], self.docks["log"])
+        self.docks["positions"].raise_()
+        # Notices sit in a fixed, title-less strip across the top, always in view.
+        self.notice_dock = QDockWidget("Notices", self)
+        self.notice_dock.setObjectName("NoticesStrip")
+        self.notice_dock.setTitleBarWidget(QWidget(self.notice_dock))
+        self.notice_dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        self.notice_dock.setWidget(QWidget(self.notice_dock))
+        self.addDockWidget(Qt.DockWidgetArea.TopDockWidgetArea, self.notice_dock)
+        self.notice_dock.hide()
+        # The central area stays empty until charts arrive: keep it from taking space.
+        central = QWidget(self)
+        central.setMaximumSize(0, 0)
+        self.setCentralWidget(central)
+        self.resizeDocks(
+            [self.docks["watchlist"], self.docks["account"]], [900, 360], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks(
+            [self.docks["watchlist"], self.docks["positions"]], [480, 240], Qt.Orientation.Vertical
+        )
+        self._desk_actions: list[QAction] = []
+        self._menus()
+        self.statusBar().showMessage("Starting…")
+        self.restore_layout()
+
+    def dock(self, key: str) -> QDockWidget:
+        """A dock by key: watchlist, account, positions, log."""
+        return self.docks[key]
+
+    # ---- filling the frame --------------------------------------------------------------------
+
+    def attach(self, desk: DeskApi) -> None:
+        """Fill the docks with live panels over the desk's stores."""
+        from ibdesk.ui.banners import BannerArea
+        from ibdesk.ui.models.account import AccountModel
+        from ibdesk.ui.models.positions import PositionsModel
+        from ibdesk.ui.models.watchlist import WatchlistModel
+        from ibdesk.ui.panels.account import AccountPanel
+        from ibdesk.ui.panels.log import LogPanel
+        from ibdesk.ui.panels.positions import PositionsPanel
+        from ibdesk.ui.panels.watchlist import WatchlistPanel
+        from ibdesk.ui.statusbar import StatusBar
+
+        self.desk = desk
+        ui = desk.settings.ui
+        self.watchlist_model = WatchlistModel(
+            desk.watchlist, desk.quotes, ui.stale_after, ui.table_refresh_hz, parent=self
+        )
+        self.positions_model = PositionsModel(desk.positions, ui.table_refresh_hz, parent=self)
+        self.account_model = AccountModel(desk.accounts, ui.table_refresh_hz, parent=self)
+        self.watchlist_panel = WatchlistPanel(
+            self.watchlist_model, desk.add_symbol, desk.remove_symbol
+        )
+        self.account_panel = AccountPanel(self.account_model)
+        self.positions_panel = PositionsPanel(self.positions_model)
+        self.log_panel = LogPanel(desk.log_handler)
+        for key, panel in (
+            ("watchlist", self.watchlist_panel),
+            ("account", self.account_panel),
+            ("positions", self.positions_panel),
+            ("log", self.log_panel),
+        ):
+            placeholder = self.docks[key].widget()
+            self.docks[key].setWidget(panel)
+            placeholder.deleteLater()
+        self.banners = BannerArea(desk.link, self.notice_dock)
+        placeholder = self.notice_dock.widget()
+        self.notice_dock.setWidget(self.banners)
+        placeholder.deleteLater()
+        self.banners.emptied.connect(self.notice_dock.setHidden)
+        self.notice_dock.setHidden(not self.banners.banners)
+        self.status = StatusBar(desk.link, self)
+        self.setStatusBar(self.status)
+        for action in self._desk_actions:
+            action.setEnabled(True)
+        desk.link.changed += self._on_link_changed
+        self._on_link_changed()
+
+    def models(self) -> list[Any]:
+        """The table models (once attached)."""
+        if self.desk is None:
+            return []
+        return [self.watchlist_model, self.positions_model, self.account_model]
+
+    # ---- layout ---------------------------------------------------------------------------------
+
+    def save_layout(self) -> None:
+        """Remember geometry and dock placement (restored at the next start)."""
+        self.state.setValue("window/geometry", self.saveGeometry())
+        self.state.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        self.state.setValue("window/theme", theme.current().name)
+        self.state.sync()
+
+    def saved_theme(self) -> str | None:
+        """The theme chosen in the View menu last time, if any."""
+        name = self.state.value("window/theme")
+        return name if isinstance(name, str) and name in theme.THEMES else None
+
+    def restore_layout(self) -> bool:
+        """Put docks and geometry back as they were saved; False if nothing was saved."""
+        geometry = self.state.value("window/geometry")
+        state = self.state.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            return bool(self.restoreState(state, LAYOUT_VERSION))
+        return False
+
+    # ---- menus ----------------------------------------------------------------------------------
+
+    def _menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        connect = QAction("&Connect to…", self)
+        connect.triggered.connect(self.open_connection_dialog)
+        file_menu.addAction(connect)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut("Ctrl+Q")
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+        view = bar.addMenu("&View")
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+        view.addSeparator()
+        themes = QActionGroup(self)
+        for name in theme.THEMES:
+            action = QAction(f"{name.title()} theme", self, checkable=True)
+            action.setChecked(name == theme.current().name)
+            action.triggered.connect(lambda _=False, n=name: self.set_theme(n))
+            themes.addAction(action)
+            view.addAction(action)
+        help_menu = bar.addMenu("&Help")
+        about = QAction("&About ibdesk", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
+        self._desk_actions = [connect, about]
+        for action in self._desk_actions:
+            action.setEnabled(False)
+
+    def set_theme(self, name: str) -> None:
+        """Switch between dark and light."""
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        theme.apply(app, name)
+        for model in self.models():
+            model.repaint_all()
+        if self.desk is not None:
+            self.status.refresh()
+
+    def open_connection_dialog(self) -> ConnectionDialog:
+        """Ask where to connect (non-modal); connecting happens when the user accepts."""
+        from ibdesk.ui.dialogs.connection import ConnectionDialog
+
+        desk = self.desk
+        assert desk is not None
+        dialog = ConnectionDialog(desk.settings.connection, self)
+        dialog.accepted.connect(lambda: desk.reconnect(dialog.settings(desk.settings.connection)))
+        dialog.open()
+        return dialog
+
+    def show_about(self) -> QMessageBox:
+        """Versions of ibdesk, Qt, the client library and the connected server."""
+        assert self.desk is not None
+        lines = "".join(
+            f"<tr><td>{k}</td><td>&nbsp;{v}</td></tr>" for k, v in self.desk.versions().items()
+        )
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "About ibdesk",
+            f"<b>ibdesk</b><br>A trader workstation for Interactive Brokers.<table>{lines}</table>",
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.open()
+        return box
+
+    # ---- state ----------------------------------------------------------------------------------
+
+    def _on_link_changed(self) -> None:
+        assert self.desk is not None
+        s = self.desk.link.status
+        account = s.account or self.desk.settings.connection.account
+        title = "ibdesk"
+        if account:
+            title += f" — {account} — {'PAPER' if account.startswith('D') else 'LIVE'}"
+            if self.account_model.account != account:
+                self.account_model.show_account(account)
+        self.setWindowTitle(title)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Save the layout and let go of the stores (once, however often it is closed)."""
+        self.save_layout()
+        if self.desk is not None and not getattr(self, "_released", False):
+            self._released = True
+            self.desk.link.changed -= self._on_link_changed
+            self.status.close_store()
+            self.banners.close_store()
+            for model in self.models():
+                model.close()
+        super().closeEvent(event)

@@ -1,0 +1,22 @@
+"""The account panel."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHeaderView, QVBoxLayout, QWidget
+
+from ibdesk.ui.models.account import AccountModel
+from ibdesk.ui.panels.common import table_view
+
+
+class AccountPanel(QWidget):
+    """Net liquidation, funds, margins and the day's P&L of the connected account."""
+
+    def __init__(self, model: AccountModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.view = table_view(model, self, sortable=False)
+        self.view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.view.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)

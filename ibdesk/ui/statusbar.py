@@ -1,0 +1,93 @@
+"""The status bar: connection, server, account and PAPER/LIVE, farms, and IB's budgets."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
+
+from ibdesk.domain.connection import Farm, LinkState
+from ibdesk.state.link import LinkStore
+from ibdesk.ui import theme
+from ibdesk.ui.format import DASH
+
+MESSAGE_BUDGET = 50
+LINE_BUDGET = 100
+STATE_TOKENS = {
+    LinkState.CONNECTED: "ok",
+    LinkState.CONNECTING: "warn",
+    LinkState.SYNCING: "warn",
+    LinkState.RECONNECTING: "warn",
+    LinkState.DISCONNECTED: "error",
+}
+FARM_SHORT = {Farm.MARKET_DATA: "MD", Farm.HISTORICAL: "HMDS", Farm.SECURITY_DEFINITIONS: "SEC"}
+
+
+def _label(parent: QWidget, tip: str) -> QLabel:
+    label = QLabel(parent)
+    label.setToolTip(tip)
+    label.setContentsMargins(6, 0, 6, 0)
+    return label
+
+
+class StatusBar(QStatusBar):
+    """Reads the LinkStore whenever it changes."""
+
+    def __init__(self, link: LinkStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.link = link
+        self.state = _label(self, "Connection to TWS / IB Gateway")
+        self.server = _label(self, "Negotiated API server version")
+        self.account = _label(self, "Account shown")
+        self.mode = _label(self, "PAPER for paper-trading accounts (DU…), LIVE otherwise")
+        self.farms = _label(
+            self, "IB data farms: market data, historical data, security definitions"
+        )
+        self.rtt = _label(self, "Round trip of reqCurrentTime to TWS")
+        self.messages = _label(self, "Messages sent per second, against IB's limit of 50")
+        self.lines = _label(self, "Market-data lines in use, against IB's default of 100")
+        for widget in (self.state, self.server, self.account, self.mode):
+            self.addWidget(widget)
+        for widget in (self.farms, self.rtt, self.messages, self.lines):
+            self.addPermanentWidget(widget)
+        link.changed += self.refresh
+        self.refresh()
+
+    def close_store(self) -> None:
+        """Stop listening (the window is closing)."""
+        self.link.changed -= self.refresh
+
+    def refresh(self) -> None:
+        """Redraw every field from the store."""
+        s = self.link.status
+        t = theme.current()
+        state = s.state.value
+        if s.state is LinkState.RECONNECTING and s.retry_in:
+            state += f" (retry in {s.retry_in:.1f} s)"
+        if s.state is not LinkState.DISCONNECTED and s.port:
+            state += f"  {s.host}:{s.port} #{s.client_id}"
+        self.state.setText(
+            f"<span style='color:{t.color(STATE_TOKENS[s.state]).name()}'>●</span> {state}"
+        )
+        self.server.setText(f"server v{s.server_version}" if s.server_version else "")
+        account = s.account
+        self.account.setText(account)
+        if account:
+            paper = account.startswith("D")
+            color = t.ok if paper else t.error
+            self.mode.setText(f"<b style='color:{color}'>{'PAPER' if paper else 'LIVE'}</b>")
+        else:
+            self.mode.setText("")
+        self.farms.setText("  ".join(self._farm(f) for f in Farm))
+        rtt = self.link.rtt_ms
+        self.rtt.setText(
+            "" if rtt is None else (f"rtt {DASH}" if math.isinf(rtt) else f"rtt {rtt:.0f} ms")
+        )
+        self.messages.setText(f"{self.link.msgs_per_s:.0f}/{MESSAGE_BUDGET} msg/s")
+        self.lines.setText(f"{self.link.market_lines}/{LINE_BUDGET} lines")
+
+    def _farm(self, farm: Farm) -> str:
+        ok = self.link.farms.get(farm, "unknown")
+        t = theme.current()
+        color = t.dim if ok == "unknown" else t.ok if ok else t.error if ok is False else t.dim
+        return f"<span style='color:{color}'>●</span> {FARM_SHORT[farm]}"

@@ -1,0 +1,53 @@
+"""The ``ibdesk`` command as a user runs it: a demo screenshot, a bad config."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.ui
+
+
+def run(args: list[str], tmp_path: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_CONFIG_HOME": str(tmp_path),
+        "XDG_STATE_HOME": str(tmp_path),
+        "HOME": str(tmp_path),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "ibdesk", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+def test_demo_screenshot_writes_a_png(tmp_path: Path) -> None:
+    shot = tmp_path / "demo.png"
+    result = run(["--demo", "--screenshot", str(shot), "--exit-after", "3"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 20_000  # a real window, not an empty frame
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_config_is_reported_by_key_and_nothing_starts(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[connection]\nport = "seven"\nclinet_id = 3\n')
+    result = run(["--config", str(bad)], tmp_path)
+    assert result.returncode == 2
+    assert "[connection] port: must be an integer from 1 to 65535, got 'seven'" in result.stderr
+    assert "unknown key 'clinet_id' (did you mean 'client_id'?)" in result.stderr
+
+
+def test_screenshot_needs_exit_after(tmp_path: Path) -> None:
+    result = run(["--screenshot", str(tmp_path / "x.png")], tmp_path)
+    assert result.returncode == 2 and "--exit-after" in result.stderr

@@ -1,0 +1,106 @@
+"""Config validation: every problem named with its key, unknown keys suggested."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ibdesk import config
+from ibdesk.config import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_when_the_default_file_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(config, "default_path", lambda: tmp_path / "absent.toml")
+    assert config.load() == config.Settings()
+
+
+def test_an_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        config.load(tmp_path / "absent.toml")
+
+
+def test_a_valid_file(tmp_path: Path) -> None:
+    settings = config.load(
+        write(
+            tmp_path,
+            """
+[connection]
+host = "10.0.0.5"
+port = 4002
+client_id = 7
+[ui]
+theme = "light"
+stale_after = 5
+[watchlist]
+symbols = ["ES", "AAPL"]
+""",
+        )
+    )
+    assert settings.connection.host == "10.0.0.5"
+    assert settings.connection.port == 4002
+    assert settings.ui.theme == "light"
+    assert settings.ui.stale_after == 5.0
+    assert settings.watchlist.symbols == ("ES", "AAPL")
+
+
+def test_a_profile_sets_the_port_unless_the_port_is_given(tmp_path: Path) -> None:
+    assert (
+        config.load(write(tmp_path, '[connection]\nprofile = "gateway-paper"\n')).connection.port
+        == 4002
+    )
+    assert (
+        config.load(
+            write(tmp_path, '[connection]\nprofile = "gateway-paper"\nport = 4100\n')
+        ).connection.port
+        == 4100
+    )
+
+
+def test_every_problem_is_reported_with_its_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.load(
+            write(
+                tmp_path,
+                """
+[connection]
+port = "abc"
+client_id = -1
+prot = 7497
+read_only = "yes"
+[ui]
+theme = "purple"
+[colours]
+x = 1
+""",
+            )
+        )
+    problems = caught.value.problems
+    assert "[connection] port: must be an integer from 1 to 65535, got 'abc'" in problems
+    assert any(p.startswith("[connection] client_id: must be an integer") for p in problems)
+    assert "[connection] unknown key 'prot' (did you mean 'port'?)" in problems
+    assert any("read_only: must be true or false" in p for p in problems)
+    assert any("theme: must be one of 'dark', 'light', got 'purple'" in p for p in problems)
+    assert any(p.startswith("unknown section [colours]") for p in problems)
+    assert len(problems) == 6
+
+
+def test_not_toml_at_all(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        config.load(write(tmp_path, "[connection\nport=1"))
+
+
+def test_command_line_overrides_are_validated_too() -> None:
+    settings = config.with_overrides(config.Settings(), port=4001, client_id=None)
+    assert settings.connection.port == 4001
+    assert settings.connection.client_id == 1
+    with pytest.raises(ConfigError, match="--port: must be an integer from 1 to 65535"):
+        config.with_overrides(config.Settings(), port=70000)
