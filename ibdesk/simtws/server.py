@@ -124,15 +124,21 @@ class SimServer:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        await self._close_listener()
-        self.drop_clients("the simulator is stopping")
+        await self._close_listener("the simulator is stopping")
 
-    async def _close_listener(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
+    async def _close_listener(self, reason: str) -> None:
+        """Stop accepting, drop every client, then wait for the listener to close.
+
+        The order matters: since Python 3.12 ``wait_closed`` also waits for every accepted
+        connection, so it must come after the clients are dropped.
+        """
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        self.drop_clients(reason)
+        if listener is not None:
             with contextlib.suppress(Exception):
-                await self._listener.wait_closed()
-            self._listener = None
+                await asyncio.wait_for(listener.wait_closed(), 5)
 
     def drop_clients(self, reason: str = "dropped by the control interface") -> int:
         """Close every client socket at once (the connection-loss fault)."""
@@ -156,8 +162,7 @@ class SimServer:
 
     async def _restart(self, down_seconds: float, roll_back_ids: int) -> None:
         log.warning("restarting: port %d closed for %.1f s", self.port, down_seconds)
-        await self._close_listener()
-        self.drop_clients("the simulator is restarting")
+        await self._close_listener("the simulator is restarting")
         await asyncio.sleep(down_seconds)
         self.id_rollback = roll_back_ids
         self.data_down = False
