@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import logging
+import math
 import sys
+import time
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from PySide6 import QtCore
@@ -20,12 +24,26 @@ from ibdesk.broker import ib as shim
 from ibdesk.broker.accounts import AccountFeed
 from ibdesk.broker.instruments import InstrumentResolver
 from ibdesk.broker.marketdata import MarketData
+from ibdesk.broker.orders import OrderRouter, summary
 from ibdesk.broker.session import BrokerSession
 from ibdesk.config import ConnectionSettings, Settings
+from ibdesk.domain.connection import Notice, Severity
 from ibdesk.domain.instruments import SymbolError
+from ibdesk.domain.orders import (
+    BracketIntent,
+    CancelIntent,
+    GateDecision,
+    ModifyIntent,
+    OrderIntent,
+    Source,
+)
 from ibdesk.state.account import AccountStore, PositionStore
 from ibdesk.state.link import LinkStore
+from ibdesk.state.orders import OrderStore
 from ibdesk.state.quotes import QuoteStore, WatchlistStore
+from ibdesk.trading import journal as journal_module
+from ibdesk.trading.gate import CheckContext, OrderGate
+from ibdesk.trading.ids import OrderIds
 from ibdesk.ui.main_window import MainWindow
 from ibdesk.ui.panels.log import PanelHandler
 
@@ -35,7 +53,9 @@ log = logging.getLogger("ibdesk.app")
 class Desk:
     """A running ibdesk: stores, broker services and the window, wired together."""
 
-    def __init__(self, settings: Settings, window: MainWindow) -> None:
+    def __init__(
+        self, settings: Settings, window: MainWindow, journal_path: Path | None = None
+    ) -> None:
         self.settings = settings
         self.link = LinkStore()
         self.quotes = QuoteStore()
@@ -46,11 +66,26 @@ class Desk:
         self.resolver = InstrumentResolver(self.session.ib)
         self.market_data = MarketData(self.session, self.resolver, self.quotes, self.link)
         self.account_feed = AccountFeed(self.session, self.resolver, self.accounts, self.positions)
+        self.orders = OrderStore()
+        self.journal = journal_module.Journal(journal_path or journal_module.default_path())
+        self._restore_today()
+        self.router = OrderRouter(self.session, self.resolver, self.orders, self.journal)
+        self.ids = OrderIds(self.router, self.journal)
+        self.gate = OrderGate(
+            self.router,
+            self.orders,
+            self.journal,
+            self.ids,
+            self._check_context,
+            read_only=settings.connection.read_only,
+        )
+        self.router.on_reconciled.append(self._on_reconciled)
+        self.session.connected += self._on_connected
         self.log_handler = PanelHandler()
         logging.getLogger().addHandler(self.log_handler)
         self.window = window
         window.attach(self)
-        self._watchlist_restored = False
+        self._watchlist_pending: list[str] | None = None
         self.session.connected += self._restore_watchlist
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -68,13 +103,41 @@ class Desk:
                 "Not connected: symbols are looked up at the broker, so connect "
                 "first (File > Connect to…)."
             )
-        inst = await self.resolver.resolve(text)
+        try:
+            inst = await self.resolver.resolve(text)
+        except (ConnectionError, TimeoutError) as exc:
+            raise SymbolError(
+                f"The connection dropped while looking up {text!r} ({exc}); "
+                "try again once reconnected."
+            ) from exc
         if not self.watchlist.add(inst):
             return f"{inst.display} is already on the watchlist."
         self.market_data.watch(inst)
         self._save_watchlist()
         expiry = inst.expiry_date
         return f"Added {inst.display}" + (f", expiring {expiry:%d %b %Y}." if expiry else ".")
+
+    def place(self, intent: OrderIntent | BracketIntent) -> GateDecision:
+        """Send an order or bracket through the gate."""
+        return self.gate.submit(intent)
+
+    def cancel_order(self, ref: str) -> GateDecision:
+        """Cancel one order (from the blotter)."""
+        return self.gate.cancel(CancelIntent(ref, Source("blotter")))
+
+    def cancel_all(self) -> GateDecision:
+        """Global cancel (from the blotter)."""
+        return self.gate.cancel_all(Source("blotter"))
+
+    def modify_order(
+        self,
+        ref: str,
+        qty: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+    ) -> GateDecision:
+        """Change a working order in place (from the blotter)."""
+        return self.gate.modify(ModifyIntent(ref, Source("blotter"), qty, limit_price, stop_price))
 
     def remove_symbol(self, con_id: int) -> None:
         """Stop watching an instrument."""
@@ -111,31 +174,85 @@ class Desk:
         self.session.start()
 
     async def close(self) -> None:
-        """Disconnect and let go of the log handler."""
+        """Disconnect, close the journal and let go of the log handler."""
         for task in list(self._tasks):
             task.cancel()
         await self.session.stop()
+        self.journal.close()
         logging.getLogger().removeHandler(self.log_handler)
+
+    # ---- orders ---------------------------------------------------------------------------------
+
+    def _restore_today(self) -> None:
+        """Today's orders and fills come back from the journal (reconciled on connect)."""
+        midnight = dt.datetime.combine(dt.date.today(), dt.time()).timestamp()
+        for snap in self.journal.orders_since(midnight):
+            self.orders.put(snap)
+        for fill in self.journal.fills_since(midnight):
+            self.orders.add_fill(fill)
+
+    def _check_context(self) -> CheckContext:
+        def position(account: str, con_id: int) -> float:
+            pos = self.positions.positions.get((account, con_id))
+            return pos.qty if pos is not None else 0.0
+
+        def last_price(con_id: int) -> float:
+            quote = self.quotes.get(con_id)
+            if quote is None:
+                return math.nan
+            return quote.last if not math.isnan(quote.last) else quote.mid
+
+        return CheckContext(time.time(), position, self.orders.live(), last_price)
+
+    def _on_connected(self) -> None:
+        status = self.link.status
+        self.journal.connection(
+            "connected",
+            f"{status.host}:{status.port} as client "
+            f"{status.client_id}, server {status.server_version}",
+        )
+
+    def _on_reconciled(self, counts: dict[str, int]) -> None:
+        if any(counts.values()):
+            self.link.post(
+                Notice(
+                    "reconcile",
+                    Severity.WARNING,
+                    f"While ibdesk was away: {summary(counts)}.",
+                    0,
+                    time.time(),
+                )
+            )
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    # ---- watchlist ------------------------------------------------------------------------------
+
     def _save_watchlist(self) -> None:
         self.window.state.setValue("watchlist/symbols", self.watchlist.symbols())
 
     def _restore_watchlist(self) -> None:
-        if self._watchlist_restored:
-            return
-        self._watchlist_restored = True
-        saved = self.window.state.value("watchlist/symbols")
-        symbols = list(saved) if isinstance(saved, list) else list(self.settings.watchlist.symbols)
-        self._spawn(self._add_all(symbols))
+        """At the first connect, add the saved symbols; what a drop interrupts is retried at
+        the next connect."""
+        if self._watchlist_pending is None:
+            saved = self.window.state.value("watchlist/symbols")
+            self._watchlist_pending = (
+                list(saved) if isinstance(saved, list) else list(self.settings.watchlist.symbols)
+            )
+        if self._watchlist_pending:
+            self._spawn(self._add_all())
 
-    async def _add_all(self, symbols: list[str]) -> None:
-        for text in symbols:
+    async def _add_all(self) -> None:
+        pending = self._watchlist_pending or []
+        while pending and self.session.is_connected:
+            text = pending[0]
             try:
                 await self.add_symbol(text)
             except SymbolError as exc:
+                if not self.session.is_connected:
+                    return  # retried at the next connect
                 log.warning("watchlist: %s", exc)
+            pending.pop(0)

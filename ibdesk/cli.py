@@ -26,7 +26,8 @@ def parser() -> argparse.ArgumentParser:
     """The desktop command's flags."""
     p = argparse.ArgumentParser(
         prog="ibdesk",
-        description="A trader workstation for Interactive Brokers.",
+        description="A trader workstation for Interactive Brokers. Also: "
+        "'ibdesk journal export --since DATE --csv PATH' exports the order journal.",
         epilog="Config file: " + str(config.default_path()),
     )
     p.add_argument(
@@ -76,7 +77,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``ibdesk`` console script."""
+    """Entry point of the ``ibdesk`` console script.
+
+    ``ibdesk journal ...`` is the journal's own command line (see ibdesk.journal_cli).
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["journal"]:
+        from ibdesk import journal_cli
+
+        return journal_cli.main(argv[1:])
     args = parser().parse_args(argv)
     if args.screenshot is not None and args.exit_after is None:
         parser().error("--screenshot needs --exit-after SECONDS")

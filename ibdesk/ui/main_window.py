@@ -26,17 +26,20 @@ from ibdesk.ui import theme
 
 if TYPE_CHECKING:
     from ibdesk.config import ConnectionSettings, Settings
+    from ibdesk.domain.orders import GateDecision
     from ibdesk.state.account import AccountStore, PositionStore
     from ibdesk.state.link import LinkStore
+    from ibdesk.state.orders import OrderStore
     from ibdesk.state.quotes import QuoteStore, WatchlistStore
     from ibdesk.ui.dialogs.connection import ConnectionDialog
     from ibdesk.ui.panels.log import PanelHandler
 
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 DOCKS = (
     ("watchlist", "Watchlist", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("account", "Account", Qt.DockWidgetArea.RightDockWidgetArea),
     ("positions", "Positions", Qt.DockWidgetArea.LeftDockWidgetArea),
+    ("orders", "Orders", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("log", "Log", Qt.DockWidgetArea.LeftDockWidgetArea),
 )
 
@@ -50,6 +53,7 @@ class DeskApi(Protocol):
     watchlist: WatchlistStore
     accounts: AccountStore
     positions: PositionStore
+    orders: OrderStore
     log_handler: PanelHandler
 
     async def add_symbol(self, text: str) -> str:
@@ -60,6 +64,21 @@ class DeskApi(Protocol):
 
     def reconnect(self, settings: ConnectionSettings) -> None:
         """Connect somewhere else."""
+
+    def cancel_order(self, ref: str) -> GateDecision:
+        """Cancel one order through the gate."""
+
+    def cancel_all(self) -> GateDecision:
+        """Global cancel through the gate."""
+
+    def modify_order(
+        self,
+        ref: str,
+        qty: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+    ) -> GateDecision:
+        """Modify a working order through the gate."""
 
     def versions(self) -> dict[str, str]:
         """Component versions for Help > About."""
@@ -86,7 +105,8 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(
             self.docks["watchlist"], self.docks["positions"], Qt.Orientation.Vertical
         )
-        self.tabifyDockWidget(self.docks["positions"], self.docks["log"])
+        self.tabifyDockWidget(self.docks["positions"], self.docks["orders"])
+        self.tabifyDockWidget(self.docks["orders"], self.docks["log"])
         self.docks["positions"].raise_()
         # Notices sit in a fixed, title-less strip across the top, always in view.
         self.notice_dock = QDockWidget("Notices", self)
@@ -124,6 +144,7 @@ class MainWindow(QMainWindow):
         from ibdesk.ui.models.positions import PositionsModel
         from ibdesk.ui.models.watchlist import WatchlistModel
         from ibdesk.ui.panels.account import AccountPanel
+        from ibdesk.ui.panels.blotter import BlotterPanel
         from ibdesk.ui.panels.log import LogPanel
         from ibdesk.ui.panels.positions import PositionsPanel
         from ibdesk.ui.panels.watchlist import WatchlistPanel
@@ -142,7 +163,9 @@ class MainWindow(QMainWindow):
         self.account_panel = AccountPanel(self.account_model)
         self.positions_panel = PositionsPanel(self.positions_model)
         self.log_panel = LogPanel(desk.log_handler)
+        self.blotter_panel = BlotterPanel(desk.orders, desk, ui.table_refresh_hz)
         for key, panel in (
+            ("orders", self.blotter_panel),
             ("watchlist", self.watchlist_panel),
             ("account", self.account_panel),
             ("positions", self.positions_panel),
@@ -168,7 +191,14 @@ class MainWindow(QMainWindow):
         """The table models (once attached)."""
         if self.desk is None:
             return []
-        return [self.watchlist_model, self.positions_model, self.account_model]
+        return [
+            self.watchlist_model,
+            self.positions_model,
+            self.account_model,
+            self.blotter_panel.working,
+            self.blotter_panel.completed,
+            self.blotter_panel.fills,
+        ]
 
     # ---- layout ---------------------------------------------------------------------------------
 

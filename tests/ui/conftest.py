@@ -73,7 +73,9 @@ async def make_desk(
         **connection: Any,
     ) -> Desk:
         window = MainWindow(tmp_path / state_name)
-        desk = Desk(settings or settings_for(**connection), window)
+        desk = Desk(
+            settings or settings_for(**connection), window, journal_path=tmp_path / "journal.sqlite"
+        )
         desks.append(desk)
         window.show()
         if start:

@@ -52,6 +52,7 @@ class Column(Generic[Row]):
     tone: Callable[[Row], str | None] | None = None
     tip: str = ""
     static: bool = False  # depends only on the key: written once, when the row is added
+    editable: bool = False  # the user may type into it (the panel handles the edit)
 
 
 class CoalescingTableModel(QStandardItemModel, Generic[Row]):
@@ -114,7 +115,7 @@ class CoalescingTableModel(QStandardItemModel, Generic[Row]):
         items = []
         for col in self.columns:
             item = QStandardItem()
-            item.setEditable(False)
+            item.setEditable(col.editable)
             item.setTextAlignment(RIGHT if col.numeric else LEFT)
             items.append(item)
         items[0].setData(key, KEY_ROLE)

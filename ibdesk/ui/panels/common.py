@@ -49,7 +49,12 @@ class VisibleRows(QObject):
         super().__init__(view)
         self.view = view
         self.model = model
-        self._pending = False
+        # A timer of our own (not QTimer.singleShot): it dies with the view, so a pending
+        # update can never run against a deleted view.
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self.update)
         view.viewport().installEventFilter(self)
         view.verticalScrollBar().valueChanged.connect(self.schedule)
         shown = view.model()
@@ -68,13 +73,11 @@ class VisibleRows(QObject):
 
     def schedule(self, *_: object) -> None:
         """Recompute after the current event is handled."""
-        if not self._pending:
-            self._pending = True
-            QTimer.singleShot(0, self.update)
+        if not self._timer.isActive():
+            self._timer.start()
 
     def update(self) -> None:
         """Report the source rows between the first and last visible view rows."""
-        self._pending = False
         view = self.view
         if not view.isVisible() or not view.viewport().isVisible():
             self.model.set_visible_rows(set())

@@ -1,0 +1,466 @@
+"""Orders at the broker: placing through the pacer, and turning library events into honest
+order states.
+
+Two library behaviours are not trusted here. When the socket drops, queued messages vanish and
+the library's trades stay "PendingSubmit": the pacer hands the queue back and those orders
+become NOT_SENT, while orders already on the wire become UNKNOWN until reconciliation. And
+after errors 10147, 10148 (and 202 in ib_async) the library marks an order "Cancelled" on its
+own: such an order becomes UNKNOWN and ibdesk asks the broker again; only 200/201 rejects,
+which the broker really means, become REJECTED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from ibdesk.broker import ib as shim
+from ibdesk.broker import translate
+from ibdesk.broker.instruments import InstrumentResolver
+from ibdesk.broker.pacing import Pacer, order_id_of
+from ibdesk.broker.session import BrokerSession
+from ibdesk.domain.instruments import Instrument
+from ibdesk.domain.orders import (
+    BROKER_STATES,
+    FillSnapshot,
+    OrderIntent,
+    OrderSnapshot,
+    OrderState,
+    OrderType,
+    Side,
+    Tif,
+)
+from ibdesk.state.orders import OrderStore
+from ibdesk.trading.gate import JournalWriter
+
+log = logging.getLogger("ibdesk.broker.orders")
+
+REJECT_CODES = frozenset({200, 201})
+"""Errors that mean the broker refused the order: the library's local Cancelled is right."""
+UNTRUSTED_CODES = frozenset({10147, 10148, 202})
+"""Errors after which the library marks an order Cancelled without the broker saying so."""
+
+
+class FillJournal(JournalWriter, Protocol):
+    """The journal calls the router makes besides the gate's."""
+
+    def fill(self, fill: FillSnapshot) -> bool:
+        """Record an execution once."""
+
+    def commission(self, exec_id: str, commission: float, realized_pnl: float) -> None:
+        """Attach a commission report."""
+
+    def error(self, ref: str | None, code: int, text: str) -> None:
+        """Record an error about an order."""
+
+    def connection(self, event: str, detail: str = "") -> None:
+        """Record a connection event."""
+
+
+class OrderRouter:
+    """Implements trading's OrderPort on the client library, and feeds the OrderStore."""
+
+    def __init__(
+        self,
+        session: BrokerSession,
+        resolver: InstrumentResolver,
+        store: OrderStore,
+        journal: FillJournal,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.session = session
+        self.ib = session.ib
+        self.resolver = resolver
+        self.store = store
+        self.journal = journal
+        self.clock = clock
+        self.pacer = Pacer.install(self.ib.client)
+        self.pacer.on_sent.append(self._on_sent)
+        self.on_reconciled: list[Callable[[dict[str, int]], None]] = []
+        self._resync: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        ib = self.ib
+        ib.openOrderEvent += self._on_trade
+        ib.orderStatusEvent += self._on_trade
+        ib.execDetailsEvent += self._on_exec
+        ib.commissionReportEvent += self._on_commission
+        session.error += self._on_error
+        session.disconnected += self._on_disconnected
+        session.connected += self._on_connected
+
+    # ---- OrderPort -------------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether orders can be sent now."""
+        return self.session.is_connected
+
+    @property
+    def client_id(self) -> int:
+        """The API client id in use."""
+        return self.session.client_id
+
+    def next_valid_id(self) -> int:
+        """The library's next request id (nextValidId, raised by every request since)."""
+        return int(self.ib.client._reqIdSeq)
+
+    def reserve_ids(self, above: int) -> None:
+        """Keep the library's request ids above the order ids ibdesk has taken."""
+        self.ib.client.updateReqId(above)  # type: ignore[no-untyped-call]
+
+    def place(
+        self,
+        intent: OrderIntent,
+        ref: str,
+        order_id: int,
+        parent_id: int = 0,
+        transmit: bool = True,
+        oca_group: str = "",
+        oca_type: int = 0,
+    ) -> None:
+        """Place one order; its message goes through the pacer."""
+        contract = self.resolver.contract(intent.instrument.con_id)
+        order = shim.Order(
+            orderId=order_id,
+            action=intent.side.value,
+            totalQuantity=intent.qty,
+            orderType=intent.order_type.value,
+            tif=intent.tif.value,
+            outsideRth=intent.outside_rth,
+            orderRef=ref,
+            transmit=transmit,
+            parentId=parent_id,
+            account=intent.account,
+        )
+        if intent.limit_price is not None:
+            order.lmtPrice = intent.limit_price
+        if intent.stop_price is not None:
+            order.auxPrice = intent.stop_price
+        if oca_group:
+            order.ocaGroup, order.ocaType = oca_group, oca_type
+        self.ib.placeOrder(contract, order)
+
+    def modify(
+        self, snap: OrderSnapshot, qty: float, limit_price: float | None, stop_price: float | None
+    ) -> None:
+        """Re-place the order under its own id with new terms."""
+        trade = self._trade(snap)
+        if trade is None:
+            raise LookupError(f"the library has no order {snap.ref}")
+        order = trade.order
+        order.totalQuantity = qty
+        if limit_price is not None:
+            order.lmtPrice = limit_price
+        if stop_price is not None:
+            order.auxPrice = stop_price
+        self.ib.placeOrder(trade.contract, order)
+
+    def cancel(self, snap: OrderSnapshot) -> None:
+        """Cancel through the priority lane."""
+        trade = self._trade(snap)
+        if trade is not None:
+            self.ib.cancelOrder(trade.order)
+        else:
+            self.ib.client.cancelOrder(snap.order_id, "")  # type: ignore[no-untyped-call]
+
+    def cancel_all(self) -> None:
+        """reqGlobalCancel through the priority lane."""
+        self.ib.reqGlobalCancel()  # type: ignore[no-untyped-call]
+
+    def withdraw(self, order_ids: set[int] | None = None) -> set[int]:
+        """Take queued placeOrder messages back; those orders never reach the wire."""
+        return self.pacer.withdraw(order_ids)
+
+    def _trade(self, snap: OrderSnapshot) -> Any:
+        for trade in self.ib.trades():
+            order = trade.order
+            if (snap.perm_id and order.permId == snap.perm_id) or (
+                order.orderRef == snap.ref and order.orderId == snap.order_id
+            ):
+                return trade
+        return None
+
+    # ---- library events -----------------------------------------------------------------------
+
+    def _on_sent(self, msg: str, _when: float) -> None:
+        order_id = order_id_of(msg)
+        if not order_id:
+            return
+        ref = self.store.by_order_id.get(order_id)
+        snap = self.store.get(ref) if ref else None
+        if snap is not None and snap.state is OrderState.QUEUED:
+            self._put(self.store.merge(snap.ref, state=OrderState.SENT, updated=self.clock()))
+
+    def _on_trade(self, trade: Any) -> None:
+        inst = self.resolver.by_con_id.get(int(trade.contract.conId))
+        if inst is None:
+            self._spawn(self._resolve_then(trade))
+            return
+        self._put_trade(trade, inst)
+
+    async def _resolve_then(self, trade: Any) -> None:
+        self._put_trade(trade, await self.resolver.for_contract(trade.contract))
+
+    def _put_trade(self, trade: Any, inst: Instrument) -> None:
+        known = self.store.get(ref_of(trade))
+        snap = snapshot_of(trade, inst, known, self.clock())
+        if snap.state is OrderState.UNKNOWN and (
+            known is None or known.state is not OrderState.UNKNOWN
+        ):
+            self._schedule_resync()
+        if (
+            snap.state is OrderState.SENT
+            and known is not None
+            and known.state in (OrderState.QUEUED, OrderState.UNKNOWN)
+        ):
+            return  # PendingSubmit says nothing the pacer has not already said
+        self._put(snap)
+
+    def _put(self, snap: OrderSnapshot | None) -> None:
+        if snap is not None and self.store.put(snap):
+            self.journal.order(snap)
+
+    def _on_exec(self, trade: Any, fill: Any) -> None:
+        inst = self.resolver.by_con_id.get(int(trade.contract.conId)) or translate.instrument(
+            trade.contract
+        )
+        snap = fill_of(fill, inst, ref_of(trade))
+        if self.store.add_fill(snap):
+            self.journal.fill(snap)
+
+    def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
+        known = self.store.fills.get(fill.execution.execId)
+        if known is None:
+            return
+        commission = translate.num(report.commission)
+        realized = translate.num(report.realizedPNL)
+        self.store.add_fill(
+            dataclasses.replace(known, commission=commission, realized_pnl=realized)
+        )
+        self.journal.commission(known.exec_id, commission, realized)
+
+    def _on_error(self, req_id: int, code: int, text: str) -> None:
+        ref = self.store.by_order_id.get(req_id) if req_id > 0 else None
+        if ref is None:
+            return
+        self.journal.error(ref, code, text)
+        reason = "Already filled." if code == 10148 else text
+        snap = self.store.merge(ref, reason=reason, updated=self.clock())
+        self._put(snap)
+
+    # ---- disconnects and reconciliation --------------------------------------------------------
+
+    def _on_disconnected(self) -> None:
+        dropped = {order_id_of(m) for m in self.pacer.reset()} - {0}
+        now = self.clock()
+        for snap in list(self.store.live()):
+            if snap.client_id != self.client_id:
+                continue
+            if snap.order_id in dropped or snap.state is OrderState.QUEUED:
+                self._put(
+                    self.store.merge(
+                        snap.ref,
+                        state=OrderState.NOT_SENT,
+                        updated=now,
+                        reason="The connection dropped before it was sent; not replayed.",
+                    )
+                )
+            elif snap.state is OrderState.SENT:
+                self._put(
+                    self.store.merge(
+                        snap.ref,
+                        state=OrderState.UNKNOWN,
+                        updated=now,
+                        reason="The connection dropped before TWS answered; checking on reconnect.",
+                    )
+                )
+        self.journal.connection("disconnected", f"{len(dropped)} queued orders not sent")
+
+    def _on_connected(self) -> None:
+        self._spawn(self.reconcile())
+
+    async def reconcile(self) -> dict[str, int]:
+        """Compare what ibdesk believes with what the broker says (after every connect).
+
+        Returns counts: fills recovered, orders changed while away, orders not found.
+        """
+        counts = {"fills": 0, "changed": 0, "not_found": 0}
+        before = {ref: s.state for ref, s in self.store.orders.items()}
+        seen: set[str] = set()
+        for trade in self.ib.trades():
+            inst = await self.resolver.for_contract(trade.contract)
+            self._put_trade(trade, inst)
+            seen.add(ref_of(trade))
+        for trade_fill in self.ib.fills():
+            inst = await self.resolver.for_contract(trade_fill.contract)
+            e = trade_fill.execution
+            ref = e.orderRef or self.store.ref_for(e.orderId, e.permId) or f"ext:{e.permId}"
+            fill = fill_of(trade_fill, inst, ref)
+            if self.store.add_fill(fill):
+                self.journal.fill(fill)
+                counts["fills"] += 1
+        now = self.clock()
+        for snap in list(self.store.live()):
+            if snap.ref in seen or snap.client_id != self.client_id:
+                continue
+            if snap.state in (OrderState.SENT, OrderState.UNKNOWN, OrderState.QUEUED):
+                counts["not_found"] += 1
+                self._put(
+                    self.store.merge(
+                        snap.ref,
+                        state=OrderState.NOT_SENT,
+                        updated=now,
+                        reason="Not found at the broker after reconnect.",
+                    )
+                )
+        for ref, state in before.items():
+            after = self.store.orders[ref].state
+            if after is not state and after.final and ref in seen:
+                counts["changed"] += 1
+        self.journal.connection("reconciled", summary(counts))
+        for hook in self.on_reconciled:
+            hook(counts)
+        return counts
+
+    def _schedule_resync(self) -> None:
+        if self._resync is None or self._resync.done():
+            self._resync = asyncio.ensure_future(self._resync_now())
+
+    async def _resync_now(self) -> None:
+        """Ask the broker again after the library cancelled an order on its own."""
+        if not self.session.is_connected:
+            return
+        await self.ib.reqOpenOrdersAsync()
+        await self.ib.reqCompletedOrdersAsync(False)
+        await self.reconcile()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def summary(counts: dict[str, int]) -> str:
+    """'2 fills, 1 order cancelled or filled outside ibdesk' style text."""
+    parts = []
+    if counts["fills"]:
+        parts.append(f"{counts['fills']} fill{'s' * (counts['fills'] != 1)} recovered")
+    if counts["changed"]:
+        parts.append(
+            f"{counts['changed']} order{'s' * (counts['changed'] != 1)} filled or "
+            "cancelled while away"
+        )
+    if counts["not_found"]:
+        parts.append(
+            f"{counts['not_found']} order{'s' * (counts['not_found'] != 1)} never "
+            "reached the broker"
+        )
+    return ", ".join(parts) or "nothing changed while away"
+
+
+# ---- translation ------------------------------------------------------------------------------
+
+
+def ref_of(trade: Any) -> str:
+    """The orderRef ibdesk files an order under (``ext:...`` for orders it did not make)."""
+    order = trade.order
+    if order.orderRef:
+        return str(order.orderRef)
+    if order.permId:
+        return f"ext:{order.permId}"
+    return f"ext:{order.clientId}:{order.orderId}"
+
+
+def _price(value: Any) -> float | None:
+    x = translate.num(value)
+    return None if math.isnan(x) or x == 0 else x
+
+
+def snapshot_of(
+    trade: Any, inst: Instrument, known: OrderSnapshot | None, now: float
+) -> OrderSnapshot:
+    """A library Trade as an OrderSnapshot, with the local-cancel caveat applied."""
+    order, status = trade.order, trade.orderStatus
+    state = BROKER_STATES.get(status.status, OrderState.UNKNOWN)
+    reason = known.reason if known is not None else ""
+    last = trade.log[-1] if trade.log else None
+    code = int(last.errorCode) if last is not None else 0
+    said = _error_text(last.message) if last is not None else ""
+    if code and state is OrderState.CANCELLED:
+        if code in REJECT_CODES:
+            state, reason = OrderState.REJECTED, said
+        else:
+            state, reason = OrderState.UNKNOWN, f"{said} Checking with the broker."
+    filled = translate.num(status.filled)
+    filled = 0.0 if math.isnan(filled) else filled
+    if state is OrderState.WORKING and filled > 0:
+        state = OrderState.PARTIAL
+    qty, limit, stop = float(order.totalQuantity), _price(order.lmtPrice), _price(order.auxPrice)
+    if (
+        known is not None
+        and reason in ("modify sent", "cancel sent")
+        and ((qty, limit, stop) != (known.qty, known.limit_price, known.stop_price) or state.final)
+    ):
+        reason = ""  # the broker has answered what was sent
+    try:
+        order_type = OrderType(order.orderType)
+    except ValueError:
+        order_type = OrderType.LIMIT
+    return OrderSnapshot(
+        ref=ref_of(trade),
+        instrument=inst,
+        side=Side(order.action),
+        qty=qty,
+        order_type=order_type,
+        state=state,
+        account=order.account or status_account(trade),
+        limit_price=limit,
+        stop_price=stop,
+        tif=Tif(order.tif) if order.tif in Tif.__members__.values() else Tif.DAY,
+        order_id=int(order.orderId),
+        perm_id=int(order.permId or 0),
+        client_id=int(order.clientId),
+        parent_ref=known.parent_ref if known else "",
+        filled=filled,
+        avg_fill_price=translate.num(status.avgFillPrice) if filled else math.nan,
+        broker_status=status.status,
+        reason=reason,
+        created=known.created if known is not None else now,
+        updated=now,
+    )
+
+
+def status_account(trade: Any) -> str:
+    """The account of a trade whose order does not name one (the first fill's)."""
+    return str(trade.fills[0].execution.acctNumber) if trade.fills else ""
+
+
+def _error_text(message: str) -> str:
+    # The library logs "Error 201, reqId 7: Order rejected - reason:..."; keep IB's words.
+    return message.split(": ", 1)[1] if ": " in message else message
+
+
+def fill_of(fill: Any, inst: Instrument, ref: str) -> FillSnapshot:
+    """A library Fill as a FillSnapshot filed under ``ref``."""
+    e = fill.execution
+    report = fill.commissionReport
+    reported = bool(report.execId)
+    return FillSnapshot(
+        exec_id=e.execId,
+        time=e.time.timestamp(),
+        ref=ref,
+        order_id=int(e.orderId),
+        perm_id=int(e.permId),
+        instrument=inst,
+        side=Side.BUY if e.side == "BOT" else Side.SELL,
+        qty=float(e.shares),
+        price=float(e.price),
+        account=e.acctNumber,
+        commission=translate.num(report.commission) if reported else math.nan,
+        realized_pnl=translate.num(report.realizedPNL) if reported else math.nan,
+    )

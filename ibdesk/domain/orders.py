@@ -1,0 +1,305 @@
+"""Orders as ibdesk thinks of them: intents (what someone wants) and snapshots (what the
+broker says), with the honest states in between.
+
+Every order carries an ``orderRef`` of the form ``<source>#<id>`` (``ticket#k3f9a2``,
+``strategy:trend#0c1d7e``), so it can be attributed after a restart and from other clients.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ibdesk.domain.instruments import Instrument
+
+
+class Side(StrEnum):
+    """Buy or sell."""
+
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def sign(self) -> int:
+        """+1 for a buy, -1 for a sell."""
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        """The side that closes this one."""
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(StrEnum):
+    """The order types ibdesk sends."""
+
+    MARKET = "MKT"
+    LIMIT = "LMT"
+    STOP = "STP"
+    STOP_LIMIT = "STP LMT"
+    TRAIL = "TRAIL"
+
+    @property
+    def needs_limit(self) -> bool:
+        """Whether a limit price is required."""
+        return self in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+
+    @property
+    def needs_stop(self) -> bool:
+        """Whether a stop (trigger) price is required."""
+        return self in (OrderType.STOP, OrderType.STOP_LIMIT)
+
+
+class Tif(StrEnum):
+    """Time in force."""
+
+    DAY = "DAY"
+    GTC = "GTC"
+    IOC = "IOC"
+
+
+SOURCE_KINDS = (
+    "ticket",
+    "chart",
+    "hotkey",
+    "strategy",
+    "flatten",
+    "kill",
+    "blotter",
+    "api",
+    "external",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Who asked for an order: ``ticket``, ``chart``, ``hotkey``, ``strategy:<id>``,
+    ``flatten``, ``kill``, ``blotter``; ``external`` for orders placed outside ibdesk."""
+
+    kind: str
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in SOURCE_KINDS:
+            raise ValueError(f"unknown order source {self.kind!r}")
+        if self.kind == "strategy" and not self.name:
+            raise ValueError("a strategy source needs the strategy's id")
+        if any(c in self.name for c in "#\0"):
+            raise ValueError(f"a source name may not contain '#': {self.name!r}")
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}" if self.name else self.kind
+
+    @classmethod
+    def parse(cls, text: str) -> Source:
+        """``strategy:trend`` -> Source("strategy", "trend"); unknown text is ``external``."""
+        kind, _, name = text.partition(":")
+        try:
+            return cls(kind, name)
+        except ValueError:
+            return cls("external", text.replace("#", "")[:40])
+
+
+def new_ref(source: Source) -> str:
+    """A fresh orderRef: the source, ``#``, and six random hex digits."""
+    return f"{source}#{secrets.token_hex(3)}"
+
+
+def source_of(ref: str) -> Source:
+    """The source recorded in an orderRef (``external`` for refs ibdesk did not make)."""
+    head, sep, _ = ref.rpartition("#")
+    return Source.parse(head) if sep else Source("external", ref[:40] if ref else "")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """One order someone wants placed.
+
+    ``stop_price`` is the trigger of STP and STP LMT orders and the trailing amount of TRAIL.
+    """
+
+    instrument: Instrument
+    side: Side
+    qty: float
+    order_type: OrderType
+    source: Source
+    limit_price: float | None = None
+    stop_price: float | None = None
+    tif: Tif = Tif.DAY
+    outside_rth: bool = False
+    account: str = ""
+
+    @property
+    def signed_qty(self) -> float:
+        """Quantity with the side's sign."""
+        return self.side.sign * self.qty
+
+
+@dataclass(frozen=True, slots=True)
+class BracketIntent:
+    """An entry with an attached take-profit (limit) and stop-loss (stop), one-cancels-other,
+    sent as a native IB bracket so it survives an app crash."""
+
+    entry: OrderIntent
+    take_profit: float
+    stop_loss: float
+
+    @property
+    def source(self) -> Source:
+        """Who asked for the bracket."""
+        return self.entry.source
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyIntent:
+    """Change the quantity and/or prices of a working order (None: keep)."""
+
+    ref: str
+    source: Source
+    qty: float | None = None
+    limit_price: float | None = None
+    stop_price: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelIntent:
+    """Cancel one order."""
+
+    ref: str
+    source: Source
+
+
+class OrderState(StrEnum):
+    """Where an order stands, honestly.
+
+    QUEUED: accepted by the gate, waiting for the message budget.
+    SENT: on the wire, not yet acknowledged.
+    WORKING / PARTIAL: acknowledged by the broker (held bracket children are WORKING too).
+    FILLED, CANCELLED, REJECTED, INACTIVE: final, as the broker said.
+    NOT_SENT: never reached the wire (the connection dropped while it was queued); shown,
+        never replayed automatically.
+    UNKNOWN: sent, but the connection dropped before the broker answered; reconciliation
+        settles it.
+    """
+
+    QUEUED = "Queued"
+    SENT = "Sent"
+    WORKING = "Working"
+    PARTIAL = "Partially filled"
+    FILLED = "Filled"
+    CANCELLED = "Cancelled"
+    REJECTED = "Rejected"
+    INACTIVE = "Inactive"
+    NOT_SENT = "Not sent"
+    UNKNOWN = "Unknown"
+
+    @property
+    def final(self) -> bool:
+        """Whether nothing more will happen to the order."""
+        return self in (
+            OrderState.FILLED,
+            OrderState.CANCELLED,
+            OrderState.REJECTED,
+            OrderState.INACTIVE,
+            OrderState.NOT_SENT,
+        )
+
+    @property
+    def live(self) -> bool:
+        """Whether the order may still trade (or might, when UNKNOWN)."""
+        return self in (
+            OrderState.QUEUED,
+            OrderState.SENT,
+            OrderState.WORKING,
+            OrderState.PARTIAL,
+            OrderState.UNKNOWN,
+        )
+
+
+#: IB's order statuses mapped to states.
+BROKER_STATES = {
+    "PendingSubmit": OrderState.SENT,
+    "ApiPending": OrderState.SENT,
+    "PreSubmitted": OrderState.WORKING,
+    "Submitted": OrderState.WORKING,
+    "PendingCancel": OrderState.WORKING,
+    "ApiCancelled": OrderState.CANCELLED,
+    "Cancelled": OrderState.CANCELLED,
+    "Filled": OrderState.FILLED,
+    "Inactive": OrderState.INACTIVE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSnapshot:
+    """One order as ibdesk knows it: the intent's terms, the broker's ids and status.
+
+    ``ref`` is the orderRef (the key); orders placed outside ibdesk get ``ext:<permId>``.
+    """
+
+    ref: str
+    instrument: Instrument
+    side: Side
+    qty: float
+    order_type: OrderType
+    state: OrderState
+    account: str = ""
+    limit_price: float | None = None
+    stop_price: float | None = None
+    tif: Tif = Tif.DAY
+    order_id: int = 0
+    perm_id: int = 0
+    client_id: int = 0
+    parent_ref: str = ""
+    filled: float = 0.0
+    avg_fill_price: float = math.nan
+    broker_status: str = ""
+    reason: str = ""
+    created: float = 0.0
+    updated: float = 0.0
+
+    @property
+    def source(self) -> Source:
+        """Who placed it (from the orderRef)."""
+        return source_of(self.ref)
+
+    @property
+    def remaining(self) -> float:
+        """Quantity still to fill."""
+        return max(0.0, self.qty - self.filled)
+
+
+@dataclass(frozen=True, slots=True)
+class FillSnapshot:
+    """One execution with its commission (NaN until the commission report arrives)."""
+
+    exec_id: str
+    time: float
+    ref: str
+    order_id: int
+    perm_id: int
+    instrument: Instrument
+    side: Side
+    qty: float
+    price: float
+    account: str
+    commission: float = math.nan
+    realized_pnl: float = math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    """The gate's answer to an intent: accepted (with the orderRefs made) or denied (why)."""
+
+    accepted: bool
+    refs: tuple[str, ...] = ()
+    reason: str = ""
+    check: str = ""
+    details: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def deny(cls, check: str, reason: str) -> GateDecision:
+        """A refusal by one named check."""
+        return cls(False, (), reason, check)

@@ -1,0 +1,94 @@
+"""Orders and fills, as the broker last described them (plus what ibdesk knows before it)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ibdesk import events
+from ibdesk.domain.orders import FillSnapshot, OrderSnapshot
+
+
+class OrderStore:
+    """Every order of the session by orderRef, and its fills by execution id.
+
+    Events:
+        added(ref): an order appeared (placed here, or reported by the broker).
+        updated(ref): its state, quantities or prices changed.
+        filled(fill): an execution arrived (or was recovered after a reconnect).
+
+    Tables take a dirty set (:meth:`dirty_set`) instead of listening per update.
+    """
+
+    def __init__(self) -> None:
+        self.orders: dict[str, OrderSnapshot] = {}
+        """ orderRef -> OrderSnapshot """
+        self.fills: dict[str, FillSnapshot] = {}
+        """ execId -> FillSnapshot """
+        self.by_order_id: dict[int, str] = {}
+        """ this client's orderId -> orderRef """
+        self.by_perm_id: dict[int, str] = {}
+        """ permId -> orderRef """
+        self.added = events.new("orderAdded")
+        self.updated = events.new("orderUpdated")
+        self.filled = events.new("orderFilled")
+        self._dirty_sets: list[set[str]] = []
+
+    def get(self, ref: str) -> OrderSnapshot | None:
+        """The order with this orderRef."""
+        return self.orders.get(ref)
+
+    def ref_for(self, order_id: int = 0, perm_id: int = 0) -> str | None:
+        """The orderRef of an order known by its ids."""
+        return (self.by_perm_id.get(perm_id) if perm_id else None) or (
+            self.by_order_id.get(order_id) if order_id else None
+        )
+
+    def put(self, snap: OrderSnapshot) -> bool:
+        """Store an order's latest snapshot; False when nothing changed."""
+        before = self.orders.get(snap.ref)
+        if before == snap:
+            return False
+        self.orders[snap.ref] = snap
+        if snap.order_id and snap.client_id >= 0:
+            self.by_order_id.setdefault(snap.order_id, snap.ref)
+        if snap.perm_id:
+            self.by_perm_id[snap.perm_id] = snap.ref
+        for dirty in self._dirty_sets:
+            dirty.add(snap.ref)
+        (self.updated if before is not None else self.added).emit(snap.ref)
+        return True
+
+    def merge(self, ref: str, **changes: Any) -> OrderSnapshot | None:
+        """Change some fields of a known order; returns the new snapshot."""
+        before = self.orders.get(ref)
+        if before is None:
+            return None
+        after = dataclasses.replace(before, **changes)
+        self.put(after)
+        return after
+
+    def add_fill(self, fill: FillSnapshot) -> bool:
+        """Record an execution once; False if its execId is already known."""
+        known = self.fills.get(fill.exec_id)
+        if known is not None:
+            if known != fill:  # a commission report completing it
+                self.fills[fill.exec_id] = fill
+            return False
+        self.fills[fill.exec_id] = fill
+        self.filled.emit(fill)
+        return True
+
+    def live(self) -> list[OrderSnapshot]:
+        """Orders that may still trade (UNKNOWN ones included)."""
+        return [o for o in self.orders.values() if o.state.live]
+
+    def dirty_set(self) -> set[str]:
+        """A set the store fills with the refs of changed orders; the caller drains it."""
+        dirty: set[str] = set()
+        self._dirty_sets.append(dirty)
+        return dirty
+
+    def release(self, dirty: set[str]) -> None:
+        """Stop filling a set obtained from :meth:`dirty_set`."""
+        self._dirty_sets = [d for d in self._dirty_sets if d is not dirty]

@@ -1,0 +1,56 @@
+"""What trading needs from the broker, as a protocol (ibdesk.broker.orders implements it)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ibdesk.domain.orders import OrderIntent, OrderSnapshot
+
+
+class OrderPort(Protocol):
+    """Sends order messages; every call returns at once (the message may wait in the pacer).
+
+    Ids are allocated by trading (ids.py); the port only makes sure the client library's own
+    request-id counter stays above them.
+    """
+
+    @property
+    def connected(self) -> bool:
+        """Whether orders can be sent now."""
+
+    @property
+    def client_id(self) -> int:
+        """The API client id orders are placed under."""
+
+    def next_valid_id(self) -> int:
+        """The broker's nextValidId as last announced (and raised by requests since)."""
+
+    def reserve_ids(self, above: int) -> None:
+        """Make the library's request ids start above ``above`` (ids must never collide)."""
+
+    def place(
+        self,
+        intent: OrderIntent,
+        ref: str,
+        order_id: int,
+        parent_id: int = 0,
+        transmit: bool = True,
+        oca_group: str = "",
+        oca_type: int = 0,
+    ) -> None:
+        """Place one order (a bracket is three calls with parent ids and transmit flags)."""
+
+    def modify(
+        self, snap: OrderSnapshot, qty: float, limit_price: float | None, stop_price: float | None
+    ) -> None:
+        """Re-place a working order with new terms."""
+
+    def cancel(self, snap: OrderSnapshot) -> None:
+        """Cancel one order (through the priority lane)."""
+
+    def cancel_all(self) -> None:
+        """reqGlobalCancel: every open order in the account, whoever placed it."""
+
+    def withdraw(self, order_ids: set[int] | None = None) -> set[int]:
+        """Take order messages still queued (not on the wire) out of the queue; None means
+        all of them. Returns the order ids withdrawn."""

@@ -1,0 +1,312 @@
+"""Orders end to end: the gate, the pacer, the blotter and the journal against the simulator."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+
+from ibdesk.broker import ib as shim
+from ibdesk.domain.connection import LinkState
+from ibdesk.domain.orders import OrderIntent, OrderState, OrderType, Side, Source
+from ibdesk.simtws import EngineConfig, SimConfig, SimThread
+from ibdesk.ui.models.table import KEY_ROLE
+from tests.helpers import wait_until
+
+from .conftest import MakeDesk
+
+pytestmark = pytest.mark.ui
+TICKET = Source("ticket")
+
+
+@pytest.fixture
+def sim_config() -> SimConfig:
+    return SimConfig(port=0, seed=7, tick_interval=0.05, start_paused=True)
+
+
+def connected(desk: Any) -> bool:
+    return desk.link.status.state is LinkState.CONNECTED
+
+
+async def ready_desk(make_desk: MakeDesk, sim: SimThread, **kw: Any) -> tuple[Any, Any]:
+    """A connected desk and the ES front month at 6800 (bid 6800, ask 6800.25)."""
+    desk = await make_desk(**kw)
+    await wait_until(lambda: connected(desk), what="connected")
+    es = await desk.resolver.resolve("ES")
+    sim.control.set_price(es.con_id, 6800.0)
+    return desk, es
+
+
+def lmt(inst: Any, price: float, qty: float = 1, side: Side = Side.BUY) -> OrderIntent:
+    return OrderIntent(inst, side, qty, OrderType.LIMIT, TICKET, limit_price=price)
+
+
+def at_sim(sim: SimThread, ref: str) -> dict[str, Any] | None:
+    return next((o for o in sim.control.orders() if o["order_ref"] == ref), None)
+
+
+def state(desk: Any, ref: str) -> OrderState | None:
+    snap = desk.orders.get(ref)
+    return snap.state if snap is not None else None
+
+
+def blotter_row(model: Any, ref: str) -> int | None:
+    return next((r for r, k in enumerate(model.row_keys()) if k == ref), None)
+
+
+async def test_place_modify_in_place_cancel_from_the_blotter(
+    make_desk: MakeDesk, qtbot: Any, sim: SimThread
+) -> None:
+    desk, es = await ready_desk(make_desk, sim)
+    [ref] = desk.place(lmt(es, 6790.0)).refs
+    await wait_until(lambda: state(desk, ref) is OrderState.WORKING, what="working")
+    assert at_sim(sim, ref)["order_ref"] == ref  # the orderRef reached the broker
+    blotter = desk.window.blotter_panel
+    await wait_until(lambda: blotter_row(blotter.working, ref) is not None, what="blotter row")
+    row = blotter_row(blotter.working, ref)
+    limit_col = [c.title for c in blotter.working.columns].index("Limit")
+    blotter.working.item(row, limit_col).setText("6794.25")  # what an editor commit does
+    await wait_until(lambda: at_sim(sim, ref)["lmt_price"] == 6794.25, what="modified at sim")
+    await wait_until(lambda: desk.orders.get(ref).limit_price == 6794.25, what="echoed")
+    blotter.working.item(row, limit_col).setText("6794,50")
+    assert "point for decimals" in blotter.message.text()
+    await wait_until(
+        lambda: blotter.working.item(row, limit_col).text() == "6,794.25",
+        what="the cell shows the broker's price again",
+    )
+    view = blotter.working_view
+    proxy = view.model()
+    view.selectRow(
+        next(r for r in range(proxy.rowCount()) if proxy.index(r, 0).data(KEY_ROLE) == ref)
+    )
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Delete)
+    await wait_until(lambda: state(desk, ref) is OrderState.CANCELLED, what="cancelled")
+    await wait_until(lambda: blotter_row(blotter.completed, ref) is not None, what="completed")
+    assert blotter_row(blotter.working, ref) is None
+
+
+async def test_a_cancel_overtakes_150_queued_orders(make_desk: MakeDesk, sim: SimThread) -> None:
+    desk, es = await ready_desk(make_desk, sim)
+    [first] = desk.place(lmt(es, 6700.0)).refs
+    await wait_until(lambda: state(desk, first) is OrderState.WORKING, what="first working")
+    refs = [desk.place(lmt(es, 6700.0 - i * 0.25)).refs[0] for i in range(150)]
+    assert desk.router.pacer.queued > 100
+    since = time.perf_counter()
+    assert desk.cancel_order(first).accepted
+    await wait_until(lambda: sim.control.received(since=since, msg_id=4), what="cancel at sim")
+    arrived = sim.control.received(since=since, msg_id=4)[0]["monotonic"]
+    placed_before = [
+        r for r in sim.control.received(since=since, msg_id=3) if r["monotonic"] < arrived
+    ]
+    assert (arrived - since) * 1000 < 100
+    assert len(placed_before) < 50  # it did not wait behind the queue
+    await wait_until(lambda: state(desk, first) is OrderState.CANCELLED, what="cancelled")
+    await wait_until(
+        lambda: all(state(desk, r) is OrderState.WORKING for r in refs),
+        timeout=10,
+        what="the queue drains within IB's budget",
+    )
+    assert not [e for e in desk.link.notices.values() if e.code == 100]
+
+
+async def test_a_disconnect_with_a_full_queue_leaves_nothing_pending(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    desk, es = await ready_desk(make_desk, sim)
+    refs = [desk.place(lmt(es, 6700.0 - i * 0.25)).refs[0] for i in range(150)]
+    await wait_until(
+        lambda: any(state(desk, r) is OrderState.WORKING for r in refs),
+        what="some orders on the wire",
+    )
+    sim.control.drop_clients()
+    await wait_until(lambda: not connected(desk), what="disconnected")
+    states = {state(desk, r) for r in refs}
+    assert OrderState.NOT_SENT in states and OrderState.QUEUED not in states
+    await wait_until(lambda: connected(desk), what="reconnected")
+    pending = (OrderState.QUEUED, OrderState.SENT, OrderState.UNKNOWN)
+    await wait_until(
+        lambda: not [r for r in refs if state(desk, r) in pending],
+        timeout=5,
+        what="every order settled within 5 s",
+    )
+    at_broker = {o["order_ref"] for o in sim.control.orders()}
+    for ref in refs:  # honest: working where the broker has it, not sent where it has not
+        assert (state(desk, ref) is OrderState.WORKING) == (ref in at_broker)
+
+
+async def test_order_ids_are_not_reused_after_a_rollback(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    desk, es = await ready_desk(make_desk, sim)
+    before = [desk.place(lmt(es, 6700.0)).refs[0] for _ in range(3)]
+    await wait_until(
+        lambda: all(state(desk, r) is OrderState.WORKING for r in before), what="working"
+    )
+    sim.control.restart(down_seconds=0.3, roll_back_ids=50)
+    await wait_until(lambda: not connected(desk), what="restart seen")
+    await wait_until(lambda: connected(desk), what="back")
+    after = [desk.place(lmt(es, 6700.0)).refs[0] for _ in range(2)]
+    await wait_until(
+        lambda: all(state(desk, r) is OrderState.WORKING for r in after), what="new orders working"
+    )
+    ids = [o["order_id"] for o in sim.control.orders() if o["client_id"] == desk.session.client_id]
+    assert len(ids) == len(set(ids)) == 5
+    assert min(desk.orders.get(r).order_id for r in after) > max(
+        desk.orders.get(r).order_id for r in before
+    )
+
+
+async def test_fills_while_away_are_recovered_and_reported(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    desk, es = await ready_desk(make_desk, sim)
+    [ref] = desk.place(lmt(es, 6790.0, qty=2)).refs
+    await wait_until(
+        lambda: at_sim(sim, ref) and state(desk, ref) is OrderState.WORKING, what="working"
+    )
+    sim.control.drop_clients()
+    sim.control.fill_order(at_sim(sim, ref)["perm_id"])  # while ibdesk is not there
+    await wait_until(
+        lambda: state(desk, ref) is OrderState.FILLED,
+        timeout=8,
+        what="the fill recovered after the reconnect",
+    )
+    fills = [f for f in desk.orders.fills.values() if f.ref == ref]
+    assert sum(f.qty for f in fills) == 2
+    await wait_until(lambda: "reconcile" in desk.link.notices, what="a reconcile notice")
+    text = desk.link.notices["reconcile"].text
+    assert "1 fill recovered" in text and "filled or cancelled while away" in text
+    assert {f.exec_id for f in fills} <= desk.journal.exec_ids_since(0)
+
+
+async def test_rejects_and_untrusted_local_cancels_end_honestly(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    desk, es = await ready_desk(make_desk, sim)
+    [big] = desk.place(lmt(es, 6795.0, qty=600)).refs
+    await wait_until(lambda: state(desk, big) is OrderState.REJECTED, what="rejected")
+    assert "Size Limit" in desk.orders.get(big).reason
+    [ref] = desk.place(OrderIntent(es, Side.BUY, 1, OrderType.MARKET, TICKET)).refs
+    await wait_until(lambda: state(desk, ref) is OrderState.FILLED, what="filled")
+    desk.router.cancel(desk.orders.get(ref))  # as if the cancel raced the fill
+    await wait_until(lambda: "Already filled" in desk.orders.get(ref).reason, what="already filled")
+    await wait_until(lambda: state(desk, ref) is OrderState.FILLED, what="still filled")
+
+
+class TestPartialFills:
+    @pytest.fixture
+    def sim_config(self) -> SimConfig:
+        return SimConfig(
+            port=0,
+            seed=7,
+            tick_interval=0.05,
+            start_paused=True,
+            engine=EngineConfig(partial_fills=True),
+        )
+
+    async def test_partial_fills_show_filled_and_remaining(
+        self, make_desk: MakeDesk, sim: SimThread
+    ) -> None:
+        desk, es = await ready_desk(make_desk, sim)
+        shown = sim.control.quote(es.con_id)["ask_size"]
+        qty = int(shown) + 3
+        [ref] = desk.place(OrderIntent(es, Side.BUY, qty, OrderType.MARKET, TICKET)).refs
+        await wait_until(lambda: state(desk, ref) is OrderState.PARTIAL, what="partial")
+        assert desk.orders.get(ref).filled == shown and desk.orders.get(ref).remaining == 3
+        while state(desk, ref) is not OrderState.FILLED:
+            sim.control.step(1)
+            await wait_until(
+                lambda: desk.orders.get(ref).filled == at_sim(sim, ref)["filled"],
+                what="in step with the broker",
+            )
+        fills = desk.window.blotter_panel.fills
+        await wait_until(lambda: fills.rowCount() >= 2, what="one row per execution")
+
+
+async def test_the_blotter_filters_by_source_and_exports_csv(
+    make_desk: MakeDesk, tmp_path: Path, sim: SimThread
+) -> None:
+    desk, es = await ready_desk(make_desk, sim)
+    other = shim.IB()
+    await other.connectAsync("127.0.0.1", sim.port, clientId=0)
+    try:
+        other.reqAutoOpenOrders(True)
+        desk.place(lmt(es, 6790.0))
+        desk.place(
+            OrderIntent(
+                es, Side.SELL, 1, OrderType.LIMIT, Source("strategy", "trend"), limit_price=6810.0
+            )
+        )
+        blotter = desk.window.blotter_panel
+        await wait_until(lambda: blotter.working.rowCount() == 2, what="two working orders")
+        blotter.source.setCurrentIndex(blotter.source.findData("strategy"))
+        proxy = blotter.working_view.model()
+        assert proxy.rowCount() == 1 and proxy.index(0, 0).data(KEY_ROLE).startswith(
+            "strategy:trend#"
+        )
+        out = tmp_path / "working.csv"
+        assert blotter.export(out) == 1
+        rows = list(csv.reader(out.open()))
+        assert rows[0][0] == "Time" and rows[1][rows[0].index("Source")] == "strategy:trend"
+        blotter.source.setCurrentIndex(0)
+        assert proxy.rowCount() == 2
+    finally:
+        other.disconnect()
+
+
+async def test_cancel_all_reaches_other_clients(
+    make_desk: MakeDesk, sim: SimThread, qtbot: Any
+) -> None:
+    desk, es = await ready_desk(make_desk, sim)
+    mine = desk.place(lmt(es, 6790.0)).refs[0]
+    other = shim.IB()
+    await other.connectAsync("127.0.0.1", sim.port, clientId=42)
+    try:
+        contract = shim.Future(conId=es.con_id, exchange="CME")
+        trade = other.placeOrder(contract, shim.LimitOrder("SELL", 1, 6815.0))
+        await wait_until(lambda: trade.orderStatus.status == "Submitted", what="other order")
+        qtbot.mouseClick(desk.window.blotter_panel.cancel_all_button, Qt.MouseButton.LeftButton)
+        await wait_until(lambda: trade.orderStatus.status == "Cancelled", what="theirs")
+        await wait_until(lambda: state(desk, mine) is OrderState.CANCELLED, what="mine")
+        assert sim.control.orders(open_only=True) == []
+    finally:
+        other.disconnect()
+
+
+async def test_todays_orders_come_back_from_the_journal(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    desk, es = await ready_desk(make_desk, sim, state_name="a.ini")
+    [ref] = desk.place(lmt(es, 6790.0)).refs
+    await wait_until(lambda: state(desk, ref) is OrderState.WORKING, what="working")
+    await desk.close()
+    again = await make_desk(start=False, state_name="b.ini")
+    assert again.orders.get(ref) is not None  # before any connection: from the journal
+    again.start()
+    await wait_until(lambda: connected(again), what="connected")
+    await wait_until(
+        lambda: again.orders.get(ref).perm_id == at_sim(sim, ref)["perm_id"],
+        what="reconciled with the broker",
+    )
+
+
+async def test_blotter_models_pass_the_model_tester(
+    make_desk: MakeDesk, sim: SimThread, qtmodeltester: Any
+) -> None:
+    desk, es = await ready_desk(make_desk, sim)
+    desk.place(lmt(es, 6790.0))
+    desk.place(OrderIntent(es, Side.BUY, 1, OrderType.MARKET, TICKET))
+    blotter = desk.window.blotter_panel
+    await wait_until(
+        lambda: (
+            blotter.working.rowCount() and blotter.completed.rowCount() and blotter.fills.rowCount()
+        ),
+        what="rows in every tab",
+    )
+    for model in (blotter.working, blotter.completed, blotter.fills):
+        qtmodeltester.check(model)
