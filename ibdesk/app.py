@@ -37,13 +37,17 @@ from ibdesk.domain.orders import (
     OrderIntent,
     Source,
 )
+from ibdesk.domain.risk import KillReport, StateChange
+from ibdesk.safety import Safety
 from ibdesk.state.account import AccountStore, PositionStore
 from ibdesk.state.link import LinkStore
 from ibdesk.state.orders import OrderStore
 from ibdesk.state.quotes import QuoteStore, WatchlistStore
 from ibdesk.trading import journal as journal_module
+from ibdesk.trading.checks import build_checks
 from ibdesk.trading.gate import CheckContext, OrderGate
 from ibdesk.trading.ids import OrderIds
+from ibdesk.trading.usage import Usage, usage
 from ibdesk.ui.main_window import MainWindow
 from ibdesk.ui.panels.log import PanelHandler
 
@@ -67,7 +71,8 @@ class Desk:
         self.market_data = MarketData(self.session, self.resolver, self.quotes, self.link)
         self.account_feed = AccountFeed(self.session, self.resolver, self.accounts, self.positions)
         self.orders = OrderStore()
-        self.journal = journal_module.Journal(journal_path or journal_module.default_path())
+        self.journal_path = journal_path or journal_module.default_path()
+        self.journal = journal_module.Journal(self.journal_path)
         self._restore_today()
         self.router = OrderRouter(self.session, self.resolver, self.orders, self.journal)
         self.ids = OrderIds(self.router, self.journal)
@@ -77,8 +82,23 @@ class Desk:
             self.journal,
             self.ids,
             self._check_context,
+            build_checks(settings.risk),
             read_only=settings.connection.read_only,
         )
+        self.safety = Safety(
+            settings.risk,
+            session=self.session,
+            router=self.router,
+            resolver=self.resolver,
+            quotes=self.quotes,
+            accounts=self.accounts,
+            link=self.link,
+            gate=self.gate,
+            journal=self.journal,
+            journal_path=self.journal_path,
+        )
+        self.switch = self.safety.switch
+        self._guarding = False
         self.router.on_reconciled.append(self._on_reconciled)
         self.session.connected += self._on_connected
         self.log_handler = PanelHandler()
@@ -139,6 +159,40 @@ class Desk:
         """Change a working order in place (from the blotter)."""
         return self.gate.modify(ModifyIntent(ref, Source("blotter"), qty, limit_price, stop_price))
 
+    # ---- the kill switch (trading bar, menu, shortcuts, positions panel) ----------------------
+
+    def kill(self, who: str) -> asyncio.Task[KillReport]:
+        """KILL: HALTED, queue purged and global cancel sent before this returns."""
+        return self.safety.kill(who)
+
+    def flatten_all(self, who: str) -> asyncio.Task[KillReport]:
+        """FLATTEN ALL: kill, close every position, verify flat."""
+        return self.safety.flatten_all(who)
+
+    def flatten_position(
+        self, con_id: int, who: str = "positions panel"
+    ) -> asyncio.Task[KillReport]:
+        """Close one position (its own working orders cancelled first)."""
+        return self.safety.flatten_one(who, con_id)
+
+    def rearm(self, who: str, reason: str) -> StateChange:
+        """Back to ACTIVE; raises ValueError without a typed reason."""
+        return self.safety.rearm(who, reason)
+
+    def retry_kill(self, who: str) -> asyncio.Task[KillReport]:
+        """Global cancel again, verify again."""
+        return self.safety.retry(who)
+
+    def risk_usage(self) -> list[Usage]:
+        """Every limit and its use now (the Risk panel polls this)."""
+        account = self.session.account
+        by_root: dict[str, float] = {}
+        for (acct, _), pos in self.positions.positions.items():
+            if acct == account:
+                root = pos.instrument.symbol
+                by_root[root] = by_root.get(root, 0.0) + pos.qty
+        return usage(self.settings.risk, self.gate.full_context(), account, by_root)
+
     def remove_symbol(self, con_id: int) -> None:
         """Stop watching an instrument."""
         if self.watchlist.remove(con_id):
@@ -149,6 +203,8 @@ class Desk:
         """Connect elsewhere: stop the session and start it with new settings."""
         self.settings = dataclasses.replace(self.settings, connection=connection)
         self._spawn(self._restart_session(connection))
+        if self._guarding:
+            self.safety.start_line(connection)
 
     async def _restart_session(self, connection: ConnectionSettings) -> None:
         await self.session.stop()
@@ -169,14 +225,23 @@ class Desk:
 
     # ---- life cycle -----------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Connect (and keep reconnecting)."""
-        self.session.start()
+    def start(self, connect: bool = True) -> None:
+        """Arm the kill switch's watchers, then connect (and keep reconnecting).
+
+        Call with the event loop running. Without ``connect`` only the watchers start (the
+        connection dialog connects later, through :meth:`reconnect`).
+        """
+        if not self._guarding:
+            self._guarding = True
+            self.safety.start(self.settings.connection)
+        if connect:
+            self.session.start()
 
     async def close(self) -> None:
         """Disconnect, close the journal and let go of the log handler."""
         for task in list(self._tasks):
             task.cancel()
+        await self.safety.close()
         await self.session.stop()
         self.journal.close()
         logging.getLogger().removeHandler(self.log_handler)
@@ -193,7 +258,8 @@ class Desk:
 
     def _check_context(self) -> CheckContext:
         def position(account: str, con_id: int) -> float:
-            pos = self.positions.positions.get((account, con_id))
+            # An order without an account goes to the connection's default one.
+            pos = self.positions.positions.get((account or self.session.account, con_id))
             return pos.qty if pos is not None else 0.0
 
         def last_price(con_id: int) -> float:
@@ -202,7 +268,14 @@ class Desk:
                 return math.nan
             return quote.last if not math.isnan(quote.last) else quote.mid
 
-        return CheckContext(time.time(), position, self.orders.live(), last_price)
+        return CheckContext(
+            time.time(),
+            position,
+            self.orders.live(),
+            last_price,
+            daily_pnl=self.safety.daily_pnl,
+            loss_limit_waived=self.safety.loss_limit.waived,
+        )
 
     def _on_connected(self) -> None:
         status = self.link.status

@@ -77,12 +77,65 @@ class WatchlistSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RiskSettings:
+    """Pre-trade limits and the kill switch. A limit of 0 is off.
+
+    Per-instrument limits are keyed by symbol root (``ES``, ``AAPL``) with ``*`` as the
+    default for everything else.
+    """
+
+    max_order_qty: Mapping[str, float] = field(
+        default_factory=lambda: {"*": 10.0}, metadata=_rule(lo=0, doc="per root")
+    )
+    max_position: Mapping[str, float] = field(
+        default_factory=lambda: {"*": 20.0}, metadata=_rule(lo=0, doc="per root")
+    )
+    max_order_notional: float = field(default=2_000_000.0, metadata=_rule(lo=0, hi=1e12))
+    collar_pct: float = field(default=2.0, metadata=_rule(lo=0, hi=100))
+    collar_ticks: float = field(default=0.0, metadata=_rule(lo=0, hi=100_000))
+    max_open_orders: int = field(default=100, metadata=_rule(lo=0, hi=10_000))
+    max_orders_per_minute: int = field(default=60, metadata=_rule(lo=0, hi=10_000))
+    duplicate_window_ms: float = field(default=500.0, metadata=_rule(lo=0, hi=60_000))
+    trading_hours_only: bool = False
+    daily_loss_limit: float = field(default=0.0, metadata=_rule(lo=0, hi=1e12))
+    flatten_on_daily_loss: bool = False
+    flatten_style: str = field(default="market", metadata=_rule(choices=("market", "limit")))
+    flatten_collar_ticks: float = field(default=4.0, metadata=_rule(lo=0, hi=10_000))
+    kill_shortcut: str = "Ctrl+Shift+K"
+    flatten_shortcut: str = "Ctrl+Shift+F"
+    kill_client_id: int = field(
+        default=0, metadata=_rule(lo=0, hi=2**31 - 2, doc="0: the main client id + 100")
+    )
+    watchdog_halt_after: float = field(default=1.5, metadata=_rule(lo=0, hi=60))
+    kill_window: bool = False
+
+
+def limits_off(risk: RiskSettings | None = None) -> RiskSettings:
+    """The same risk settings with every pre-trade limit off; the kill switch, the watchdog
+    and the daily loss limit stay as they are. For replays and benchmarks that measure the
+    order path itself, never a default."""
+    return dataclasses.replace(
+        risk or RiskSettings(),
+        max_order_qty={},
+        max_position={},
+        max_order_notional=0.0,
+        collar_pct=0.0,
+        collar_ticks=0.0,
+        max_open_orders=0,
+        max_orders_per_minute=0,
+        duplicate_window_ms=0.0,
+        trading_hours_only=False,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable, by section."""
 
     connection: ConnectionSettings = ConnectionSettings()
     ui: UiSettings = UiSettings()
     watchlist: WatchlistSettings = WatchlistSettings()
+    risk: RiskSettings = RiskSettings()
 
 
 def default_path() -> Path:
@@ -127,6 +180,7 @@ def from_mapping(data: Mapping[str, Any], source: str = "config") -> Settings:
                 "ConnectionSettings": ConnectionSettings,
                 "UiSettings": UiSettings,
                 "WatchlistSettings": WatchlistSettings,
+                "RiskSettings": RiskSettings,
             }[str(section_type)]
             built[name] = _section(cls, name, value, problems)
     if problems:
@@ -194,11 +248,29 @@ def _check(f: dataclasses.Field[Any], value: Any) -> Any:
             listed = ", ".join(repr(c) for c in choices if c)
             return _Problem(f"must be one of {listed}, got {shown}")
         return value
+    if kind.startswith("Mapping"):
+        return _check_limits(rule, value)
     if kind.startswith("tuple"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             return _Problem(f"must be a list of strings, got {shown}")
         return tuple(value)
     return _Problem(f"unsupported setting type {kind}")
+
+
+def _check_limits(rule: Mapping[str, Any], value: Any) -> Any:
+    """A table of per-root limits: ``{ES = 5, MES = 20, "*" = 10}``."""
+    if not isinstance(value, Mapping) or not value:
+        return _Problem(
+            f'must be a table of limits by symbol root, e.g. {{ES = 5, "*" = 10}}, got {value!r}'
+        )
+    out: dict[str, float] = {}
+    for key, limit in value.items():
+        if isinstance(limit, bool) or not isinstance(limit, int | float) or limit < 0:
+            return _Problem(f"the limit for {key!r} must be a number >= 0, got {limit!r}")
+        out[str(key).upper()] = float(limit)
+    if "*" not in out:
+        return _Problem('needs a "*" entry: the limit for every other symbol')
+    return out
 
 
 def _range(rule: Mapping[str, Any]) -> str:

@@ -85,9 +85,8 @@ def run_desktop(
         window.close()
 
     async def main() -> None:
-        if connect_now:
-            desk.start()
-        else:
+        desk.start(connect=connect_now)
+        if not connect_now:
             window.open_connection_dialog()
         if on_ready is not None:
             on_ready(desk)

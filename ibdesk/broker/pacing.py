@@ -9,7 +9,9 @@ sends through this pacer instead:
 * ordinary messages use at most ``normal_rate`` slots per second;
 * cancels and global cancels (the priority lane) go before anything queued and may use the
   headroom up to ``total_rate``, so they never wait behind ordinary traffic;
-* on a disconnect the queue is handed back, so every order in it can be marked "not sent".
+* on a disconnect the queue is handed back, so every order in it can be marked "not sent";
+* ``hold_orders`` (set from any thread: the stall watchdog sets it while the loop is stuck)
+  keeps every placeOrder from the wire until a kill purges them.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ class Pacer:
         self.on_sent: list[Callable[[str, float], None]] = []
         """ called with (message, monotonic send time) for every message written """
         self.sent_total = 0
+        self.hold_orders = False
+        self.held: list[str] = []
+        """ placeOrder messages kept back while ``hold_orders`` is set """
         self._timer: asyncio.TimerHandle | None = None
 
     @classmethod
@@ -94,8 +99,11 @@ class Pacer:
         """Send a message now if the budget allows, else queue it in its lane."""
         if not msg:
             return
-        if message_id(msg) in PRIORITY_MESSAGE_IDS:
+        kind = message_id(msg)
+        if kind in PRIORITY_MESSAGE_IDS:
             self.priority.append(msg)
+        elif kind == PLACE_ORDER and self.hold_orders:
+            self.held.append(msg)
         else:
             self.normal.append(msg)
         self._drain()
@@ -103,6 +111,8 @@ class Pacer:
     def _drain(self) -> None:
         if not self._is_open():
             return
+        if self.hold_orders:
+            self._hold_queued_orders()
         now = self.clock()
         times = self.sent_times
         while times and now - times[0] >= self.window:
@@ -114,6 +124,12 @@ class Pacer:
         if (self.normal or self.priority) and self._timer is None and times:
             delay = max(0.0, times[0] + self.window - now)
             self._timer = asyncio.get_running_loop().call_later(delay, self._wake)
+
+    def _hold_queued_orders(self) -> None:
+        kept: deque[str] = deque()
+        for msg in self.normal:
+            (self.held if message_id(msg) == PLACE_ORDER else kept).append(msg)
+        self.normal = kept
 
     def _wake(self) -> None:
         self._timer = None
@@ -134,26 +150,32 @@ class Pacer:
 
         Returns the order ids withdrawn: those orders never reach the wire.
         """
-        kept: deque[str] = deque()
         taken: set[int] = set()
-        for msg in self.normal:
+
+        def keep(msg: str) -> bool:
             oid = order_id_of(msg)
             if oid and (order_ids is None or oid in order_ids):
                 taken.add(oid)
-            else:
-                kept.append(msg)
-        self.normal = kept
+                return False
+            return True
+
+        self.normal = deque(m for m in self.normal if keep(m))
+        self.held = [m for m in self.held if keep(m)]
         return taken
 
     def purge(self) -> list[str]:
-        """Drop every queued ordinary message (a kill: nothing queued may go out after it)."""
-        dropped = list(self.normal)
+        """Drop every queued ordinary message and every held order (a kill: nothing queued
+        may go out after it), and lift the hold: the kill has decided their fate."""
+        dropped = self.held + list(self.normal)
+        self.held = []
         self.normal.clear()
+        self.hold_orders = False
         return dropped
 
     def reset(self) -> list[str]:
         """The connection dropped: hand back everything queued, start afresh."""
-        dropped = list(self.priority) + list(self.normal)
+        dropped = list(self.priority) + self.held + list(self.normal)
+        self.held = []
         self.priority.clear()
         self.normal.clear()
         self.sent_times.clear()
@@ -167,7 +189,7 @@ class Pacer:
     @property
     def queued(self) -> int:
         """Messages waiting in both lanes."""
-        return len(self.normal) + len(self.priority)
+        return len(self.normal) + len(self.priority) + len(self.held)
 
     def rate(self) -> float:
         """Messages sent in the last window, per second."""

@@ -61,6 +61,8 @@ def instrument(contract: Any, details: Any | None = None) -> Instrument:
         trading_class=contract.tradingClass or "",
         primary_exchange=contract.primaryExchange or "",
         long_name=getattr(details, "longName", "") or "",
+        liquid_hours=getattr(details, "liquidHours", "") or "",
+        time_zone=getattr(details, "timeZoneId", "") or "",
     )
 
 

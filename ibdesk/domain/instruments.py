@@ -63,6 +63,10 @@ class Instrument:
     trading_class: str = ""
     primary_exchange: str = ""
     long_name: str = ""
+    liquid_hours: str = ""
+    """ IB's regular-hours string: ``20261123:0830-20261123:1500;20261128:CLOSED`` """
+    time_zone: str = ""
+    """ the exchange's time zone as IB names it (``US/Central``) """
 
     @property
     def display(self) -> str:

@@ -8,8 +8,10 @@ id that is never reused, journals it, and only then hands it to the broker port.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,6 +30,8 @@ from ibdesk.domain.orders import (
     Source,
     new_ref,
 )
+from ibdesk.domain.risk import TradingState
+from ibdesk.trading.checks import reduces_position
 from ibdesk.trading.ids import OrderIds
 from ibdesk.trading.ports import OrderPort
 
@@ -81,10 +85,19 @@ class CheckContext:
     working: Sequence[OrderSnapshot]
     last_price: Callable[[int], float]
     """ conId -> last (or mid) price, NaN when unknown """
+    recent: Sequence[tuple[float, str, OrderIntent]] = ()
+    """ (time, source, intent) of every order the gate accepted in the last minute """
+    daily_pnl: float = math.nan
+    """ the traded account's P&L today (reqPnL), NaN when unknown """
+    loss_limit_waived: bool = False
+    """ a typed re-arm after a daily-loss breach waives the limit until the next session """
+    state: TradingState = TradingState.ACTIVE
 
 
 Check = Callable[[OrderIntent, CheckContext], str | None]
 """A risk check: None to allow, or the reason to deny (in plain words)."""
+
+RECENT_WINDOW = 60.0
 
 
 class OrderGate:
@@ -117,6 +130,9 @@ class OrderGate:
         self.read_only = read_only
         self.round_off_tick = round_off_tick
         self.clock = clock
+        self.state = TradingState.ACTIVE
+        self.recent: deque[tuple[float, str, OrderIntent]] = deque()
+        """ (time, source, intent) of the orders accepted in the last minute """
         self.decided = events.new("gateDecided")
 
     # ---- new orders -------------------------------------------------------------------------
@@ -136,6 +152,8 @@ class OrderGate:
             if isinstance(intent, BracketIntent)
             else self._send_order(intent)
         )
+        entry = intent.entry if isinstance(intent, BracketIntent) else intent
+        self.recent.append((self.clock(), str(entry.source), entry))
         return self._decide(kind, intent.source, GateDecision(True, refs))
 
     def _screen(self, intent: Intent) -> GateDecision | None:
@@ -144,16 +162,38 @@ class OrderGate:
                 "read-only",
                 "Read-only mode (--read-only): ibdesk sends no orders; cancels still work.",
             )
+        context = self.full_context()
+        entry = intent.entry if isinstance(intent, BracketIntent) else intent
+        exit_only = not isinstance(intent, BracketIntent) and reduces_position(entry, context)
+        flattening = exit_only and entry.source.kind == "flatten"
+        if self.state is TradingState.HALTED and not flattening:
+            return GateDecision.deny(
+                "halted",
+                "Trading is HALTED by the kill switch: only "
+                "cancels are accepted until someone re-arms with a reason.",
+            )
+        if self.state is TradingState.REDUCING and not exit_only:
+            return GateDecision.deny(
+                "reducing", "Trading is REDUCING: only orders that reduce a position are accepted."
+            )
         if not self.port.connected:
             return GateDecision.deny("connection", "Not connected to TWS: nothing was sent.")
-        context = self.context()
-        legs = (intent.entry,) if isinstance(intent, BracketIntent) else (intent,)
-        for leg in legs:
-            for name, check in self.checks:
-                reason = check(leg, context)
-                if reason is not None:
-                    return GateDecision.deny(name, reason)
+        if flattening:
+            return None  # exits of a flatten must never be blocked by exposure limits
+        for name, check in self.checks:
+            reason = check(entry, context)
+            if reason is not None:
+                return GateDecision.deny(name, reason)
         return None
+
+    def full_context(self) -> CheckContext:
+        """The checks' view: the app's context plus the gate's own recent orders and state."""
+        now = self.clock()
+        while self.recent and now - self.recent[0][0] > RECENT_WINDOW:
+            self.recent.popleft()
+        return dataclasses.replace(
+            self.context(), now=now, recent=tuple(self.recent), state=self.state
+        )
 
     def _send_order(self, intent: OrderIntent) -> tuple[str, ...]:
         ref = new_ref(intent.source)

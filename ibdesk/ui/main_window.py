@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -25,23 +25,30 @@ from PySide6.QtWidgets import (
 from ibdesk.ui import theme
 
 if TYPE_CHECKING:
+    import asyncio
+
     from ibdesk.config import ConnectionSettings, Settings
     from ibdesk.domain.orders import GateDecision
+    from ibdesk.domain.risk import KillReport, StateChange
     from ibdesk.state.account import AccountStore, PositionStore
     from ibdesk.state.link import LinkStore
     from ibdesk.state.orders import OrderStore
     from ibdesk.state.quotes import QuoteStore, WatchlistStore
+    from ibdesk.trading.killswitch import KillSwitch
+    from ibdesk.trading.usage import Usage
     from ibdesk.ui.dialogs.connection import ConnectionDialog
     from ibdesk.ui.panels.log import PanelHandler
 
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 DOCKS = (
     ("watchlist", "Watchlist", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("account", "Account", Qt.DockWidgetArea.RightDockWidgetArea),
     ("positions", "Positions", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("orders", "Orders", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("log", "Log", Qt.DockWidgetArea.LeftDockWidgetArea),
+    ("risk", "Risk", Qt.DockWidgetArea.RightDockWidgetArea),
 )
+DEFAULT_SHORTCUTS = {"kill": "Ctrl+Shift+K", "flatten": "Ctrl+Shift+F"}
 
 
 class DeskApi(Protocol):
@@ -55,6 +62,7 @@ class DeskApi(Protocol):
     positions: PositionStore
     orders: OrderStore
     log_handler: PanelHandler
+    switch: KillSwitch
 
     async def add_symbol(self, text: str) -> str:
         """Resolve and watch a symbol; returns what was added, raises ValueError why not."""
@@ -83,6 +91,24 @@ class DeskApi(Protocol):
     def versions(self) -> dict[str, str]:
         """Component versions for Help > About."""
 
+    def kill(self, who: str) -> asyncio.Task[KillReport]:
+        """KILL: halt, purge, global cancel, verify."""
+
+    def flatten_all(self, who: str) -> asyncio.Task[KillReport]:
+        """Kill, close every position, verify flat."""
+
+    def flatten_position(self, con_id: int, who: str = ...) -> asyncio.Task[KillReport]:
+        """Close one position."""
+
+    def rearm(self, who: str, reason: str) -> StateChange:
+        """Back to ACTIVE with a typed reason."""
+
+    def retry_kill(self, who: str) -> asyncio.Task[KillReport]:
+        """Cancel again, verify again."""
+
+    def risk_usage(self) -> list[Usage]:
+        """Every limit and its current use, for the Risk panel."""
+
 
 class MainWindow(QMainWindow):
     """ibdesk's one window."""
@@ -107,6 +133,7 @@ class MainWindow(QMainWindow):
         )
         self.tabifyDockWidget(self.docks["positions"], self.docks["orders"])
         self.tabifyDockWidget(self.docks["orders"], self.docks["log"])
+        self.splitDockWidget(self.docks["account"], self.docks["risk"], Qt.Orientation.Vertical)
         self.docks["positions"].raise_()
         # Notices sit in a fixed, title-less strip across the top, always in view.
         self.notice_dock = QDockWidget("Notices", self)
@@ -147,8 +174,10 @@ class MainWindow(QMainWindow):
         from ibdesk.ui.panels.blotter import BlotterPanel
         from ibdesk.ui.panels.log import LogPanel
         from ibdesk.ui.panels.positions import PositionsPanel
+        from ibdesk.ui.panels.risk import RiskModel, RiskPanel
         from ibdesk.ui.panels.watchlist import WatchlistPanel
         from ibdesk.ui.statusbar import StatusBar
+        from ibdesk.ui.trading_bar import TradingBar
 
         self.desk = desk
         ui = desk.settings.ui
@@ -161,7 +190,11 @@ class MainWindow(QMainWindow):
             self.watchlist_model, desk.add_symbol, desk.remove_symbol
         )
         self.account_panel = AccountPanel(self.account_model)
-        self.positions_panel = PositionsPanel(self.positions_model)
+        self.positions_panel = PositionsPanel(
+            self.positions_model, lambda key: desk.flatten_position(key[1])
+        )
+        self.risk_model = RiskModel(desk.risk_usage, parent=self)
+        self.risk_panel = RiskPanel(self.risk_model)
         self.log_panel = LogPanel(desk.log_handler)
         self.blotter_panel = BlotterPanel(desk.orders, desk, ui.table_refresh_hz)
         for key, panel in (
@@ -170,6 +203,7 @@ class MainWindow(QMainWindow):
             ("account", self.account_panel),
             ("positions", self.positions_panel),
             ("log", self.log_panel),
+            ("risk", self.risk_panel),
         ):
             placeholder = self.docks[key].widget()
             self.docks[key].setWidget(panel)
@@ -182,6 +216,16 @@ class MainWindow(QMainWindow):
         self.notice_dock.setHidden(not self.banners.banners)
         self.status = StatusBar(desk.link, self)
         self.setStatusBar(self.status)
+        self.trading_bar = TradingBar(desk, self)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.trading_bar)
+        self.trading_bar.show_state(desk.switch.last_change)
+        if desk.switch.last_report is not None:
+            self.trading_bar.show_report(desk.switch.last_report)
+        desk.switch.changed += self.trading_bar.show_state
+        desk.switch.reported += self.trading_bar.show_report
+        risk = desk.settings.risk
+        self._bind_shortcut(self.kill_action, risk.kill_shortcut, "kill")
+        self._bind_shortcut(self.flatten_action, risk.flatten_shortcut, "flatten")
         for action in self._desk_actions:
             action.setEnabled(True)
         desk.link.changed += self._on_link_changed
@@ -248,13 +292,45 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, n=name: self.set_theme(n))
             themes.addAction(action)
             view.addAction(action)
+        trading = bar.addMenu("&Trading")
+        self.kill_action = QAction("&KILL: halt and cancel every order", self)
+        self.kill_action.triggered.connect(lambda: self._desk_op("kill"))
+        self.flatten_action = QAction("&FLATTEN ALL: kill, close every position", self)
+        self.flatten_action.triggered.connect(lambda: self._desk_op("flatten"))
+        rearm = QAction("&Re-arm…", self)
+        rearm.triggered.connect(self._open_rearm)
+        for action in (self.kill_action, self.flatten_action, rearm):
+            trading.addAction(action)
         help_menu = bar.addMenu("&Help")
         about = QAction("&About ibdesk", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
-        self._desk_actions = [connect, about]
+        self._desk_actions = [connect, about, self.kill_action, self.flatten_action, rearm]
         for action in self._desk_actions:
             action.setEnabled(False)
+
+    def _open_rearm(self) -> None:
+        self.trading_bar.open_rearm()  # the bar exists once the desk is attached
+
+    def _desk_op(self, what: str) -> None:
+        assert self.desk is not None
+        if what == "kill":
+            self.desk.kill("kill shortcut or menu")
+        else:
+            self.desk.flatten_all("flatten shortcut or menu")
+
+    def _bind_shortcut(self, action: QAction, text: str, what: str) -> None:
+        """Give a kill-switch action its key, working wherever focus is in the app."""
+        keys = QKeySequence(text)
+        if keys.isEmpty() or keys.toString() == "":
+            keys = QKeySequence(DEFAULT_SHORTCUTS[what])
+            self.statusBar().showMessage(
+                f"The {what} shortcut {text!r} in the config is not a key sequence; "
+                f"using {DEFAULT_SHORTCUTS[what]}."
+            )
+        action.setShortcut(keys)
+        action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.addAction(action)  # a window action: the shortcut works while the menu is closed
 
     def set_theme(self, name: str) -> None:
         """Switch between dark and light."""
@@ -313,6 +389,9 @@ class MainWindow(QMainWindow):
             self._released = True
             self.desk.link.changed -= self._on_link_changed
             self.status.close_store()
+            self.desk.switch.changed -= self.trading_bar.show_state
+            self.desk.switch.reported -= self.trading_bar.show_report
+            self.risk_model.close()
             self.banners.close_store()
             for model in self.models():
                 model.close()

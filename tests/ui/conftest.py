@@ -18,7 +18,7 @@ import qasync
 from PySide6.QtWidgets import QApplication
 
 from ibdesk.app import Desk
-from ibdesk.config import ConnectionSettings, Settings
+from ibdesk.config import ConnectionSettings, RiskSettings, Settings
 from ibdesk.simtws import SimThread
 from ibdesk.ui import theme
 from ibdesk.ui.main_window import MainWindow
@@ -49,9 +49,11 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
 def settings_for(sim: SimThread) -> Callable[..., Settings]:
     """Settings that point at the simulator (override any connection field)."""
 
-    def make(**connection: Any) -> Settings:
+    def make(risk: RiskSettings | None = None, **connection: Any) -> Settings:
         base = ConnectionSettings(host="127.0.0.1", port=sim.port, client_id=1, connect_timeout=5.0)
-        return Settings(connection=dataclasses.replace(base, **connection))
+        return Settings(
+            connection=dataclasses.replace(base, **connection), risk=risk or RiskSettings()
+        )
 
     return make
 

@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from ibdesk.broker import ib as shim
+from ibdesk.config import limits_off
 from ibdesk.domain.connection import LinkState
 from ibdesk.domain.orders import OrderIntent, OrderState, OrderType, Side, Source
 from ibdesk.simtws import EngineConfig, SimConfig, SimThread
@@ -33,7 +34,10 @@ def connected(desk: Any) -> bool:
 
 
 async def ready_desk(make_desk: MakeDesk, sim: SimThread, **kw: Any) -> tuple[Any, Any]:
-    """A connected desk and the ES front month at 6800 (bid 6800, ask 6800.25)."""
+    """A connected desk and the ES front month at 6800 (bid 6800, ask 6800.25), with the
+    pre-trade limits off: these tests are about the order path (tests/ui/test_risk.py has
+    the limits)."""
+    kw.setdefault("risk", limits_off())
     desk = await make_desk(**kw)
     await wait_until(lambda: connected(desk), what="connected")
     es = await desk.resolver.resolve("ES")

@@ -37,6 +37,14 @@ def connected(desk: Any) -> bool:
     return desk.link.status.state is LinkState.CONNECTED
 
 
+def market_lines(sim: SimThread, client_id: int = 1) -> int | None:
+    """Market-data lines the simulator holds for one client (the desk is client 1; its
+    watchdog has a connection of its own)."""
+    return next(
+        (c["market_lines"] for c in sim.control.clients() if c["client_id"] == client_id), None
+    )
+
+
 def watch_row(desk: Any, display: str) -> int | None:
     model = desk.window.watchlist_model
     for row in range(model.rowCount()):
@@ -124,7 +132,7 @@ async def test_restart_reconnects_and_resubscribes_within_5_s(
     await wait_until(lambda: not sim.control.status()["restarting"], what="port reopened")
     await wait_until(lambda: connected(desk), timeout=5.0, what="reconnected within 5 s")
     await wait_until(
-        lambda: sim.control.clients() and sim.control.clients()[0]["market_lines"] == lines,
+        lambda: market_lines(sim) == lines,
         timeout=5.0,
         what="every subscription back",
     )
@@ -139,7 +147,7 @@ async def test_1101_leads_to_resubscription(make_desk: MakeDesk, sim: SimThread)
     await wait_until(
         lambda: any("1101" in t for t in desk.window.banners.texts()), what="a 1101 banner"
     )
-    await wait_until(lambda: sim.control.clients()[0]["market_lines"] == lines, what="resubscribed")
+    await wait_until(lambda: market_lines(sim) == lines, what="resubscribed")
 
 
 async def test_1100_and_1102_banners(make_desk: MakeDesk, sim: SimThread) -> None:
@@ -254,7 +262,7 @@ async def test_delete_removes_the_selected_row(
     aapl = sim.control.instrument("AAPL").con_id
     assert aapl not in desk.market_data.wanted
     await wait_until(
-        lambda: sim.control.clients()[0]["market_lines"] == len(desk.market_data.wanted),
+        lambda: market_lines(sim) == len(desk.market_data.wanted),
         what="its market-data line cancelled at the broker",
     )
     assert "AAPL" not in desk.window.state.value("watchlist/symbols")

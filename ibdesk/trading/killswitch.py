@@ -1,0 +1,371 @@
+"""The kill switch: a latched trading state, a kill that verifies itself, a flatten that
+proves the desk is flat.
+
+KILL sets HALTED at once (the gate then refuses every new order from every source), purges
+every queued order message, sends a global cancel through the priority lane (it reaches other
+client ids and the TWS screen), and asks the broker again until no order is working. FLATTEN
+kills first, waits (bounded) for the cancels, closes every position with reduce-only orders
+through the gate, and asks the broker for positions until they are zero. Nothing here asks
+for confirmation: these only ever reduce risk. Getting out of HALTED takes a person and a
+typed reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from ibdesk import events
+from ibdesk.domain.instruments import Instrument
+from ibdesk.domain.orders import CancelIntent, OrderIntent, OrderState, OrderType, Side, Source
+from ibdesk.domain.risk import (
+    KillReport,
+    OpenOrderLine,
+    PositionLine,
+    StateChange,
+    TradingState,
+)
+from ibdesk.trading.gate import OrderGate
+
+STATE_KEY = "trading_state"
+WORKING_STATUSES = frozenset(
+    {"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted", "PendingCancel"}
+)
+
+
+class KillPort(Protocol):
+    """What the kill switch needs from the broker (ibdesk.broker.kill implements it)."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether requests can be sent now."""
+
+    @property
+    def account(self) -> str:
+        """The account being traded."""
+
+    def purge(self) -> set[int]:
+        """Drop every queued order message; returns their order ids (never sent)."""
+
+    def global_cancel(self) -> None:
+        """reqGlobalCancel now, or as the very first message after the next connect."""
+
+    async def open_orders(self) -> list[OpenOrderLine]:
+        """Every open order in the account, from every client (reqAllOpenOrders)."""
+
+    async def positions(self) -> list[PositionLine]:
+        """Every position, asked afresh (reqPositions)."""
+
+    async def instrument(self, con_id: int) -> Instrument:
+        """The instrument of a position."""
+
+    def touch(self, con_id: int) -> tuple[float, float]:
+        """The current (bid, ask) of an instrument, NaN when unknown."""
+
+
+class StateJournal(Protocol):
+    """The journal calls the kill switch makes."""
+
+    def action(self, who: str, action: str, detail: str = "") -> None:
+        """Record a user action or an outcome."""
+
+    def set_value(self, key: str, value: Any) -> None:
+        """Persist a small value."""
+
+    def get_value(self, key: str, default: Any = None) -> Any:
+        """Read a persisted value."""
+
+    def order(self, snap: Any) -> None:
+        """Record an order state."""
+
+
+class KillSwitch:
+    """Owns the trading state and the kill and flatten procedures.
+
+    Events:
+        changed(change): the trading state changed (a StateChange).
+        reported(report): a kill or flatten finished its verification (a KillReport).
+    """
+
+    def __init__(
+        self,
+        gate: OrderGate,
+        port: KillPort,
+        journal: StateJournal,
+        clock: Callable[[], float] = time.time,
+        verify_timeout: float = 5.0,
+        poll_interval: float = 0.25,
+        flatten_style: str = "market",
+        flatten_collar_ticks: float = 4.0,
+    ) -> None:
+        self.gate = gate
+        self.port = port
+        self.journal = journal
+        self.clock = clock
+        self.verify_timeout = verify_timeout
+        self.poll_interval = poll_interval
+        self.flatten_style = flatten_style
+        self.flatten_collar_ticks = flatten_collar_ticks
+        self.changed = events.new("tradingStateChanged")
+        self.reported = events.new("killReported")
+        self.last_change = self._restore()
+        self.last_report: KillReport | None = None
+        self._running: asyncio.Task[KillReport] | None = None
+
+    # ---- state ------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> TradingState:
+        """The trading state in force."""
+        return self.gate.state
+
+    def _restore(self) -> StateChange:
+        """A halted desk is still halted after a restart (and so is a daily-loss lock)."""
+        saved = self.journal.get_value(STATE_KEY)
+        if not saved:
+            change = StateChange(TradingState.ACTIVE, "start", "", self.clock())
+        else:
+            change = StateChange(
+                TradingState(saved["state"]), saved["who"], saved["why"], saved["time"]
+            )
+            until = saved.get("locked_until")
+            if until is not None and self.clock() >= until:
+                change = StateChange(
+                    TradingState.ACTIVE,
+                    "daily loss lock",
+                    "the lock expired at the start of a new session",
+                    self.clock(),
+                )
+                self._persist(change)
+        self.gate.state = change.state
+        return change
+
+    def set_state(
+        self, state: TradingState, who: str, why: str, locked_until: float | None = None
+    ) -> StateChange:
+        """Change the state (journaled and persisted). Leaving HALTED needs a reason."""
+        if (
+            self.state is TradingState.HALTED
+            and state is not TradingState.HALTED
+            and not why.strip()
+        ):
+            raise ValueError("Re-arming a halted desk needs a typed reason.")
+        change = StateChange(state, who, why, self.clock())
+        self.gate.state = state
+        self.last_change = change
+        self._persist(change, locked_until)
+        self.journal.action(who, f"trading state {state.value}", why)
+        self.changed.emit(change)
+        return change
+
+    def _persist(self, change: StateChange, locked_until: float | None = None) -> None:
+        self.journal.set_value(
+            STATE_KEY,
+            {
+                "state": change.state.value,
+                "who": change.who,
+                "why": change.why,
+                "time": change.time,
+                "locked_until": locked_until,
+            },
+        )
+
+    def rearm(self, who: str, reason: str) -> StateChange:
+        """Back to ACTIVE: a deliberate act with a typed reason."""
+        if not reason.strip():
+            raise ValueError("Type why you are re-arming (it goes in the journal).")
+        return self.set_state(TradingState.ACTIVE, who, reason.strip())
+
+    # ---- kill -----------------------------------------------------------------------------------
+
+    def kill(self, who: str, why: str = "kill switch") -> asyncio.Task[KillReport]:
+        """HALTED now, queue purged, global cancel sent; verification runs in the background.
+
+        Everything that stops orders happens before this returns; the returned task only
+        checks with the broker and reports.
+        """
+        started = self.clock()
+        self._stop_everything(who, why)
+        return self._start(self._verify_kill(started))
+
+    def _stop_everything(self, who: str, why: str) -> None:
+        """The part of a kill that cannot wait: halt, purge, global cancel."""
+        # The recorded state, not the gate's: the stall watchdog latches the gate from its
+        # own thread, and the kill that adopts it must still journal and announce the halt.
+        if self.last_change.state is not TradingState.HALTED:
+            self.set_state(TradingState.HALTED, who, why)
+        self._purge()
+        self.port.global_cancel()
+        self.journal.action(who, "kill", why)
+
+    def _purge(self) -> None:
+        purged = self.port.purge()
+        if not purged:
+            return
+        store = self.gate.store
+        for snap in list(store.live()):
+            if snap.order_id in purged and snap.client_id == self.gate.port.client_id:
+                after = store.merge(
+                    snap.ref,
+                    state=OrderState.NOT_SENT,
+                    updated=self.clock(),
+                    reason="Purged by the kill switch; never sent.",
+                )
+                if after is not None:
+                    self.journal.order(after)
+
+    async def _verify_kill(self, started: float) -> KillReport:
+        remaining = await self._await_no_orders()
+        report = KillReport(
+            self.port.account,
+            started,
+            self.clock(),
+            not remaining,
+            tuple(remaining),
+            problems=() if self.port.connected else ("not connected",),
+        )
+        return self._report(report, "kill")
+
+    async def _await_no_orders(self) -> list[OpenOrderLine]:
+        """Ask the broker until no order is working (or the time is up)."""
+        deadline = time.monotonic() + self.verify_timeout
+        remaining: list[OpenOrderLine] = []
+        while True:
+            if self.port.connected:
+                try:
+                    lines = await asyncio.wait_for(self.port.open_orders(), self.verify_timeout)
+                except (TimeoutError, ConnectionError):
+                    lines = None
+                if lines is not None:
+                    remaining = [o for o in lines if o.status in WORKING_STATUSES]
+                    if not remaining:
+                        return []
+            if time.monotonic() >= deadline:
+                return remaining
+            await asyncio.sleep(self.poll_interval)
+
+    def retry(self, who: str) -> asyncio.Task[KillReport]:
+        """Send the global cancel again and verify again (the Retry button)."""
+        return self.kill(who, "retry after an unverified kill")
+
+    # ---- flatten --------------------------------------------------------------------------------
+
+    def flatten_all(self, who: str, why: str = "flatten all") -> asyncio.Task[KillReport]:
+        """Kill, then close every position with reduce-only orders, then verify flat."""
+        started = self.clock()
+        self._stop_everything(who, why)
+        return self._start(self._flatten(started, who, None))
+
+    def flatten_one(self, who: str, con_id: int) -> asyncio.Task[KillReport]:
+        """Close one position (its own working orders cancelled first); the desk stays in
+        its state."""
+        return self._start(self._flatten(self.clock(), who, con_id))
+
+    async def _flatten(self, started: float, who: str, only: int | None) -> KillReport:
+        if only is None:
+            await self._await_no_orders()
+        else:
+            self._cancel_own_orders(only)
+            await self._settle(only)
+        positions = [p for p in await self._positions() if only in (None, p.con_id)]
+        closing: list[str] = []
+        problems: list[str] = []
+        for pos in positions:
+            decision = self.gate.submit(await self._closing_order(pos))
+            if decision.accepted:
+                closing.extend(decision.refs)
+            else:
+                problems.append(f"{pos.symbol}: {decision.reason}")
+        left = await self._await_flat(only)
+        report = KillReport(
+            self.port.account,
+            started,
+            self.clock(),
+            not left and not problems,
+            tuple(await self._open_lines(only)),
+            tuple(left),
+            flatten=True,
+            closing=tuple(closing),
+            problems=tuple(problems),
+        )
+        return self._report(report, "flatten" if only is None else f"flatten {only}")
+
+    def _cancel_own_orders(self, con_id: int) -> None:
+        for snap in list(self.gate.store.live()):
+            if snap.instrument.con_id == con_id and snap.client_id == self.gate.port.client_id:
+                self.gate.cancel(CancelIntent(snap.ref, Source("flatten")))
+
+    async def _settle(self, con_id: int) -> None:
+        deadline = time.monotonic() + self.verify_timeout
+        while time.monotonic() < deadline and any(
+            s.instrument.con_id == con_id and s.state in (OrderState.WORKING, OrderState.SENT)
+            for s in self.gate.store.live()
+        ):
+            await asyncio.sleep(self.poll_interval / 2)
+
+    async def _positions(self) -> list[PositionLine]:
+        try:
+            lines = await asyncio.wait_for(self.port.positions(), self.verify_timeout)
+        except (TimeoutError, ConnectionError):
+            return []
+        return [p for p in lines if p.qty and p.account == self.port.account]
+
+    async def _closing_order(self, pos: PositionLine) -> OrderIntent:
+        inst = await self.port.instrument(pos.con_id)
+        side = Side.SELL if pos.qty > 0 else Side.BUY
+        qty = abs(pos.qty)
+        if self.flatten_style == "limit":
+            bid, ask = self.port.touch(pos.con_id)
+            touch = bid if side is Side.SELL else ask
+            if not math.isnan(touch):
+                # A marketable limit: through the touch by the collar, never an unbounded fill.
+                price = touch - side.sign * self.flatten_collar_ticks * inst.min_tick
+                return OrderIntent(
+                    inst,
+                    side,
+                    qty,
+                    OrderType.LIMIT,
+                    Source("flatten"),
+                    limit_price=inst.round_to_tick(price),
+                    account=pos.account,
+                )
+        return OrderIntent(
+            inst, side, qty, OrderType.MARKET, Source("flatten"), account=pos.account
+        )
+
+    async def _await_flat(self, only: int | None) -> list[PositionLine]:
+        deadline = time.monotonic() + self.verify_timeout
+        while True:
+            left = [p for p in await self._positions() if only in (None, p.con_id)]
+            if not left or time.monotonic() >= deadline:
+                return left
+            await asyncio.sleep(self.poll_interval)
+
+    async def _open_lines(self, only: int | None) -> Sequence[OpenOrderLine]:
+        if only is not None or not self.port.connected:
+            return ()
+        try:
+            lines = await asyncio.wait_for(self.port.open_orders(), self.verify_timeout)
+        except (TimeoutError, ConnectionError):
+            return ()
+        return [o for o in lines if o.status in WORKING_STATUSES]
+
+    # ---- reporting --------------------------------------------------------------------------
+
+    def _report(self, report: KillReport, what: str) -> KillReport:
+        self.last_report = report
+        self.journal.action(
+            "kill switch",
+            f"{what} {'verified' if report.verified else 'NOT verified'}",
+            report.summary(),
+        )
+        self.reported.emit(report)
+        return report
+
+    def _start(self, coro: Any) -> asyncio.Task[KillReport]:
+        task: asyncio.Task[KillReport] = asyncio.ensure_future(coro)
+        self._running = task
+        return task

@@ -1,0 +1,76 @@
+"""The Risk panel: each limit and how much of it is in use, refreshed twice a second."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QHeaderView, QVBoxLayout, QWidget
+
+from ibdesk.trading.usage import Usage
+from ibdesk.ui.models.table import CoalescingTableModel, Column
+from ibdesk.ui.panels.common import table_view
+
+
+def _tone(u: Usage) -> str | None:
+    if math.isnan(u.fraction):
+        return None
+    return "loss" if u.fraction >= 1 else "warn" if u.fraction >= 0.8 else None
+
+
+class RiskModel(CoalescingTableModel[Usage]):
+    """One row per limit; rows come and go as positions and sources appear."""
+
+    def __init__(self, source: Callable[[], list[Usage]], parent: QObject | None = None) -> None:
+        super().__init__(
+            [
+                Column("Limit", lambda u: u.name, lambda u: u.name, numeric=False),
+                Column("In use / limit", lambda u: u.fraction, lambda u: u.text, tone=_tone),
+            ],
+            refresh_hz=4,
+            parent=parent,
+        )
+        self.source = source
+        self.rows: dict[str, Usage] = {}
+        self._poll = QTimer(self)
+        self._poll.setInterval(500)
+        self._poll.timeout.connect(self.refresh)
+        self._poll.start()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute every line."""
+        fresh = {u.key: u for u in self.source()}
+        for key in [k for k in self.rows if k not in fresh]:
+            del self.rows[key]
+            self.remove_key(key)
+        for key, u in fresh.items():
+            known = key in self.rows
+            self.rows[key] = u
+            if known:
+                self.mark_dirty(key)
+            else:
+                self.insert_key(key)
+
+    def row(self, key: Hashable) -> Usage:
+        """The line behind a row."""
+        return self.rows[str(key)]
+
+    def close(self) -> None:
+        """Stop polling."""
+        self._poll.stop()
+
+
+class RiskPanel(QWidget):
+    """The limits table."""
+
+    def __init__(self, model: RiskModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.view = table_view(model, self, sortable=False)
+        self.view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.view.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)

@@ -1,0 +1,146 @@
+"""The trading bar: the desk's state shown large, KILL, FLATTEN ALL, Re-arm, and what the last
+kill or flatten verified.
+
+KILL asks nothing: it only ever reduces risk. Re-arm needs a typed reason, in a small
+non-modal dialog (a modal one would block the event loop the kill switch runs on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ibdesk.domain.risk import KillReport, StateChange, TradingState
+from ibdesk.ui import theme
+
+STATE_TOKENS = {
+    TradingState.ACTIVE: "ok",
+    TradingState.REDUCING: "warn",
+    TradingState.HALTED: "error",
+}
+
+
+class KillOps(Protocol):
+    """The kill switch operations the bar triggers (the desk implements them)."""
+
+    def kill(self, who: str) -> object:
+        """Halt, purge, global cancel, verify."""
+
+    def flatten_all(self, who: str) -> object:
+        """Kill, close every position, verify flat."""
+
+    def rearm(self, who: str, reason: str) -> object:
+        """Back to ACTIVE with a typed reason (raises ValueError without one)."""
+
+    def retry_kill(self, who: str) -> object:
+        """Cancel again and verify again."""
+
+
+class RearmDialog(QDialog):
+    """Asks why trading should resume; the button stays disabled until there is a reason."""
+
+    def __init__(self, on_rearm: Callable[[str], object], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Re-arm trading")
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            QLabel("Trading is halted. Type why it may resume (it is journaled):", self)
+        )
+        self.reason = QLineEdit(self)
+        self.reason.setPlaceholderText("e.g. runaway strategy fixed and disabled")
+        layout.addWidget(self.reason)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.rearm_button = buttons.addButton("Re-arm", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.rearm_button.setEnabled(False)
+        self.reason.textChanged.connect(
+            lambda text: self.rearm_button.setEnabled(bool(text.strip()))
+        )
+        buttons.accepted.connect(lambda: self._accept(on_rearm))
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def _accept(self, on_rearm: Callable[[str], object]) -> None:
+        on_rearm(self.reason.text())
+        self.accept()
+
+
+class TradingBar(QToolBar):
+    """Always in view at the top of the window."""
+
+    def __init__(self, ops: KillOps, parent: QWidget | None = None) -> None:
+        super().__init__("Trading", parent)
+        self.setObjectName("TradingBar")
+        self.setMovable(False)
+        self.ops = ops
+        body = QWidget(self)
+        row = QHBoxLayout(body)
+        row.setContentsMargins(6, 2, 6, 2)
+        self.state = QLabel(body)
+        self.state.setMinimumWidth(150)
+        self.state.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.kill_button = QPushButton("KILL", body)
+        self.kill_button.setToolTip(
+            "Halt, cancel every order in the account, verify (no confirmation)"
+        )
+        self.kill_button.setMinimumSize(120, 34)
+        self.kill_button.setStyleSheet(
+            "QPushButton { background: #b3261e; color: white; "
+            "font-weight: bold; font-size: 15px; border-radius: 4px;"
+            " } QPushButton:pressed { background: #8c1d18; }"
+        )
+        self.kill_button.clicked.connect(lambda: self.ops.kill("kill button"))
+        self.flatten_button = QPushButton("FLATTEN ALL", body)
+        self.flatten_button.setToolTip("Kill, then close every position and verify flat")
+        self.flatten_button.setMinimumHeight(34)
+        self.flatten_button.clicked.connect(lambda: self.ops.flatten_all("flatten button"))
+        self.rearm_button = QPushButton("Re-arm…", body)
+        self.rearm_button.clicked.connect(self.open_rearm)
+        self.report = QLabel(body)
+        self.report.setWordWrap(True)
+        self.retry_button = QPushButton("Retry", body)
+        self.retry_button.setToolTip("Send the global cancel again and verify again")
+        self.retry_button.clicked.connect(lambda: self.ops.retry_kill("retry button"))
+        self.retry_button.hide()
+        for widget in (self.state, self.kill_button, self.flatten_button, self.rearm_button):
+            row.addWidget(widget)
+        row.addWidget(self.report, 1)
+        row.addWidget(self.retry_button)
+        self.addWidget(body)
+        self.dialog: RearmDialog | None = None
+
+    def show_state(self, change: StateChange) -> None:
+        """Show a trading state large, in its colour, with who set it and why."""
+        color = theme.current().color(STATE_TOKENS[change.state]).name()
+        self.state.setText(
+            f"<span style='font-size:18px; font-weight:bold; color:{color}'>"
+            f"● {change.state.value}</span>"
+        )
+        self.state.setToolTip(
+            f"{change.state.value} by {change.who}" + (f": {change.why}" if change.why else "")
+        )
+        self.rearm_button.setEnabled(change.state is not TradingState.ACTIVE)
+
+    def show_report(self, report: KillReport) -> None:
+        """Show what the last kill or flatten verified (or what remains, with Retry)."""
+        color = theme.current().ok if report.verified else theme.current().error
+        self.report.setText(f"<span style='color:{color}'>{report.summary()}</span>")
+        self.retry_button.setVisible(not report.verified)
+
+    def open_rearm(self) -> RearmDialog:
+        """Ask for the reason to re-arm (non-modal)."""
+        self.dialog = RearmDialog(lambda reason: self.ops.rearm("re-arm dialog", reason), self)
+        self.dialog.open()
+        return self.dialog
