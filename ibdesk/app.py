@@ -28,7 +28,7 @@ from ibdesk.broker.orders import OrderRouter, summary
 from ibdesk.broker.session import BrokerSession
 from ibdesk.config import ConnectionSettings, Settings
 from ibdesk.domain.connection import Notice, Severity
-from ibdesk.domain.instruments import SymbolError
+from ibdesk.domain.instruments import Instrument, SymbolError
 from ibdesk.domain.orders import (
     BracketIntent,
     CancelIntent,
@@ -186,11 +186,12 @@ class Desk:
     def risk_usage(self) -> list[Usage]:
         """Every limit and its use now (the Risk panel polls this)."""
         account = self.session.account
-        by_root: dict[str, float] = {}
+        by_root: dict[str, tuple[Instrument, float]] = {}
         for (acct, _), pos in self.positions.positions.items():
             if acct == account:
                 root = pos.instrument.symbol
-                by_root[root] = by_root.get(root, 0.0) + pos.qty
+                held = by_root.get(root, (pos.instrument, 0.0))[1]
+                by_root[root] = (pos.instrument, held + pos.qty)
         return usage(self.settings.risk, self.gate.full_context(), account, by_root)
 
     def remove_symbol(self, con_id: int) -> None:

@@ -27,7 +27,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ibdesk",
         description="A trader workstation for Interactive Brokers. Also: "
-        "'ibdesk journal export --since DATE --csv PATH' exports the order journal.",
+        "'ibdesk journal export --since DATE --csv PATH' exports the order journal; "
+        "'ibdesk kill [--flatten] [--window]' is the kill switch from a terminal.",
         epilog="Config file: " + str(config.default_path()),
     )
     p.add_argument(
@@ -79,13 +80,18 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ibdesk`` console script.
 
-    ``ibdesk journal ...`` is the journal's own command line (see ibdesk.journal_cli).
+    ``ibdesk journal ...`` is the journal's own command line (see ibdesk.journal_cli), and
+    ``ibdesk kill ...`` the kill switch's (see ibdesk.kill_cli).
     """
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["journal"]:
         from ibdesk import journal_cli
 
         return journal_cli.main(argv[1:])
+    if argv[:1] == ["kill"]:
+        from ibdesk import kill_cli
+
+        return kill_cli.main(argv[1:])
     args = parser().parse_args(argv)
     if args.screenshot is not None and args.exit_after is None:
         parser().error("--screenshot needs --exit-after SECONDS")

@@ -80,15 +80,18 @@ class WatchlistSettings:
 class RiskSettings:
     """Pre-trade limits and the kill switch. A limit of 0 is off.
 
-    Per-instrument limits are keyed by symbol root (``ES``, ``AAPL``) with ``*`` as the
-    default for everything else.
+    Per-instrument limits are keyed by symbol root (``ES``, ``AAPL``, ``EUR.USD``), then by
+    security type (``*FUT`` contracts, ``*STK`` shares, ``*CASH`` currency units), with ``*``
+    for everything else: a contract and a share are not the same size of risk.
     """
 
     max_order_qty: Mapping[str, float] = field(
-        default_factory=lambda: {"*": 10.0}, metadata=_rule(lo=0, doc="per root")
+        default_factory=lambda: {"*FUT": 10.0, "*STK": 1_000.0, "*CASH": 1_000_000.0, "*": 10.0},
+        metadata=_rule(lo=0, doc="per root"),
     )
     max_position: Mapping[str, float] = field(
-        default_factory=lambda: {"*": 20.0}, metadata=_rule(lo=0, doc="per root")
+        default_factory=lambda: {"*FUT": 20.0, "*STK": 5_000.0, "*CASH": 2_000_000.0, "*": 20.0},
+        metadata=_rule(lo=0, doc="per root"),
     )
     max_order_notional: float = field(default=2_000_000.0, metadata=_rule(lo=0, hi=1e12))
     collar_pct: float = field(default=2.0, metadata=_rule(lo=0, hi=100))

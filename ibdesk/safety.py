@@ -19,11 +19,11 @@ import sys
 import time
 from pathlib import Path
 
-from ibdesk.broker.emergency import EmergencyLine
 from ibdesk.broker.instruments import InstrumentResolver
 from ibdesk.broker.kill import BrokerKillPort
 from ibdesk.broker.orders import OrderRouter
 from ibdesk.broker.session import BrokerSession
+from ibdesk.broker.watchdog import EmergencyLine
 from ibdesk.config import ConnectionSettings, RiskSettings
 from ibdesk.domain.connection import Notice, Severity
 from ibdesk.domain.risk import KillReport, StateChange, TradingState
@@ -94,6 +94,7 @@ class Safety:
         self._closed = False
         accounts.updated += self._on_account
         self.switch.reported += self._on_report
+        session.connected += self._on_connected
 
     # ---- what the desk reads ----------------------------------------------------------------
 
@@ -193,6 +194,7 @@ class Safety:
             self.window_process.wait(timeout=5)
         self.accounts.updated -= self._on_account
         self.switch.reported -= self._on_report
+        self.session.connected -= self._on_connected
 
     # ---- the loop's side --------------------------------------------------------------------
 
@@ -226,6 +228,18 @@ class Safety:
     def _on_account(self, account: str) -> None:
         if account == self.session.account:
             self.loss_limit.observe(self.accounts.get(account).daily_pnl)
+
+    def _on_connected(self) -> None:
+        """A kill that could not be verified (sent while disconnected, or the broker did not
+        answer) is verified again as soon as the connection is back."""
+        report = self.switch.last_report
+        if (
+            report is not None
+            and not report.verified
+            and self.switch.state is TradingState.HALTED
+            and not self.switch.busy
+        ):
+            self.switch.retry("reconnect")
 
     def _on_report(self, report: KillReport) -> None:
         # The trading bar shows it (with Retry); the log keeps it with the session's story.

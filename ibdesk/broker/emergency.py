@@ -1,125 +1,218 @@
-"""The emergency path: kills that do not depend on the desktop's event loop.
+"""Kills that do not depend on the desktop: ``ibdesk kill`` and the kill window.
 
-``emergency_kill`` opens its own connection with its own client id, sends a global cancel,
-optionally closes every position, and verifies with the broker; ``ibdesk kill`` and the kill
-window use it. ``EmergencyLine`` keeps such a connection open on a thread with its own asyncio
-loop and watches the desktop's heartbeat: when the GUI loop has been stalled longer than a
-threshold (a strategy stuck in a loop, a hung call), it cancels everything by itself
-(measured: a 2 s stall otherwise delays a GUI kill by 1.95 s; FIELD_NOTES.md §2).
+Each uses a connection of its own with its own client id, so it works whether the desktop is
+running, frozen or gone. A kill is two messages, sent back to back: ``reqAllOpenOrders`` (TWS
+handles requests in order, so the answer is the book as it stood before the cancel: what the
+kill is about to cancel, from every client) and ``reqGlobalCancel``. Then the broker is asked
+again until no order is working, positions are closed if asked, and the report says exactly
+what was verified. The halt is also latched in the journal, where a running desk picks it up
+within a second (ibdesk.safety).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ibdesk.broker import ib as shim
 from ibdesk.broker.kill import open_order_line, position_line
-from ibdesk.domain.risk import KillReport, TradingState
-from ibdesk.trading.journal import Journal
+from ibdesk.domain.risk import KillReport, OpenOrderLine, PositionLine, TradingState
+from ibdesk.trading.journal import Journal, JournalError
 from ibdesk.trading.killswitch import STATE_KEY, WORKING_STATUSES
 
 log = logging.getLogger("ibdesk.broker.emergency")
-
-
-def record_halt(journal_path: Path | None, who: str, why: str) -> None:
-    """Latch HALTED in the journal (a running desk adopts it within a second)."""
-    if journal_path is None:
-        return
-    journal = Journal(journal_path)
-    try:
-        journal.set_value(
-            STATE_KEY,
-            {
-                "state": TradingState.HALTED.value,
-                "who": who,
-                "why": why,
-                "time": time.time(),
-                "locked_until": None,
-            },
-        )
-        journal.action(who, "kill", why)
-    finally:
-        journal.close()
-
-
-async def _verify(ib: Any, timeout: float) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        working = [
-            open_order_line(t)
-            for t in await ib.reqAllOpenOrdersAsync()
-            if t.orderStatus.status in WORKING_STATUSES
-        ]
-        if not working or time.monotonic() > deadline:
-            return working
-        await asyncio.sleep(0.25)
-
-
-async def _close_positions(ib: Any, account: str, timeout: float) -> tuple[list[Any], list[str]]:
-    """Market orders against every position of the account; returns what is left, and the
-    closing orders sent."""
-    sent = []
-    for pos in await ib.reqPositionsAsync():
-        if pos.position == 0 or (account and pos.account != account):
-            continue
-        contract = shim.Contract(conId=pos.contract.conId, exchange=pos.contract.exchange or "")
-        await ib.qualifyContractsAsync(contract)
-        action = "SELL" if pos.position > 0 else "BUY"
-        order = shim.MarketOrder(
-            action, abs(pos.position), account=pos.account, orderRef="kill#cli"
-        )
-        ib.placeOrder(contract, order)
-        sent.append(f"{action} {abs(pos.position):g} {pos.contract.localSymbol}")
-    deadline = time.monotonic() + timeout
-    while True:
-        left = [
-            position_line(p)
-            for p in await ib.reqPositionsAsync()
-            if p.position and (not account or p.account == account)
-        ]
-        if not left or time.monotonic() > deadline:
-            return left, sent
-        await asyncio.sleep(0.25)
-
 
 #: Ids tried after the requested one when TWS says it is in use (error 326): far from the
 #: desk's own id and its watchdog's, so a kill never fails for want of a free id.
 SPARE_ID_STEP = 1000
 ID_ATTEMPTS = 3
+POLL = 0.25
 
 
-def cancel_on_api_start(ib: Any) -> None:
-    """Send reqGlobalCancel from inside the handshake: the moment the API is up, before the
-    library's own start-up requests (positions, orders, executions) are even asked for."""
-    ib.client.apiStart += ib.client.reqGlobalCancel
+def record_halt(journal_path: Path | None, who: str, why: str) -> str | None:
+    """Latch HALTED in the journal (a running desk adopts it within a second).
+
+    Returns why it could not, or None. Never raises: the broker-side kill matters more.
+    """
+    if journal_path is None:
+        return None
+    try:
+        journal = Journal(journal_path)
+    except (JournalError, OSError) as exc:
+        return f"the halt was not written to the journal ({exc})"
+    try:
+        halt = {"state": TradingState.HALTED.value, "who": who, "why": why}
+        journal.set_value(STATE_KEY, {**halt, "time": time.time(), "locked_until": None})
+        journal.action(who, "kill", why)
+    finally:
+        journal.close()
+    return None
 
 
-async def _connect_for_kill(host: str, port: int, client_id: int, timeout: float) -> Any:
-    """A connection whose first request is the global cancel; tries spare ids on 326."""
+class BookSnapshot:
+    """The open orders reported after a kill's ``reqAllOpenOrders``, first report of each
+    (the book before the cancel, since TWS answers in order).
+
+    It listens on the library's wrapper, not on ``openOrderEvent``: the library emits that
+    event only while none of its own open-order requests is pending, and during the
+    handshake one always is, so a kill sent from inside the handshake would see nothing.
+    Both libraries' decoders look ``wrapper.openOrder`` up on every message.
+    """
+
+    def __init__(self, ib: Any) -> None:
+        self.lines: dict[tuple[int, int, int], OpenOrderLine] = {}
+        self.recording = True
+        wrapper = ib.wrapper
+        library_open_order = wrapper.openOrder
+
+        def open_order(order_id: int, contract: Any, order: Any, state: Any) -> None:
+            if self.recording and not order.whatIf:
+                line = OpenOrderLine(
+                    perm_id=int(order.permId or 0),
+                    client_id=int(order.clientId),
+                    order_id=int(order.orderId),
+                    symbol=contract.localSymbol or contract.symbol,
+                    side=order.action,
+                    qty=float(order.totalQuantity),
+                    order_type=order.orderType,
+                    status=state.status,
+                )
+                self.lines.setdefault((line.perm_id, line.client_id, line.order_id), line)
+            library_open_order(order_id, contract, order, state)
+
+        wrapper.openOrder = open_order
+
+    def restart(self) -> None:
+        """Forget earlier reports and record again (a standing connection's next kill)."""
+        self.lines.clear()
+        self.recording = True
+
+    def working(self) -> list[OpenOrderLine]:
+        """The orders that were working when the kill was sent."""
+        return [o for o in self.lines.values() if o.status in WORKING_STATUSES]
+
+
+def send_kill(ib: Any) -> None:
+    """The kill's two messages, back to back: list every open order, cancel them all."""
+    ib.client.reqAllOpenOrders()
+    ib.client.reqGlobalCancel()
+
+
+async def _working_orders(ib: Any, timeout: float) -> list[OpenOrderLine]:
+    """Ask the broker until no order is working (or the time is up); what is still working."""
+    deadline = time.monotonic() + timeout
+    while True:
+        trades = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), timeout)
+        working = [open_order_line(t) for t in trades if t.orderStatus.status in WORKING_STATUSES]
+        if not working or time.monotonic() > deadline:
+            return working
+        await asyncio.sleep(POLL)
+
+
+async def _positions(ib: Any, account: str) -> list[PositionLine]:
+    return [
+        position_line(p)
+        for p in await ib.reqPositionsAsync()
+        if p.position and (not account or p.account == account)
+    ]
+
+
+async def _close_positions(ib: Any, account: str, order_ref: str) -> list[str]:
+    """A market order against every position of the account; the orders sent, in words."""
+    sent = []
+    for pos in await _positions(ib, account):
+        [contract] = await ib.qualifyContractsAsync(shim.Contract(conId=pos.con_id))
+        if contract is None:
+            sent.append(f"{pos.symbol}: contract not found, NOT closed")
+            continue
+        action = "SELL" if pos.qty > 0 else "BUY"
+        order = shim.MarketOrder(action, abs(pos.qty), account=pos.account, orderRef=order_ref)
+        ib.placeOrder(contract, order)
+        sent.append(f"{action} {abs(pos.qty):g} {pos.symbol}")
+    return sent
+
+
+async def _await_flat(ib: Any, account: str, timeout: float) -> list[PositionLine]:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = await _positions(ib, account)
+        if not left or time.monotonic() > deadline:
+            return left
+        await asyncio.sleep(POLL)
+
+
+async def finish_kill(
+    ib: Any,
+    snapshot: BookSnapshot,
+    *,
+    started: float,
+    flatten: bool,
+    account: str,
+    timeout: float,
+    who: str,
+    problems: tuple[str, ...] = (),
+) -> KillReport:
+    """After the kill's messages: verify, close positions if asked, verify flat; the report."""
+    account = account or (ib.managedAccounts() or [""])[0]
+    problems_found = list(problems)
+    left: list[PositionLine] = []
+    closing: list[str] = []
+    try:
+        working = await _working_orders(ib, timeout)
+        snapshot.recording = False  # its answer came after the snapshot's: the book is in
+        if flatten and not working:
+            closing = await _close_positions(ib, account, f"flatten#{who}")
+            left = await _await_flat(ib, account, timeout)
+            working = await _working_orders(ib, timeout)
+        elif flatten:
+            problems_found.append("orders still working, so no position was closed")
+            left = await _positions(ib, account)
+    except (TimeoutError, ConnectionError) as exc:
+        working, left = [], []
+        problems_found.append(f"the broker stopped answering ({exc or type(exc).__name__})")
+    problems_found += [c for c in closing if "NOT closed" in c]
+    verified = not working and not left and not problems_found
+    return KillReport(
+        account,
+        started,
+        time.time(),
+        verified,
+        tuple(working),
+        tuple(left),
+        flatten,
+        tuple(closing),
+        tuple(problems_found),
+        cancelled=tuple(snapshot.working()),
+        client_id=int(ib.client.clientId),
+    )
+
+
+async def _connect_for_kill(
+    host: str, port: int, client_id: int, timeout: float
+) -> tuple[Any, BookSnapshot]:
+    """A connection whose first requests are the kill's, sent from inside the handshake the
+    moment the API is up (before the library's own start-up requests); tries spare client
+    ids when TWS says one is in use."""
     problem: Exception | None = None
     for attempt in range(ID_ATTEMPTS):
         ib = shim.IB()
-        cancel_on_api_start(ib)
+        snapshot = BookSnapshot(ib)
+        ib.client.apiStart += lambda ib=ib: send_kill(ib)
         try:
             await ib.connectAsync(
                 host, port, clientId=client_id + attempt * SPARE_ID_STEP, timeout=timeout
             )
-            return ib
+            return ib, snapshot
         except ConnectionRefusedError as exc:
             raise ConnectionError(f"could not connect to {host}:{port}: {exc}") from exc
-        except (OSError, TimeoutError) as exc:  # 326 closes the socket: ConnectionError
+        except (OSError, TimeoutError) as exc:  # a 326 closes the socket: ConnectionError
             problem = exc
             ib.disconnect()
     raise ConnectionError(
-        f"could not connect to {host}:{port} with client ids {client_id}"
-        f"+{SPARE_ID_STEP}n: {problem}"
+        f"could not connect to {host}:{port} as client {client_id} or its spares: {problem}"
     )
 
 
@@ -132,152 +225,98 @@ async def emergency_kill(
     account: str = "",
     timeout: float = 10.0,
     journal_path: Path | None = None,
-    who: str = "ibdesk kill",
+    who: str = "cli",
 ) -> KillReport:
-    """Connect, global cancel, (flatten,) verify, disconnect. Never raises for a broker that
-    does not answer: the report says NOT verified and why."""
+    """Latch the halt, connect, kill, (flatten,) verify, disconnect. Never raises for a broker
+    that does not answer: the report says NOT verified and why."""
     started = time.time()
-    record_halt(journal_path, who, "emergency kill" + (" and flatten" if flatten else ""))
+    why = "emergency kill" + (" and flatten" if flatten else "")
+    journal_problem = record_halt(journal_path, f"ibdesk kill ({who})", why)
+    problems = (journal_problem,) if journal_problem else ()
     try:
-        ib = await _connect_for_kill(host, port, client_id, timeout)
+        ib, snapshot = await _connect_for_kill(host, port, client_id, timeout)
     except ConnectionError as exc:
         return KillReport(
-            account, started, time.time(), False, flatten=flatten, problems=(str(exc),)
+            account, started, time.time(), False, flatten=flatten, problems=(str(exc), *problems)
         )
     try:
-        account = account or ib.managedAccounts()[0]
-        working = await _verify(ib, timeout)
-        left: list[Any] = []
-        sent: list[str] = []
-        if flatten:
-            left, sent = await _close_positions(ib, account, timeout)
-            working = await _verify(ib, 2.0)
-        return KillReport(
-            account,
-            started,
-            time.time(),
-            not working and not left,
-            tuple(working),
-            tuple(left),
-            flatten,
-            tuple(sent),
+        return await finish_kill(
+            ib,
+            snapshot,
+            started=started,
+            flatten=flatten,
+            account=account,
+            timeout=timeout,
+            who=who,
+            problems=problems,
         )
     finally:
         ib.disconnect()
 
 
-class EmergencyLine(threading.Thread):
-    """A second connection on its own thread that halts when the GUI loop stalls.
-
-    The GUI calls :meth:`beat` from a timer; if no beat arrives for ``threshold`` seconds the
-    line sends a global cancel on its own connection, latches HALTED in the journal, and
-    records why in :attr:`fired`, which the GUI shows when it wakes up.
-    """
-
-    CHECK_EVERY = 0.05
+class StandbyKill:
+    """A connection kept open for the kill window: a click sends the kill at once, with no
+    handshake to wait for; while it is down, a click connects afresh (emergency_kill)."""
 
     def __init__(
-        self,
-        host: str,
-        port: int,
-        client_id: int,
-        threshold: float,
-        journal_path: Path | None = None,
-        on_fire: Callable[[str], None] | None = None,
+        self, host: str, port: int, client_id: int, journal_path: Path | None = None
     ) -> None:
-        super().__init__(name="ibdesk-emergency", daemon=True)
         self.host, self.port, self.client_id = host, port, client_id
-        self.threshold = threshold
         self.journal_path = journal_path
-        self.on_fire = on_fire
-        self.last_beat = time.monotonic()
-        self.armed = threshold > 0
-        self.fired: str | None = None
-        self.fired_at: float | None = None
-        self.connected = threading.Event()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._ib: Any = None
-        self._main: asyncio.Task[None] | None = None
-        self._reported_down = False
+        self.ib: Any = shim.IB()
+        self.snapshot = BookSnapshot(self.ib)
         self._stopping = False
+        self._reported_down = False
 
-    def beat(self) -> None:
-        """The GUI loop is alive (called from a GUI timer)."""
-        self.last_beat = time.monotonic()
+    @property
+    def connected(self) -> bool:
+        """Whether a click goes out on the standing connection."""
+        return bool(self.ib.isConnected())
 
-    def stop(self) -> None:
-        """Disconnect and end the thread (waits for it)."""
-        self._stopping = True
-        loop, main = self.loop, self._main
-        if loop is not None and main is not None:
-            with contextlib.suppress(RuntimeError):  # the loop has already closed
-                loop.call_soon_threadsafe(main.cancel)
-        if self.is_alive():
-            self.join(timeout=5)
-
-    def run(self) -> None:
-        """The thread: its own loop, a connection kept open, the stall watch."""
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        self.loop = loop
-        self._ib = shim.IB()
-        try:
-            if not self._stopping:  # both loops also end by themselves once it is set
-                self._main = loop.create_task(self._serve())
-                with contextlib.suppress(asyncio.CancelledError):
-                    loop.run_until_complete(self._main)
-        finally:
-            if self._ib.isConnected():
-                self._ib.disconnect()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    async def _serve(self) -> None:
-        await asyncio.gather(self._keep_connected(), self._watch())
-
-    async def _keep_connected(self) -> None:
+    async def keep_connected(self) -> None:
+        """Reconnect whenever the connection is down (run as a task)."""
         while not self._stopping:
-            if not self._ib.isConnected():
-                self.connected.clear()
+            if not self.ib.isConnected():
                 try:
-                    await self._ib.connectAsync(
+                    await self.ib.connectAsync(
                         self.host, self.port, clientId=self.client_id, timeout=5
                     )
-                    self.connected.set()
-                    log.info("emergency line connected as client %d", self.client_id)
-                except (OSError, TimeoutError) as exc:
-                    if not self._reported_down:  # once per outage, not every second
-                        self._reported_down = True
-                        log.warning("emergency line cannot connect yet (%s); retrying", exc)
-                else:
                     self._reported_down = False
+                except (OSError, TimeoutError) as exc:
+                    if not self._reported_down:
+                        self._reported_down = True
+                        log.warning("kill window: cannot connect yet (%s); retrying", exc)
             await asyncio.sleep(1.0)
 
-    async def _watch(self) -> None:
-        while not self._stopping:
-            stalled = time.monotonic() - self.last_beat
-            if self.armed and self.fired is None and stalled > self.threshold:
-                self._fire(
-                    f"the desktop's event loop was stalled for {stalled:.1f} s "
-                    f"(threshold {self.threshold:g} s)"
-                )
-            await asyncio.sleep(self.CHECK_EVERY)
+    async def kill(self, flatten: bool, timeout: float = 10.0) -> KillReport:
+        """Kill (and flatten) now; the verified report."""
+        if not self.connected:
+            return await emergency_kill(
+                self.host,
+                self.port,
+                self.client_id + 1,
+                flatten=flatten,
+                timeout=timeout,
+                journal_path=self.journal_path,
+                who="kill window",
+            )
+        started = time.time()
+        self.snapshot.restart()
+        send_kill(self.ib)
+        why = "kill window" + (" and flatten" if flatten else "")
+        journal_problem = record_halt(self.journal_path, "ibdesk kill (kill window)", why)
+        return await finish_kill(
+            self.ib,
+            self.snapshot,
+            started=started,
+            flatten=flatten,
+            account="",
+            timeout=timeout,
+            who="kill window",
+            problems=(journal_problem,) if journal_problem else (),
+        )
 
-    def _fire(self, why: str) -> None:
-        self.fired_at = time.time()
-        self.fired = why
-        log.warning("emergency halt: %s", why)
-        if self._ib.isConnected():
-            self._ib.reqGlobalCancel()
-        else:
-            why += "; the emergency line was not connected, so no cancel went out"
-            self.fired = why
-        record_halt(self.journal_path, "watchdog", why)
-        if self.on_fire is not None:
-            self.on_fire(why)
-
-    def rearm(self) -> None:
-        """After the desk has acknowledged a firing: watch again."""
-        self.fired = None
-        self.fired_at = None
-        self.last_beat = time.monotonic()
+    def stop(self) -> None:
+        """Disconnect and stop reconnecting."""
+        self._stopping = True
+        self.ib.disconnect()

@@ -71,6 +71,10 @@ class KillReport:
     flatten: bool = False
     closing: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default_factory=tuple)
+    cancelled: tuple[OpenOrderLine, ...] = ()
+    """ orders that were working, from every client, when the kill was sent """
+    client_id: int = 0
+    """ the client id the kill's connection used (0: unknown, or the desk's own) """
 
     def summary(self) -> str:
         """One line for the window and the command line."""

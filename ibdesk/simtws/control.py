@@ -336,7 +336,9 @@ class SimControl:
     def received(
         self, since: float = 0.0, msg_id: int | None = None, client_id: int | None = None
     ) -> list[dict[str, Any]]:
-        """Messages clients sent (after monotonic time ``since``), oldest first."""
+        """Messages clients sent (read at ``time.perf_counter()`` >= ``since``), oldest
+        first. ``monotonic`` is that perf_counter reading: on Linux it is CLOCK_MONOTONIC,
+        comparable across processes; elsewhere compare it with this process's clock only."""
         return [
             {
                 "monotonic": r.monotonic,

@@ -55,9 +55,10 @@ def _name(inst: Instrument) -> str:
     return inst.symbol if inst.sec_type is SecType.FUTURE else inst.display
 
 
-def _root_limit(limits: Mapping[str, float], inst: Instrument) -> float:
-    """The limit for an instrument's root (``ES``), its display name (``EUR.USD``) or ``*``."""
-    for key in (inst.symbol.upper(), inst.display.upper(), "*"):
+def limit_for(limits: Mapping[str, float], inst: Instrument) -> float:
+    """The limit for an instrument: its root (``ES``), its display name (``EUR.USD``), its
+    security type's default (``*FUT``, ``*STK``, ``*CASH``), else ``*``."""
+    for key in (inst.symbol.upper(), inst.display.upper(), f"*{inst.sec_type.value}", "*"):
         if key in limits:
             return limits[key]
     return 0.0
@@ -113,7 +114,7 @@ def max_order_qty(
 
     Orders that only reduce a position are always allowed.
     """
-    limit = _root_limit(limits, intent.instrument)
+    limit = limit_for(limits, intent.instrument)
     if limit <= 0 or intent.qty <= limit or reduces_position(intent, ctx):
         return None
     return (
@@ -212,7 +213,7 @@ def max_position(
     Orders that only reduce a position are always allowed.
     """
     inst = intent.instrument
-    limit = _root_limit(limits, inst)
+    limit = limit_for(limits, inst)
     if limit <= 0 or reduces_position(intent, ctx):
         return None
     position = ctx.position(intent.account, inst.con_id)
@@ -418,6 +419,7 @@ __all__ = [
     "build_checks",
     "daily_loss",
     "duplicate_guard",
+    "limit_for",
     "max_open_orders",
     "max_order_notional",
     "max_order_qty",

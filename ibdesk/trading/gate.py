@@ -327,11 +327,18 @@ class OrderGate:
         if o.instrument.sec_type is SecType.FUTURE and not float(o.qty).is_integer():
             raise ValueError(f"Futures trade in whole contracts, not {o.qty:g}.")
         limit, stop = o.limit_price, o.stop_price
+        uses_stop = o.order_type.needs_stop or o.order_type is OrderType.TRAIL
+        # A price the type does not use would still go on the wire (lmtPrice/auxPrice):
+        # refuse it rather than send something the trader did not mean.
+        if limit is not None and not o.order_type.needs_limit:
+            raise ValueError(f"A {o.order_type.value} order takes no limit price.")
+        if stop is not None and not uses_stop:
+            raise ValueError(f"A {o.order_type.value} order takes no stop price.")
         if o.order_type.needs_limit:
             if limit is None:
                 raise ValueError(f"A {o.order_type.value} order needs a limit price.")
             limit = self._on_tick(o.instrument, limit, "limit price")
-        if o.order_type.needs_stop or o.order_type is OrderType.TRAIL:
+        if uses_stop:
             if stop is None:
                 raise ValueError(
                     f"A {o.order_type.value} order needs a stop price"

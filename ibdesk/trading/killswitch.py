@@ -122,6 +122,11 @@ class KillSwitch:
         """The trading state in force."""
         return self.gate.state
 
+    @property
+    def busy(self) -> bool:
+        """Whether a kill or flatten is still verifying."""
+        return self._running is not None and not self._running.done()
+
     def _restore(self) -> StateChange:
         """A halted desk is still halted after a restart (and so is a daily-loss lock)."""
         saved = self.journal.get_value(STATE_KEY)

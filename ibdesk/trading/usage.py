@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ibdesk.config import RiskSettings
+from ibdesk.domain.instruments import Instrument
 from ibdesk.domain.risk import TradingState
-from ibdesk.trading.checks import MINUTE
+from ibdesk.trading.checks import MINUTE, limit_for
 from ibdesk.trading.gate import CheckContext
 
 
@@ -27,8 +28,29 @@ class Usage:
     fraction: float = math.nan
 
 
-def _limit(table: Mapping[str, float], root: str) -> float:
-    return float(table.get(root, table.get("*", 0.0)))
+_KIND_NAMES = {"*FUT": "futures", "*STK": "stocks", "*CASH": "FX", "*CONTFUT": "futures"}
+
+
+def _table(limits: Mapping[str, float]) -> str:
+    """A per-root table in words: ``ES 5, futures 10, stocks 1,000, others 10``."""
+    if not any(v > 0 for v in limits.values()):
+        return "off"
+
+    kinds = list(_KIND_NAMES)
+
+    def order(key: str) -> tuple[int, int, str]:
+        if key == "*":
+            return (2, 0, key)
+        return (1, kinds.index(key), key) if key in kinds else (0, 0, key)
+
+    return ", ".join(
+        f"{_KIND_NAMES.get(k, 'others' if k == '*' else k)} {_amount(v)}"
+        for k, v in sorted(limits.items(), key=lambda kv: order(kv[0]))
+    )
+
+
+def _amount(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,g}"
 
 
 def _ratio(used: float, limit: float) -> float:
@@ -36,7 +58,10 @@ def _ratio(used: float, limit: float) -> float:
 
 
 def usage(
-    risk: RiskSettings, ctx: CheckContext, account: str, positions: dict[str, float]
+    risk: RiskSettings,
+    ctx: CheckContext,
+    account: str,
+    positions: Mapping[str, tuple[Instrument, float]],
 ) -> list[Usage]:
     """Every limit and its current use.
 
@@ -44,7 +69,7 @@ def usage(
         risk: the configured limits.
         ctx: the gate's view (working orders, recent orders, daily P&L, state).
         account: the account traded.
-        positions: signed position by symbol root.
+        positions: by symbol root, an instrument of that root and the signed position.
     """
     rows = [
         Usage(
@@ -92,13 +117,13 @@ def usage(
                 _ratio(count, risk.max_orders_per_minute),
             )
         )
-    for root, qty in sorted(positions.items()):
-        limit = _limit(risk.max_position, root)
+    for root, (inst, qty) in sorted(positions.items()):
+        limit = limit_for(risk.max_position, inst)
         rows.append(
             Usage(
                 f"position:{root}",
                 f"{root} position",
-                f"{qty:g} / {limit:g}" if limit else f"{qty:g} (no limit)",
+                f"{_amount(qty)} / {_amount(limit)}" if limit else f"{_amount(qty)} (no limit)",
                 _ratio(abs(qty), limit),
             )
         )
@@ -109,9 +134,14 @@ def usage(
         if risk.collar_pct
         else "off"
     )
-    order_qty = ", ".join(f"{k} {v:g}" for k, v in sorted(dict(risk.max_order_qty).items()))
     rows += [
-        Usage("order_qty", "Max order quantity", order_qty),
+        Usage("order_qty", "Max order quantity", _table(risk.max_order_qty)),
+        Usage("max_position", "Max position", _table(risk.max_position)),
+        Usage(
+            "rate",
+            "Max orders per minute",
+            f"{risk.max_orders_per_minute} per source" if risk.max_orders_per_minute else "off",
+        ),
         Usage(
             "notional",
             "Max order notional",
@@ -124,5 +154,12 @@ def usage(
             f"{risk.duplicate_window_ms:g} ms" if risk.duplicate_window_ms else "off",
         ),
         Usage("hours", "Trading hours only", "on" if risk.trading_hours_only else "off"),
+        Usage(
+            "watchdog",
+            "Watchdog stall halt",
+            f"{risk.watchdog_halt_after:g} s" if risk.watchdog_halt_after else "off",
+        ),
     ]
+    if not risk.daily_loss_limit:
+        rows.append(Usage("daily_loss", "Daily loss limit", "off"))
     return rows

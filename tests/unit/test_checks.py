@@ -180,6 +180,15 @@ def test_max_order_qty_uses_the_star_default_for_other_roots() -> None:
     assert reason == "AAPL order quantity 11 is over the limit of 10."
 
 
+def test_limits_fall_back_to_the_security_type_before_the_star() -> None:
+    limits = {"ES": 5.0, "*FUT": 8.0, "*STK": 1000.0, "*": 10.0}
+    assert checks.limit_for(limits, ES) == 5.0
+    assert checks.limit_for(limits, NQ) == 8.0
+    assert checks.limit_for(limits, AAPL) == 1000.0
+    assert checks.max_order_qty(order(1000, inst=AAPL), ctx(), limits=limits) is None
+    assert checks.max_order_qty(order(9, inst=NQ), ctx(), limits=limits)
+
+
 def test_max_order_qty_is_off_at_zero_per_root_and_overall() -> None:
     assert checks.max_order_qty(order(1000), ctx(), limits={"ES": 0.0, "*": 10.0}) is None
     assert checks.max_order_qty(order(1000, inst=NQ), ctx(), limits={"*": 0.0}) is None

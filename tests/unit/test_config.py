@@ -104,3 +104,18 @@ def test_command_line_overrides_are_validated_too() -> None:
     assert settings.connection.client_id == 1
     with pytest.raises(ConfigError, match="--port: must be an integer from 1 to 65535"):
         config.with_overrides(config.Settings(), port=70000)
+
+
+def test_the_readme_config_example_loads(tmp_path: Path) -> None:
+    """The example in README.md is a valid config, so a trader can start from it."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    settings = config.load(write(tmp_path, example))
+    assert settings.risk.max_order_qty["ES"] == 5.0
+    assert settings.risk.max_position["*STK"] == 5000.0
+    assert settings.risk.watchdog_halt_after == 1.5
+
+
+def test_a_limit_table_without_a_star_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r'\[risk\] max_position: needs a "\*" entry'):
+        config.load(write(tmp_path, "[risk]\nmax_position = { ES = 5 }\n"))

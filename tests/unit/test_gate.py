@@ -210,6 +210,30 @@ def test_off_tick_prices_are_refused_with_neighbours_or_rounded(
     assert port.placed[-1]["intent"].limit_price == 6800.0
 
 
+@pytest.mark.parametrize(
+    ("order_type", "limit_price", "stop_price", "reason"),
+    [
+        (OrderType.MARKET, 6800.0, None, "A MKT order takes no limit price."),
+        (OrderType.MARKET, None, 6790.0, "A MKT order takes no stop price."),
+        (OrderType.LIMIT, 6800.0, 6790.0, "A LMT order takes no stop price."),
+        (OrderType.STOP, 6800.0, 6790.0, "A STP order takes no limit price."),
+    ],
+)
+def test_a_price_the_order_type_does_not_use_is_refused_not_sent(
+    port: FakePort,
+    store: OrderStore,
+    journal: MemoryJournal,
+    order_type: OrderType,
+    limit_price: float | None,
+    stop_price: float | None,
+    reason: str,
+) -> None:
+    intent = OrderIntent(ES, Side.BUY, 1, order_type, TICKET, limit_price, stop_price)
+    decision = make_gate(port, store, journal).submit(intent)
+    assert (decision.accepted, decision.check, decision.reason) == (False, "validate", reason)
+    assert port.placed == []
+
+
 @pytest.mark.parametrize("qty", [0, -1, math.nan, math.inf, 1.5])
 def test_bad_quantities_are_refused(
     port: FakePort, store: OrderStore, journal: MemoryJournal, qty: float

@@ -40,18 +40,19 @@ class RiskModel(CoalescingTableModel[Usage]):
         self.refresh()
 
     def refresh(self) -> None:
-        """Recompute every line."""
+        """Recompute every line, keeping the order ``usage`` gives (use first, then the
+        settings): when a line appears or goes, the rows are laid out again."""
         fresh = {u.key: u for u in self.source()}
-        for key in [k for k in self.rows if k not in fresh]:
-            del self.rows[key]
-            self.remove_key(key)
-        for key, u in fresh.items():
-            known = key in self.rows
-            self.rows[key] = u
-            if known:
-                self.mark_dirty(key)
-            else:
+        if list(fresh) != list(self.rows):
+            for key in list(self.rows):
+                self.remove_key(key)
+            self.rows = fresh
+            for key in fresh:
                 self.insert_key(key)
+            return
+        self.rows = fresh
+        for key in fresh:
+            self.mark_dirty(key)
 
     def row(self, key: Hashable) -> Usage:
         """The line behind a row."""
@@ -69,8 +70,9 @@ class RiskPanel(QWidget):
         super().__init__(parent)
         self.model = model
         self.view = table_view(model, self, sortable=False)
-        self.view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.view.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.view.setColumnWidth(0, 150)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)

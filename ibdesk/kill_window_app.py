@@ -1,0 +1,47 @@
+"""Running the kill window: its own QApplication, qasync loop and standing connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+
+import qasync
+from PySide6.QtWidgets import QApplication
+
+from ibdesk.broker.emergency import StandbyKill
+from ibdesk.ui import theme
+from ibdesk.ui.kill_window import KillWindow
+
+
+def run_kill_window(
+    host: str, port: int, client_id: int, journal: Path, exit_after: float | None = None
+) -> int:
+    """Show the kill window until it is closed (or ``exit_after`` seconds, for smoke tests)."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    theme.apply(app, "dark")
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    standby = StandbyKill(host, port, client_id, journal)
+    window = KillWindow(
+        f"{host}:{port} as client {client_id}",
+        standby.kill,
+        lambda: standby.connected,
+    )
+    closed = loop.create_future()
+    app.lastWindowClosed.connect(lambda: closed.done() or closed.set_result(None))
+
+    async def main() -> None:
+        keeper = asyncio.ensure_future(standby.keep_connected())
+        window.show()
+        if exit_after is not None:
+            loop.call_later(exit_after, window.close)
+        await closed
+        keeper.cancel()
+        standby.stop()
+
+    with loop, contextlib.suppress(asyncio.CancelledError):
+        loop.run_until_complete(main())
+    return 0

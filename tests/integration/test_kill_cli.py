@@ -1,0 +1,283 @@
+"""``ibdesk kill`` as a user runs it: a subprocess against the simulated TWS.
+
+Two raw clients hold working orders and the account holds positions; the command must cancel
+every client's orders (and close every position with ``--flatten``), say what it did, exit 0
+only when the broker confirms it, and latch HALTED in the journal even when no broker answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from ibdesk.broker import ib as shim
+from ibdesk.simtws import SimConfig, SimThread
+from ibdesk.trading.journal import Journal
+from ibdesk.trading.killswitch import STATE_KEY
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.sim
+
+Connect = Callable[[int], Awaitable[Any]]
+KILL_ID = 1 + 101  # the default config's client id + the kill's offset
+
+
+@pytest.fixture
+def sim_config() -> SimConfig:
+    return SimConfig(
+        port=0,
+        seed=7,
+        tick_interval=0.05,
+        start_paused=True,
+        positions=(("ES", 2.0), ("AAPL", -100.0)),
+    )
+
+
+@pytest_asyncio.fixture
+async def connect(sim: SimThread) -> AsyncIterator[Connect]:
+    """Raw client connections (``await connect(7)``); all closed afterwards."""
+    clients: list[Any] = []
+
+    async def _connect(client_id: int) -> Any:
+        ib = shim.IB()
+        await ib.connectAsync("127.0.0.1", sim.port, clientId=client_id, timeout=10)
+        clients.append(ib)
+        return ib
+
+    yield _connect
+    for ib in clients:
+        ib.disconnect()
+    await asyncio.sleep(0)
+
+
+def run_kill(args: list[str], home: Path, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """``python -m ibdesk kill ARGS`` with a private home (so no user config is read)."""
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_CONFIG_HOME": str(home),
+        "XDG_STATE_HOME": str(home),
+        "XDG_DATA_HOME": str(home),
+        "HOME": str(home),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "ibdesk", "kill", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+async def run_kill_async(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    """The same, on a worker thread, so the raw clients on this loop keep reading."""
+    return await asyncio.to_thread(run_kill, args, home)
+
+
+def saved_state(path: Path) -> Any:
+    journal = Journal(path)
+    try:
+        return journal.get_value(STATE_KEY)
+    finally:
+        journal.close()
+
+
+async def es_future(ib: Any, sim: SimThread) -> Any:
+    """The ES front month, qualified, trading at 6800 (the market is paused)."""
+    [cont] = await shim.qualify(ib, shim.ContFuture("ES", exchange=""))
+    assert cont is not None
+    [fut] = await shim.qualify(ib, shim.Future(conId=cont.conId))
+    assert fut is not None
+    sim.control.set_price(fut.conId, 6800.0)
+    return fut
+
+
+async def aapl(ib: Any) -> Any:
+    [stock] = await shim.qualify(ib, shim.Stock("AAPL", "SMART", "USD"))
+    assert stock is not None
+    return stock
+
+
+async def working_orders_of_two_clients(connect: Connect, sim: SimThread) -> list[dict[str, Any]]:
+    """Clients 7 and 8 each leave resting limit orders far from the market; the sim's view."""
+    a, b = await connect(7), await connect(8)
+    es = await es_future(a, sim)
+    stock = await aapl(b)
+    a.placeOrder(es, shim.LimitOrder("BUY", 1, 6700.0))
+    a.placeOrder(es, shim.LimitOrder("SELL", 2, 6900.0))
+    b.placeOrder(stock, shim.LimitOrder("BUY", 10, 1.0))
+    b.placeOrder(es, shim.LimitOrder("BUY", 3, 6650.0))
+    await wait_until(
+        lambda: len(sim.control.orders(open_only=True)) == 4, timeout=10, what="4 working orders"
+    )
+    working: list[dict[str, Any]] = sim.control.orders(open_only=True)
+    assert {o["client_id"] for o in working} == {7, 8}
+    return working
+
+
+def cancelled_line(order: dict[str, Any]) -> re.Pattern[str]:
+    return re.compile(
+        rf"client {order['client_id']}\s+order {order['order_id']}\s+perm {order['perm_id']}\s"
+    )
+
+
+async def test_kill_cancels_every_clients_orders_verifies_and_latches_halted(
+    connect: Connect, sim: SimThread, tmp_path: Path
+) -> None:
+    """`ibdesk kill` cancels both raw clients' orders, lists each, exits 0 verified, and
+    journals HALTED; positions are left alone without --flatten."""
+    working = await working_orders_of_two_clients(connect, sim)
+    journal = tmp_path / "kill.sqlite"
+    result = await run_kill_async(["--port", str(sim.port), "--journal", str(journal)], tmp_path)
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr[-3000:]
+    assert f"as client {KILL_ID}" in out
+    assert "Cancelled 4 working order(s):" in out
+    for order in working:
+        assert cancelled_line(order).search(out), f"{order} not listed in:\n{out}"
+    assert re.search(r"^0 working orders in DU1234567, verified at \d\d:\d\d:\d\d\.$", out, re.M)
+    assert "NOT verified" not in out and "Closing orders" not in out
+    assert sim.control.orders(open_only=True) == []
+    states = {o["perm_id"]: o["status"] for o in sim.control.orders()}
+    assert all(states[o["perm_id"]] == "Cancelled" for o in working)
+    assert [r["client_id"] for r in sim.control.received(msg_id=58)] == [KILL_ID]
+    assert {(p["symbol"], p["qty"]) for p in sim.control.positions()} == {
+        ("ES", 2.0),
+        ("AAPL", -100.0),
+    }
+    saved = saved_state(journal)
+    assert saved is not None and saved["state"] == "HALTED"
+    assert "ibdesk kill" in saved["who"] and "emergency kill" in saved["why"]
+
+
+async def test_kill_flatten_closes_every_position_and_verifies_flat(
+    connect: Connect, sim: SimThread, tmp_path: Path
+) -> None:
+    """`ibdesk kill --flatten` cancels every order, sends a closing order per position,
+    prints them, and exits 0 only once the broker reports no position."""
+    working = await working_orders_of_two_clients(connect, sim)
+    journal = tmp_path / "kill.sqlite"
+    result = await run_kill_async(
+        ["--flatten", "--port", str(sim.port), "--journal", str(journal)], tmp_path
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr[-3000:]
+    for order in working:
+        assert cancelled_line(order).search(out), f"{order} not listed in:\n{out}"
+    closing = next(line for line in out.splitlines() if line.startswith("Closing orders: "))
+    assert sorted(closing.removeprefix("Closing orders: ").split("; ")) == [
+        "BUY 100 AAPL",
+        "SELL 2 ESZ6",
+    ]
+    assert re.search(r"^0 working orders in DU1234567, 0 positions, verified at ", out, re.M)
+    assert sim.control.positions() == []
+    assert sim.control.orders(open_only=True) == []
+    closers = [o for o in sim.control.orders() if o["client_id"] == KILL_ID]
+    assert sorted((o["symbol"], o["action"], o["order_type"]) for o in closers) == [
+        ("AAPL", "BUY", "MKT"),
+        ("ES", "SELL", "MKT"),
+    ]
+    saved = saved_state(journal)
+    assert saved is not None and saved["state"] == "HALTED"
+    assert "flatten" in saved["why"]
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_kill_with_nothing_reachable_exits_1_but_still_latches_halted(tmp_path: Path) -> None:
+    """With no TWS listening, `ibdesk kill` says NOT verified / could not connect, exits 1,
+    and the halt is in the journal anyway (a running desk still halts)."""
+    journal = tmp_path / "kill.sqlite"
+    port = closed_port()
+    result = run_kill(
+        ["--port", str(port), "--journal", str(journal), "--timeout", "3"], tmp_path, timeout=60
+    )
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr[-3000:]
+    assert "NOT verified" in out and "could not connect" in out
+    assert f"127.0.0.1:{port}" in out
+    assert "verified at" not in out.replace("NOT verified at", "")
+    saved = saved_state(journal)
+    assert saved is not None and saved["state"] == "HALTED"
+
+
+async def test_kill_uses_a_spare_client_id_when_its_own_is_taken(
+    connect: Connect, sim: SimThread, tmp_path: Path
+) -> None:
+    """A client squatting on the kill's id (102) does not stop it: TWS answers 326, the
+    kill retries on a spare id, cancels everything and exits 0."""
+    squatter = await connect(KILL_ID)
+    working = await working_orders_of_two_clients(connect, sim)
+    result = await run_kill_async(
+        ["--port", str(sim.port), "--journal", str(tmp_path / "kill.sqlite")], tmp_path
+    )
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr[-3000:]
+    for order in working:
+        assert cancelled_line(order).search(out), f"{order} not listed in:\n{out}"
+    assert "verified at" in out and "NOT verified" not in out
+    assert sim.control.orders(open_only=True) == []
+    senders = {r["client_id"] for r in sim.control.received(msg_id=58)}
+    assert senders and KILL_ID not in senders  # the cancel went out on a spare id
+    assert squatter.isConnected()
+    assert KILL_ID in {c["client_id"] for c in sim.control.clients()}
+
+
+@pytest.mark.parametrize(
+    ("args", "config", "expected"),
+    [
+        (["--bogus"], None, ["usage: ibdesk kill", "unrecognized arguments: --bogus"]),
+        (["--port", "seven"], None, ["usage: ibdesk kill", "argument --port: invalid int value"]),
+        (["--timeout"], None, ["argument --timeout: expected one argument"]),
+        (
+            [],
+            '[connection]\nport = "seven"\nclinet_id = 3\n',
+            [
+                "ibdesk kill: invalid configuration in",
+                "[connection] port: must be an integer from 1 to 65535, got 'seven'",
+                "unknown key 'clinet_id' (did you mean 'client_id'?)",
+            ],
+        ),
+        ([], "[connection\n", ["ibdesk kill: invalid configuration in"]),
+    ],
+    ids=["unknown-flag", "port-not-a-number", "missing-value", "bad-config", "not-toml"],
+)
+def test_bad_usage_or_config_exits_2_with_a_clear_message(
+    tmp_path: Path, args: list[str], config: str | None, expected: list[str]
+) -> None:
+    """Bad flags or a bad config file exit 2 with a message naming the problem, and no
+    connection is attempted."""
+    if config is not None:
+        path = tmp_path / "bad.toml"
+        path.write_text(config)
+        args = [*args, "--config", str(path)]
+    result = run_kill([*args, "--journal", str(tmp_path / "kill.sqlite")], tmp_path, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    for text in expected:
+        assert text in result.stderr, result.stderr
+    assert "ibdesk kill: 127.0.0.1" not in result.stdout  # it never tried to connect
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_config_file_exits_2(tmp_path: Path) -> None:
+    """An explicit --config that does not exist is a config error (exit 2), not defaults."""
+    missing = tmp_path / "nope.toml"
+    result = run_kill(["--config", str(missing)], tmp_path, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert str(missing) in result.stderr and "no such file" in result.stderr
