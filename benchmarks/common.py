@@ -1,16 +1,22 @@
-"""Shared pieces of the benchmarks: metric output, a simulator in its own process."""
+"""Shared pieces of the benchmarks: metric output, a simulator in its own process, the app
+against it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
 import socket
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -99,3 +105,101 @@ def sim_process(*flags: str) -> Iterator[SimProcess]:
         yield sim
     finally:
         sim.close()
+
+
+async def at_sim(
+    sim: SimProcess,
+    since: float,
+    msg_id: int,
+    count: int = 1,
+    timeout: float = 10.0,
+    client_id: int | None = None,
+) -> list[float]:
+    """Monotonic arrival times of the first ``count`` messages of a kind since ``since``
+    (from one client id, or any), as the simulator stamped them on reading them.
+
+    The simulator stamps with ``time.perf_counter()``, which on Linux is CLOCK_MONOTONIC and
+    so comparable across processes. Returns fewer than ``count`` on timeout.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = sim.call("received", since=since, msg_id=msg_id, client_id=client_id)
+        if len(rows) >= count or time.monotonic() > deadline:
+            return [r["monotonic"] for r in rows[:count]]
+        await asyncio.sleep(0.005)
+
+
+async def feed_rate(ib: Any, seconds: float = 1.5) -> float:
+    """Messages per second the client receives right now."""
+    before, t0 = ib.client._numMsgRecv, time.perf_counter()
+    await asyncio.sleep(seconds)
+    return float((ib.client._numMsgRecv - before) / (time.perf_counter() - t0))
+
+
+async def set_feed(sim: SimProcess, ib: Any, target: float, seconds: float = 1.5) -> float:
+    """Adjust the simulator's cadence until the client receives about ``target`` msgs/s
+    (each probe lasts ``seconds``); returns the rate reached."""
+    interval, steps = 0.05, 1
+    sim.call("set_rate", tick_interval=interval, steps_per_tick=steps)
+    rate = await feed_rate(ib, seconds)
+    for _ in range(6):
+        if rate <= 0:
+            break
+        if abs(rate - target) / target < 0.1:
+            break
+        interval = max(0.002, min(0.5, interval * rate / target))
+        sim.call("set_rate", tick_interval=interval, steps_per_tick=steps)
+        rate = await feed_rate(ib, seconds)
+    return rate
+
+
+def run_app(
+    measure: Callable[[Any, SimProcess], Awaitable[dict[str, Any]]],
+    *,
+    client_id: int = 1,
+    limits: bool = True,
+) -> dict[str, Any]:
+    """Run the desktop app in this process (offscreen, qasync) against a simulator process
+    without pacing or message cap; once the desk is up, ``measure(desk, sim)`` runs on the
+    app's loop, then the window closes. Returns what it measured.
+
+    The journal and the window state go to a scratch folder. ``limits=False`` turns the
+    pre-trade limits off (a benchmark's own order bursts would trip the rate limit).
+    SystemExit if the measurement failed.
+    """
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from ibdesk.config import ConnectionSettings, Settings, limits_off
+    from ibdesk.desktop import run_desktop
+
+    results: dict[str, Any] = {}
+    failures: list[BaseException] = []
+    tasks: list[asyncio.Future[None]] = []
+    with (
+        sim_process("--no-pacing", "--max-msg-rate", "0") as sim,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+
+        def ready(desk: Any) -> None:
+            async def go() -> None:
+                try:
+                    results.update(await measure(desk, sim))
+                except BaseException as exc:
+                    failures.append(exc)
+                    raise
+                finally:
+                    desk.window.close()
+
+            tasks.append(asyncio.ensure_future(go()))
+
+        QApplication.instance() or QApplication([])
+        os.environ["XDG_DATA_HOME"] = tmp
+        connection = ConnectionSettings(port=sim.port, client_id=client_id)
+        settings = Settings(connection=connection)
+        if not limits:
+            settings = Settings(connection=connection, risk=limits_off())
+        run_desktop(settings, state_path=Path(tmp) / "window.ini", on_ready=ready)
+    if failures:
+        raise SystemExit(f"benchmark failed: {failures[0]!r}")
+    return results

@@ -36,9 +36,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QPushButton
+from PySide6.QtWidgets import QPushButton
 
-from benchmarks.common import SimProcess, emit, percentile, sim_process
+from benchmarks.common import SimProcess, at_sim, emit, percentile, run_app
 from ibdesk.broker import ib as shim
 from ibdesk.domain.orders import (
     FillSnapshot,
@@ -50,18 +50,6 @@ from ibdesk.domain.orders import (
     Source,
     new_ref,
 )
-
-
-async def at_sim(
-    sim: SimProcess, since: float, msg_id: int, count: int = 1, timeout: float = 10.0
-) -> list[float]:
-    """Monotonic arrival times of the first ``count`` messages of a kind since ``since``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = sim.call("received", since=since, msg_id=msg_id)
-        if len(rows) >= count or time.monotonic() > deadline:
-            return [r["monotonic"] for r in rows[:count]]
-        await asyncio.sleep(0.005)
 
 
 async def click_to_wire(desk: Any, sim: SimProcess, es: Any, runs: int) -> list[float]:
@@ -278,32 +266,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--seconds", type=float, default=4.0)
     args = parser.parse_args()
-    from ibdesk.config import ConnectionSettings, Settings
-    from ibdesk.desktop import run_desktop
-
-    results: dict[str, Any] = {}
-    tasks: list[asyncio.Future[None]] = []
-    with (
-        sim_process("--no-pacing", "--max-msg-rate", "0") as sim,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-
-        def ready(desk: Any) -> None:
-            async def go() -> None:
-                try:
-                    results.update(await measure(desk, sim, args.runs, args.seconds))
-                finally:
-                    desk.window.close()
-
-            tasks.append(asyncio.ensure_future(go()))
-
-        QApplication.instance() or QApplication([])
-        os.environ["XDG_DATA_HOME"] = tmp  # the app's journal goes to a scratch folder
-        run_desktop(
-            Settings(connection=ConnectionSettings(port=sim.port)),
-            state_path=Path(tmp) / "window.ini",
-            on_ready=ready,
-        )
+    results = run_app(lambda desk, sim: measure(desk, sim, args.runs, args.seconds), limits=False)
     ours, bare = journal_writes(10_000)
     emit(
         "click_to_wire_ms_p99",

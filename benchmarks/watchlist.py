@@ -25,17 +25,14 @@ import asyncio
 import itertools
 import math
 import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtWidgets import QApplication
 
-from benchmarks.common import SimProcess, emit, percentile, sim_process
+from benchmarks.common import SimProcess, emit, percentile, run_app, set_feed
 
 INSTRUMENTS = 100
 
@@ -106,29 +103,6 @@ class PaintProbe(QObject):
                 self.latencies += [(now - started) * 1000 for started, _ in queue[: upto + 1]]
                 del queue[: upto + 1]
         return False
-
-
-async def feed_rate(ib: Any, seconds: float = 1.5) -> float:
-    """Messages per second the client receives right now."""
-    before, t0 = ib.client._numMsgRecv, time.perf_counter()
-    await asyncio.sleep(seconds)
-    return (ib.client._numMsgRecv - before) / (time.perf_counter() - t0)
-
-
-async def set_feed(sim: SimProcess, ib: Any, target: float) -> float:
-    """Adjust the simulator's cadence until the client receives about ``target`` msgs/s."""
-    interval, steps = 0.05, 1
-    sim.call("set_rate", tick_interval=interval, steps_per_tick=steps)
-    rate = await feed_rate(ib)
-    for _ in range(6):
-        if rate <= 0:
-            break
-        if abs(rate - target) / target < 0.1:
-            break
-        interval = max(0.002, min(0.5, interval * rate / target))
-        sim.call("set_rate", tick_interval=interval, steps_per_tick=steps)
-        rate = await feed_rate(ib)
-    return rate
 
 
 async def measure(desk: Any, sim: SimProcess, seconds: float) -> dict[str, Any]:
@@ -203,32 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0)
     args = parser.parse_args()
-    from ibdesk.config import ConnectionSettings, Settings
-    from ibdesk.desktop import run_desktop
-
-    results: dict[str, Any] = {}
-    tasks: list[asyncio.Future[None]] = []
-    with (
-        sim_process("--no-pacing", "--max-msg-rate", "0") as sim,
-        tempfile.TemporaryDirectory() as tmp,
-    ):
-
-        def ready(desk: Any) -> None:
-            async def go() -> None:
-                try:
-                    results.update(await measure(desk, sim, args.seconds))
-                finally:
-                    desk.window.close()
-
-            tasks.append(asyncio.ensure_future(go()))
-
-        app = QApplication.instance() or QApplication([])
-        assert app is not None
-        run_desktop(
-            Settings(connection=ConnectionSettings(port=sim.port)),
-            state_path=Path(tmp) / "window.ini",
-            on_ready=ready,
-        )
+    results = run_app(lambda desk, sim: measure(desk, sim, args.seconds))
     rate = results["rate"]
     emit(
         "watchlist_main_thread_cost_pct",

@@ -99,6 +99,7 @@ class Desk:
         )
         self.switch = self.safety.switch
         self._guarding = False
+        self.closed = False
         self.router.on_reconciled.append(self._on_reconciled)
         self.session.connected += self._on_connected
         self.log_handler = PanelHandler()
@@ -239,7 +240,11 @@ class Desk:
             self.session.start()
 
     async def close(self) -> None:
-        """Disconnect, close the journal and let go of the log handler."""
+        """Disconnect, close the journal and let go of the log handler (once; a second call
+        does nothing)."""
+        if self.closed:
+            return
+        self.closed = True
         for task in list(self._tasks):
             task.cancel()
         await self.safety.close()

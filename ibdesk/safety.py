@@ -185,6 +185,7 @@ class Safety:
     async def close(self) -> None:
         """Stop the timers, the line and the kill window."""
         self._closed = True
+        self.switch.close()
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()

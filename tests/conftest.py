@@ -3,7 +3,8 @@
 A test fails on any record from the client library's ``Decoder`` logger (a message it could
 not decode is dropped silently otherwise), on eventkit listener exceptions (eventkit logs them
 instead of raising), on errors logged by the simulated TWS itself, and on exceptions left in
-an asyncio loop. A test that provokes one of these on purpose asks for ``expected_faults``.
+an asyncio loop (asyncio's and qasync's loggers). A test that provokes one of these on purpose
+asks for ``expected_faults``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from ibdesk.simtws import SimConfig, SimThread
+from tests.helpers import quick_sim
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -29,7 +31,9 @@ class _Collector(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         name = record.name
         silent_drop = name.endswith(".Decoder") or name.startswith("eventkit")
-        our_error = record.levelno >= logging.ERROR and name.startswith(("ibdesk", "asyncio"))
+        our_error = record.levelno >= logging.ERROR and name.startswith(
+            ("ibdesk", "asyncio", "qasync")
+        )
         if silent_drop or our_error:
             self.records.append(record)
 
@@ -85,7 +89,7 @@ def no_silent_failures(expected_faults: ExpectedFaults):
 @pytest.fixture
 def sim_config() -> SimConfig:
     """A fast, seeded simulator on a free port; tests override it as they need."""
-    return SimConfig(port=0, seed=7, tick_interval=0.05)
+    return quick_sim()
 
 
 @pytest.fixture

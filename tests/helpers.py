@@ -1,4 +1,4 @@
-"""Waiting helpers shared by the end-to-end and UI tests."""
+"""Helpers shared by the end-to-end and UI tests: waiting, and the simulator's set-up."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from ibdesk.simtws import SimConfig
 
 
 async def wait_until(
@@ -26,3 +28,8 @@ async def wait_until(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.1f} s waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+def quick_sim(**fields: Any) -> SimConfig:
+    """The suite's simulator: a free port, a fixed seed, a fast tick; ``fields`` add to it."""
+    return SimConfig(port=0, seed=7, tick_interval=0.05, **fields)

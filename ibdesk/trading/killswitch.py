@@ -197,17 +197,24 @@ class KillSwitch:
         return self._start(self._verify_kill(started))
 
     def _stop_everything(self, who: str, why: str) -> None:
-        """The part of a kill that cannot wait: halt, purge, global cancel."""
+        """The part of a kill that cannot wait: halt, purge, global cancel.
+
+        The gate shuts and the cancel goes out first; journaling, the state announcement and
+        the purged orders' NotSent marks follow (150 purged orders are 150 journal writes and
+        blotter updates: measured 12 ms, all of it once in front of the cancel).
+        """
         # The recorded state, not the gate's: the stall watchdog latches the gate from its
         # own thread, and the kill that adopts it must still journal and announce the halt.
-        if self.last_change.state is not TradingState.HALTED:
-            self.set_state(TradingState.HALTED, who, why)
-        self._purge()
+        announce = self.last_change.state is not TradingState.HALTED
+        self.gate.state = TradingState.HALTED
+        purged = self.port.purge()
         self.port.global_cancel()
+        if announce:
+            self.set_state(TradingState.HALTED, who, why)
+        self._mark_purged(purged)
         self.journal.action(who, "kill", why)
 
-    def _purge(self) -> None:
-        purged = self.port.purge()
+    def _mark_purged(self, purged: set[int]) -> None:
         if not purged:
             return
         store = self.gate.store
@@ -369,6 +376,11 @@ class KillSwitch:
         )
         self.reported.emit(report)
         return report
+
+    def close(self) -> None:
+        """Stop a verification still running (the desk is closing: nobody will read it)."""
+        if self._running is not None and not self._running.done():
+            self._running.cancel()
 
     def _start(self, coro: Any) -> asyncio.Task[KillReport]:
         task: asyncio.Task[KillReport] = asyncio.ensure_future(coro)

@@ -24,7 +24,7 @@ from ibdesk.broker import ib as shim
 from ibdesk.simtws import SimConfig, SimThread
 from ibdesk.trading.journal import Journal
 from ibdesk.trading.killswitch import STATE_KEY
-from tests.helpers import wait_until
+from tests.helpers import quick_sim, wait_until
 
 pytestmark = pytest.mark.sim
 
@@ -34,10 +34,7 @@ KILL_ID = 1 + 101  # the default config's client id + the kill's offset
 
 @pytest.fixture
 def sim_config() -> SimConfig:
-    return SimConfig(
-        port=0,
-        seed=7,
-        tick_interval=0.05,
+    return quick_sim(
         start_paused=True,
         positions=(("ES", 2.0), ("AAPL", -100.0)),
     )

@@ -24,7 +24,7 @@ from ibdesk.broker.watchdog import EmergencyLine
 from ibdesk.simtws import SimConfig, SimThread
 from ibdesk.trading.journal import Journal
 from ibdesk.trading.killswitch import STATE_KEY
-from tests.helpers import wait_until
+from tests.helpers import quick_sim, wait_until
 
 pytestmark = pytest.mark.sim
 
@@ -35,7 +35,7 @@ GLOBAL_CANCEL = 58
 
 @pytest.fixture
 def sim_config() -> SimConfig:
-    return SimConfig(port=0, seed=7, tick_interval=0.05, start_paused=True)
+    return quick_sim(start_paused=True)
 
 
 def cancels(sim: SimThread) -> list[float]:

@@ -8,6 +8,7 @@ import pytest
 
 from ibdesk.broker import ib as shim
 from ibdesk.simtws import SimConfig, SimThread
+from tests.helpers import quick_sim
 
 from .conftest import Connect, front_future, wait_until
 from .test_orders import placed
@@ -20,10 +21,7 @@ START = 1_000_000.0
 
 @pytest.fixture
 def sim_config() -> SimConfig:
-    return SimConfig(
-        port=0,
-        seed=7,
-        tick_interval=0.05,
+    return quick_sim(
         start_paused=True,
         account_update_interval=0.2,
         pnl_interval=0.2,

@@ -8,6 +8,7 @@ import pytest
 
 from ibdesk.broker import ib as shim
 from ibdesk.simtws import EngineConfig, SimConfig, SimThread
+from tests.helpers import quick_sim
 
 from .conftest import front_future, wait_until
 from .test_orders import placed, sim_order
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.sim
 
 @pytest.fixture
 def sim_config() -> SimConfig:
-    return SimConfig(port=0, seed=7, tick_interval=0.05, start_paused=True)
+    return quick_sim(start_paused=True)
 
 
 @pytest.fixture
@@ -126,10 +127,7 @@ async def test_oca_type_2_reduces_the_others(ib: Any, es: Any, sim: SimThread) -
 class TestPartialParent:
     @pytest.fixture
     def sim_config(self) -> SimConfig:
-        return SimConfig(
-            port=0,
-            seed=7,
-            tick_interval=0.05,
+        return quick_sim(
             start_paused=True,
             engine=EngineConfig(partial_fills=True),
         )

@@ -11,6 +11,7 @@ import pytest
 
 from ibdesk.broker import ib as shim
 from ibdesk.simtws import SimConfig, SimThread
+from tests.helpers import quick_sim
 
 from .conftest import Connect, wait_until
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.sim
 
 @pytest.fixture(params=[157, 166, 176])
 def sim_config(request: pytest.FixtureRequest) -> SimConfig:
-    return SimConfig(port=0, seed=7, tick_interval=0.05, max_version=request.param)
+    return quick_sim(max_version=request.param)
 
 
 async def test_connect_and_sync_at_each_version(connect: Connect, sim: SimThread) -> None:

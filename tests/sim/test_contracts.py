@@ -23,6 +23,7 @@ import pytest
 
 from ibdesk.broker import ib as shim
 from ibdesk.simtws import SimConfig
+from tests.helpers import quick_sim
 
 from .conftest import Connect, wait_until
 
@@ -36,7 +37,7 @@ MONTH_CODES = "FGHJKMNQUVXZ"
 def sim_config(request: pytest.FixtureRequest) -> SimConfig:
     """The default simulator, or one capped at the server version a test is run at."""
     version = getattr(request, "param", 176)
-    return SimConfig(port=0, seed=7, tick_interval=0.05, max_version=version)
+    return quick_sim(max_version=version)
 
 
 at_each_layout = pytest.mark.parametrize("sim_config", LAYOUT_VERSIONS, indirect=True)

@@ -12,6 +12,7 @@ import pytest
 
 from ibdesk.broker import ib as shim
 from ibdesk.simtws import SimConfig, SimThread
+from tests.helpers import quick_sim
 
 from .conftest import Connect, front_future, wait_until
 from .test_orders import placed
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.sim
 
 @pytest.fixture
 def sim_config() -> SimConfig:
-    return SimConfig(port=0, seed=7, tick_interval=0.05, start_paused=True)
+    return quick_sim(start_paused=True)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pytest
 
 from ibdesk.broker import ib as shim
 from ibdesk.simtws import SimConfig, SimThread
+from tests.helpers import quick_sim
 
 from .conftest import front_future, wait_until
 
@@ -30,7 +31,7 @@ CENTRAL, EASTERN = ZoneInfo("US/Central"), ZoneInfo("US/Eastern")
 def sim_config(request: pytest.FixtureRequest) -> SimConfig:
     """The default fast simulator, with a test's overrides (``indirect`` parameters)."""
     overrides: dict[str, Any] = getattr(request, "param", {})
-    return SimConfig(port=0, seed=7, tick_interval=0.05, **overrides)
+    return quick_sim(**overrides)
 
 
 def on_grid(price: float, tick: float) -> bool:

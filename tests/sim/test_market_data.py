@@ -16,6 +16,7 @@ import pytest
 
 from ibdesk.broker import ib as shim
 from ibdesk.simtws import SimConfig, SimThread
+from tests.helpers import quick_sim
 
 from .conftest import front_future, wait_until
 
@@ -28,7 +29,7 @@ TICK_PRICE, TICK_SIZE, TICK_STRING, SNAPSHOT_END, TICK_BY_TICK = "1", "2", "46",
 def sim_config(request: pytest.FixtureRequest) -> SimConfig:
     """The default fast simulator, with a test's overrides (``indirect`` parameters)."""
     overrides: dict[str, Any] = getattr(request, "param", {})
-    return SimConfig(port=0, seed=7, tick_interval=0.05, **overrides)
+    return quick_sim(**overrides)
 
 
 class FrameLog:

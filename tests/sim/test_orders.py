@@ -12,6 +12,7 @@ import pytest
 
 from ibdesk.broker import ib as shim
 from ibdesk.simtws import EngineConfig, SimConfig, SimThread
+from tests.helpers import quick_sim
 
 from .conftest import Connect, front_future, wait_until
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.sim
 
 @pytest.fixture
 def sim_config() -> SimConfig:
-    return SimConfig(port=0, seed=7, tick_interval=0.05, start_paused=True)
+    return quick_sim(start_paused=True)
 
 
 @pytest.fixture
@@ -238,10 +239,7 @@ async def test_reused_or_lower_order_id_is_refused(ib: Any, es: Any, sim: SimThr
 class TestPartialFills:
     @pytest.fixture
     def sim_config(self) -> SimConfig:
-        return SimConfig(
-            port=0,
-            seed=7,
-            tick_interval=0.05,
+        return quick_sim(
             start_paused=True,
             engine=EngineConfig(partial_fills=True),
         )

@@ -7,6 +7,7 @@ the app. Tests wait with ``tests.helpers.wait_until``, which keeps that loop tur
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -43,6 +44,23 @@ def _qasync_loop() -> qasync.QEventLoop:
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
     """Every async test in tests/ui runs on a qasync loop bound to the QApplication."""
     return {"qasync": _qasync_loop}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Close the test's desks the moment its body returns, on the test's own loop.
+
+    pytest-qt processes Qt events right after the body, outside asyncio. Under qasync that
+    runs every due timer of a desk still open, and a task it resumes (the session's health
+    loop) dies with "no running event loop", unseen until the garbage collector logs it.
+    """
+    try:
+        return (yield)
+    finally:
+        make = getattr(item, "funcargs", {}).get("make_desk")
+        desks = getattr(make, "desks", None)
+        if desks:
+            make.loop.run_until_complete(asyncio.gather(*(d.close() for d in desks)))
 
 
 @pytest.fixture
@@ -84,6 +102,8 @@ async def make_desk(
             desk.start()
         return desk
 
+    make.desks = desks  # type: ignore[attr-defined]  # for pytest_runtest_call below
+    make.loop = asyncio.get_running_loop()  # type: ignore[attr-defined]
     yield make
     for desk in desks:
         await desk.close()

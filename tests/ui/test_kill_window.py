@@ -34,7 +34,7 @@ from ibdesk.simtws import SimConfig, SimThread
 from ibdesk.trading.journal import Journal
 from ibdesk.trading.killswitch import STATE_KEY
 from ibdesk.ui.kill_window import KillWindow
-from tests.helpers import wait_until
+from tests.helpers import quick_sim, wait_until
 
 from .conftest import MakeDesk
 
@@ -49,10 +49,7 @@ TICKET = Source("ticket")
 
 @pytest.fixture
 def sim_config() -> SimConfig:
-    return SimConfig(
-        port=0,
-        seed=7,
-        tick_interval=0.05,
+    return quick_sim(
         start_paused=True,
         positions=(("ES", 2.0), ("AAPL", -100.0)),
     )

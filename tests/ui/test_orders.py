@@ -16,7 +16,7 @@ from ibdesk.domain.connection import LinkState
 from ibdesk.domain.orders import OrderIntent, OrderState, OrderType, Side, Source
 from ibdesk.simtws import EngineConfig, SimConfig, SimThread
 from ibdesk.ui.models.table import KEY_ROLE
-from tests.helpers import wait_until
+from tests.helpers import quick_sim, wait_until
 
 from .conftest import MakeDesk
 
@@ -26,7 +26,7 @@ TICKET = Source("ticket")
 
 @pytest.fixture
 def sim_config() -> SimConfig:
-    return SimConfig(port=0, seed=7, tick_interval=0.05, start_paused=True)
+    return quick_sim(start_paused=True)
 
 
 def connected(desk: Any) -> bool:
@@ -205,10 +205,7 @@ async def test_rejects_and_untrusted_local_cancels_end_honestly(
 class TestPartialFills:
     @pytest.fixture
     def sim_config(self) -> SimConfig:
-        return SimConfig(
-            port=0,
-            seed=7,
-            tick_interval=0.05,
+        return quick_sim(
             start_paused=True,
             engine=EngineConfig(partial_fills=True),
         )

@@ -14,7 +14,7 @@ from ibdesk.domain.connection import LinkState
 from ibdesk.simtws import SimConfig, SimThread
 from ibdesk.ui import format as fmt
 from ibdesk.ui import theme
-from tests.helpers import wait_until
+from tests.helpers import quick_sim, wait_until
 
 from .conftest import MakeDesk
 
@@ -23,10 +23,7 @@ pytestmark = pytest.mark.ui
 
 @pytest.fixture
 def sim_config() -> SimConfig:
-    return SimConfig(
-        port=0,
-        seed=7,
-        tick_interval=0.05,
+    return quick_sim(
         account_update_interval=0.2,
         pnl_interval=0.2,
         positions=(("MES", 2.0),),

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ibdesk.broker import ib as shim
-from ibdesk.simtws import SimConfig, SimThread
+from ibdesk.simtws import SimThread
 from ibdesk.simtws.order_codec import (
     CONTRACT_FIELDS,
     OrderParseError,
@@ -30,6 +30,7 @@ from ibdesk.simtws.order_codec import (
     parse_place_order,
 )
 from ibdesk.simtws.wire import UNSET_DOUBLE, UNSET_INTEGER
+from tests.helpers import quick_sim
 from tests.sim.conftest import wait_until
 
 pytestmark = pytest.mark.sim
@@ -83,7 +84,7 @@ def version(request: pytest.FixtureRequest) -> int:
 @pytest.fixture
 def sim(version: int) -> Iterator[SimThread]:
     """A simulator whose market stands still, so resting orders stay where they were put."""
-    config = SimConfig(port=0, seed=7, tick_interval=0.05, max_version=version, start_paused=True)
+    config = quick_sim(max_version=version, start_paused=True)
     with SimThread(config) as running:
         yield running
 
