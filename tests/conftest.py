@@ -9,14 +9,18 @@ asks for ``expected_faults``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
+import pytest_asyncio
 
+from ibdesk.broker import ib as shim
 from ibdesk.simtws import SimConfig, SimThread
-from tests.helpers import quick_sim
+from tests.helpers import Connect, quick_sim
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -97,3 +101,20 @@ def sim(sim_config: SimConfig) -> Iterator[SimThread]:
     """The simulated TWS, running on its own thread and loop."""
     with SimThread(sim_config) as running:
         yield running
+
+
+@pytest_asyncio.fixture
+async def connect(sim: SimThread) -> AsyncIterator[Connect]:
+    """Connect real clients (``await connect(client_id=1)``); all are closed afterwards."""
+    clients: list[Any] = []
+
+    async def _connect(client_id: int = 1, timeout: float = 10, **kwargs: Any) -> Any:
+        ib = shim.IB()
+        await ib.connectAsync("127.0.0.1", sim.port, clientId=client_id, timeout=timeout, **kwargs)
+        clients.append(ib)
+        return ib
+
+    yield _connect
+    for ib in clients:
+        ib.disconnect()
+    await asyncio.sleep(0)

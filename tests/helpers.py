@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,3 +35,20 @@ async def wait_until(
 def quick_sim(**fields: Any) -> SimConfig:
     """The suite's simulator: a free port, a fixed seed, a fast tick; ``fields`` add to it."""
     return SimConfig(port=0, seed=7, tick_interval=0.05, **fields)
+
+
+Connect = Callable[..., Awaitable[Any]]
+"""The ``connect`` fixture's function: ``await connect(client_id=7)`` gives a connected client."""
+
+
+def private_env(home: Path) -> dict[str, str]:
+    """The environment for an ``ibdesk`` subprocess with a private home: no user config is
+    read, and its state, journal and logs stay in ``home``."""
+    return {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "XDG_CONFIG_HOME": str(home),
+        "XDG_STATE_HOME": str(home),
+        "XDG_DATA_HOME": str(home),
+        "HOME": str(home),
+    }

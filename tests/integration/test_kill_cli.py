@@ -8,27 +8,23 @@ only when the broker confirms it, and latch HALTED in the journal even when no b
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from ibdesk.broker import ib as shim
 from ibdesk.simtws import SimConfig, SimThread
 from ibdesk.trading.journal import Journal
 from ibdesk.trading.killswitch import STATE_KEY
-from tests.helpers import quick_sim, wait_until
+from tests.helpers import Connect, private_env, quick_sim, wait_until
 
 pytestmark = pytest.mark.sim
 
-Connect = Callable[[int], Awaitable[Any]]
 KILL_ID = 1 + 101  # the default config's client id + the kill's offset
 
 
@@ -40,33 +36,9 @@ def sim_config() -> SimConfig:
     )
 
 
-@pytest_asyncio.fixture
-async def connect(sim: SimThread) -> AsyncIterator[Connect]:
-    """Raw client connections (``await connect(7)``); all closed afterwards."""
-    clients: list[Any] = []
-
-    async def _connect(client_id: int) -> Any:
-        ib = shim.IB()
-        await ib.connectAsync("127.0.0.1", sim.port, clientId=client_id, timeout=10)
-        clients.append(ib)
-        return ib
-
-    yield _connect
-    for ib in clients:
-        ib.disconnect()
-    await asyncio.sleep(0)
-
-
 def run_kill(args: list[str], home: Path, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     """``python -m ibdesk kill ARGS`` with a private home (so no user config is read)."""
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "XDG_CONFIG_HOME": str(home),
-        "XDG_STATE_HOME": str(home),
-        "XDG_DATA_HOME": str(home),
-        "HOME": str(home),
-    }
+    env = private_env(home)
     return subprocess.run(
         [sys.executable, "-m", "ibdesk", "kill", *args],
         capture_output=True,

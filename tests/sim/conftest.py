@@ -6,36 +6,14 @@ shim module), so CI runs them unchanged with ib_async and with ib_insync.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest_asyncio
 
 from ibdesk.broker import ib as shim
-from ibdesk.simtws import SimThread
-from tests.helpers import wait_until
+from tests.helpers import Connect, wait_until
 
 __all__ = ["Connect", "front_future", "wait_until"]
-
-Connect = Callable[..., Awaitable[Any]]
-
-
-@pytest_asyncio.fixture
-async def connect(sim: SimThread) -> AsyncIterator[Connect]:
-    """Connect real clients (``await connect(client_id=1)``); all are closed afterwards."""
-    clients: list[Any] = []
-
-    async def _connect(client_id: int = 1, timeout: float = 5, **kwargs: Any) -> Any:
-        ib = shim.IB()
-        await ib.connectAsync("127.0.0.1", sim.port, clientId=client_id, timeout=timeout, **kwargs)
-        clients.append(ib)
-        return ib
-
-    yield _connect
-    for ib in clients:
-        ib.disconnect()
-    await asyncio.sleep(0)
 
 
 @pytest_asyncio.fixture

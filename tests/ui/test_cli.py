@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import private_env
+
 pytestmark = pytest.mark.ui
 
 
 def run(args: list[str], tmp_path: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "XDG_CONFIG_HOME": str(tmp_path),
-        "XDG_STATE_HOME": str(tmp_path),
-        "HOME": str(tmp_path),
-    }
+    env = private_env(tmp_path)
     return subprocess.run(
         [sys.executable, "-m", "ibdesk", *args],
         capture_output=True,

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,12 @@ from ibdesk.simtws import SimConfig, SimThread
 from ibdesk.trading.journal import Journal
 from ibdesk.trading.killswitch import STATE_KEY
 from ibdesk.ui.kill_window import KillWindow
-from tests.helpers import quick_sim, wait_until
+from tests.helpers import Connect, private_env, quick_sim, wait_until
 
 from .conftest import MakeDesk
 
 pytestmark = pytest.mark.ui
 
-Connect = Callable[[int], Awaitable[Any]]
 GLOBAL_CANCEL, PLACE_ORDER = 58, 3
 DESK_ID, WATCHDOG_ID, CLI_ID, WINDOW_ID = 1, 101, 102, 103
 STRATEGY = Source("strategy", "stuck")
@@ -55,35 +53,6 @@ def sim_config() -> SimConfig:
     )
 
 
-@pytest_asyncio.fixture
-async def connect(sim: SimThread) -> AsyncIterator[Connect]:
-    """Raw client connections (``await connect(9)``); all closed afterwards."""
-    clients: list[Any] = []
-
-    async def _connect(client_id: int) -> Any:
-        ib = shim.IB()
-        await ib.connectAsync("127.0.0.1", sim.port, clientId=client_id, timeout=10)
-        clients.append(ib)
-        return ib
-
-    yield _connect
-    for ib in clients:
-        ib.disconnect()
-    await asyncio.sleep(0)
-
-
-def kill_env(home: Path) -> dict[str, str]:
-    """A private home for ``ibdesk kill`` subprocesses: no user config is read."""
-    return {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "XDG_CONFIG_HOME": str(home),
-        "XDG_STATE_HOME": str(home),
-        "XDG_DATA_HOME": str(home),
-        "HOME": str(home),
-    }
-
-
 async def run_to_end(
     args: list[str], home: Path, timeout: float = 90
 ) -> tuple[int, str, str, float]:
@@ -94,7 +63,7 @@ async def run_to_end(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=kill_env(home),
+        env=private_env(home),
     )
     try:
         await wait_until(lambda: proc.poll() is not None, timeout=timeout, what=f"{args} exits")
@@ -432,7 +401,7 @@ async def test_ibdesk_kill_window_smoke(sim: SimThread, tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=kill_env(tmp_path),
+        env=private_env(tmp_path),
     )
     try:
         await wait_until(
