@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Hashable
+from typing import Any
 
 from PySide6.QtCore import QObject
 
@@ -34,6 +35,27 @@ def _side_tone(side: Side) -> str:
     return "gain" if side is Side.BUY else "loss"
 
 
+def _symbol_and_side() -> list[Column[Any]]:
+    """The two columns orders and fills share (both carry an instrument and a side)."""
+    return [
+        Column(
+            "Symbol",
+            lambda r: r.instrument.display,
+            lambda r: r.instrument.display,
+            numeric=False,
+            static=True,
+        ),
+        Column(
+            "Side",
+            lambda r: r.side.value,
+            lambda r: r.side.value,
+            numeric=False,
+            tone=lambda r: _side_tone(r.side),
+            static=True,
+        ),
+    ]
+
+
 def _px(o: OrderSnapshot, value: float | None) -> str:
     return fmt.price(math.nan if value is None else value, fmt.tick_decimals(o.instrument.min_tick))
 
@@ -47,21 +69,7 @@ def order_columns(completed: bool) -> list[Column[OrderSnapshot]]:
             lambda o: clock_text(o.updated if completed else o.created),
             numeric=False,
         ),
-        Column(
-            "Symbol",
-            lambda o: o.instrument.display,
-            lambda o: o.instrument.display,
-            numeric=False,
-            static=True,
-        ),
-        Column(
-            "Side",
-            lambda o: o.side.value,
-            lambda o: o.side.value,
-            numeric=False,
-            tone=lambda o: _side_tone(o.side),
-            static=True,
-        ),
+        *_symbol_and_side(),
         Column("Qty", lambda o: o.qty, lambda o: fmt.quantity(o.qty), editable=not completed),
         Column("Filled", lambda o: o.filled, lambda o: fmt.quantity(o.filled)),
     ]
@@ -159,21 +167,7 @@ def fill_columns() -> list[Column[FillSnapshot]]:
 
     return [
         Column("Time", lambda f: f.time, lambda f: clock_text(f.time), numeric=False, static=True),
-        Column(
-            "Symbol",
-            lambda f: f.instrument.display,
-            lambda f: f.instrument.display,
-            numeric=False,
-            static=True,
-        ),
-        Column(
-            "Side",
-            lambda f: f.side.value,
-            lambda f: f.side.value,
-            numeric=False,
-            tone=lambda f: _side_tone(f.side),
-            static=True,
-        ),
+        *_symbol_and_side(),
         Column("Qty", lambda f: f.qty, lambda f: fmt.quantity(f.qty), static=True),
         Column("Price", lambda f: f.price, px, static=True),
         Column("Commission", lambda f: f.commission, lambda f: fmt.money(f.commission)),
