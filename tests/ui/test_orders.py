@@ -94,6 +94,31 @@ async def test_place_modify_in_place_cancel_from_the_blotter(
     assert blotter_row(blotter.working, ref) is None
 
 
+async def test_the_blotter_refreshing_itself_sends_nothing(
+    make_desk: MakeDesk, sim: SimThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # QStandardItemModel reports the blotter's own refresh as itemChanged, as it does an edit:
+    # once, each refresh of a working order's price sent that price back as a modify.
+    desk, es = await ready_desk(make_desk, sim)
+    modifies: list[Any] = []
+    real_modify = desk.gate.modify
+    monkeypatch.setattr(desk.gate, "modify", lambda i: modifies.append(i) or real_modify(i))
+    [ref] = desk.place(lmt(es, 6790.0)).refs
+    blotter = desk.window.blotter_panel
+    await wait_until(lambda: blotter_row(blotter.working, ref) is not None, what="blotter row")
+    desk.modify_order(ref, limit_price=6791.0, source="chart")
+    await wait_until(lambda: at_sim(sim, ref)["lmt_price"] == 6791.0, what="modified at sim")
+    row = blotter_row(blotter.working, ref)
+    limit_col = [c.title for c in blotter.working.columns].index("Limit")
+    await wait_until(
+        lambda: blotter.working.item(row, limit_col).text() == "6,791.00", what="shown"
+    )
+    desk.place(lmt(es, 6780.0))  # more traffic through the same rows and models
+    await wait_until(lambda: len(blotter.working.row_keys()) == 2, what="second order shown")
+    assert [(m.ref, m.limit_price) for m in modifies] == [(ref, 6791.0)]
+    assert "Modify" not in blotter.message.text()
+
+
 async def test_a_cancel_overtakes_150_queued_orders(make_desk: MakeDesk, sim: SimThread) -> None:
     desk, es = await ready_desk(make_desk, sim)
     [first] = desk.place(lmt(es, 6700.0)).refs

@@ -236,6 +236,15 @@ class CoalescingTableModel(QStandardItemModel, Generic[Row]):
                 if changed is not None:
                     changed.append((row, c))
 
+    def is_typed(self, item: QStandardItem) -> bool:
+        """Whether an item's text is the user's, not what the model last wrote there.
+
+        QStandardItemModel turns every ``dataChanged`` (the flush's included) into
+        ``itemChanged``: a listener for edits must tell the two apart.
+        """
+        shown = self._shown[item.row()][item.column()]
+        return shown is None or item.text() != shown[0]
+
     def sort_value(self, row: int, column: int) -> Any:
         """The raw value behind a cell, for sorting (NaN and None sort first)."""
         value = self.columns[column].value(self.row(self._keys[row]))

@@ -166,7 +166,7 @@ class BlotterPanel(QWidget):
     def _edited(self, item: QStandardItem) -> None:
         row, col = item.row(), item.column()
         column = self.working.columns[col]
-        if not column.editable:
+        if not column.editable or not self.working.is_typed(item):
             return
         title = column.title
         ref = str(self.working.key_at(row))
