@@ -584,8 +584,10 @@ class Engine:
                     self._shrink(other, qty)
 
     def _shrink(self, o: SimOrder, qty: float) -> None:
-        o.total_qty = max(o.filled, o.total_qty - qty)
-        if o.remaining <= 1e-9:
+        if o.total_qty - qty <= o.filled + 1e-9:
+            # Nothing left to work: cancelled as it stands, its size still the one placed
+            # (a bracket's stop after the target filled is a 1-lot cancelled, not a 0-lot).
             self._finish(o, Status.CANCELLED, "Cancelled")
         else:
+            o.total_qty -= qty
             self.listener.order_changed(o)

@@ -67,6 +67,9 @@ async def test_children_wait_for_the_parent_then_take_profit_cancels_the_stop(
     await wait_until(lambda: take.orderStatus.status == "Filled", what="take-profit fill")
     await wait_until(lambda: stop.orderStatus.status == "Cancelled", what="stop cancelled")
     assert sim.control.positions() == []
+    # Cancelled as placed: still a 2-lot, none of it filled (not shrunk to a 0-lot).
+    assert sim_order(sim, stop.order.permId)["total_qty"] == 2
+    assert stop.orderStatus.filled == 0 and stop.orderStatus.remaining == 2
 
 
 async def test_stop_loss_fill_cancels_the_take_profit(ib: Any, es: Any, sim: SimThread) -> None:
