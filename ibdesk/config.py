@@ -113,6 +113,49 @@ class RiskSettings:
     kill_window: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class BracketTemplate:
+    """A bracket preset for a symbol root: quantity, and the take-profit and stop-loss
+    offsets from the entry in ``unit`` (``ticks``, ``points`` or ``dollars`` per contract)."""
+
+    qty: float = field(default=1.0, metadata=_rule(lo=0, hi=1e9))
+    take_profit: float = field(default=8.0, metadata=_rule(lo=0, hi=1e9))
+    stop_loss: float = field(default=6.0, metadata=_rule(lo=0, hi=1e9))
+    unit: str = field(default="ticks", metadata=_rule(choices=("ticks", "points", "dollars")))
+
+
+#: Templates a new desk starts with: ES +8/-6 ticks ($100 / $75 a contract), the same shape
+#: for the other index futures; CL and GC in their own tick sizes; shares in dollars.
+DEFAULT_TEMPLATES: Mapping[str, BracketTemplate] = {
+    "ES": BracketTemplate(1, 8, 6),
+    "MES": BracketTemplate(1, 8, 6),
+    "NQ": BracketTemplate(1, 20, 12),
+    "MNQ": BracketTemplate(1, 20, 12),
+    "CL": BracketTemplate(1, 20, 12),
+    "MCL": BracketTemplate(1, 20, 12),
+    "GC": BracketTemplate(1, 20, 12),
+    "MGC": BracketTemplate(1, 20, 12),
+    "*STK": BracketTemplate(100, 1.0, 0.5, "points"),
+    "*": BracketTemplate(1, 8, 6),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSettings:
+    """The order ticket: confirmations, fat-finger thresholds, prices, templates."""
+
+    confirm: str = field(default="live", metadata=_rule(choices=("live", "always", "never")))
+    fat_finger_fraction: float = field(default=0.8, metadata=_rule(lo=0, hi=1))
+    fat_finger_ticks: float = field(default=50.0, metadata=_rule(lo=0, hi=1e6))
+    off_tick: str = field(default="refuse", metadata=_rule(choices=("refuse", "round")))
+    roll_warning_days: int = field(default=5, metadata=_rule(lo=0, hi=365))
+    buy_shortcut: str = "Ctrl+B"
+    sell_shortcut: str = "Ctrl+S"
+    templates: Mapping[str, BracketTemplate] = field(
+        default_factory=lambda: dict(DEFAULT_TEMPLATES), metadata=_rule(doc="templates")
+    )
+
+
 def limits_off(risk: RiskSettings | None = None) -> RiskSettings:
     """The same risk settings with every pre-trade limit off; the kill switch, the watchdog
     and the daily loss limit stay as they are. For replays and benchmarks that measure the
@@ -139,6 +182,9 @@ class Settings:
     ui: UiSettings = UiSettings()
     watchlist: WatchlistSettings = WatchlistSettings()
     risk: RiskSettings = RiskSettings()
+    ticket: TicketSettings = TicketSettings()
+    path: Path | None = field(default=None, compare=False)
+    """ the file these came from (None: defaults); the template dialog writes back to it """
 
 
 def default_path() -> Path:
@@ -157,20 +203,20 @@ def load(path: Path | None = None) -> Settings:
     if not path.exists():
         if explicit:
             raise ConfigError(str(path), ["no such file"])
-        return Settings()
+        return Settings(path=path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), [f"cannot read it: {exc}"]) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from exc
-    return from_mapping(data, str(path))
+    return dataclasses.replace(from_mapping(data, str(path)), path=path)
 
 
 def from_mapping(data: Mapping[str, Any], source: str = "config") -> Settings:
     """Validate a parsed config; raises ConfigError listing every problem."""
     problems: list[str] = []
-    sections = {f.name: f for f in dataclasses.fields(Settings)}
+    sections = {f.name: f for f in dataclasses.fields(Settings) if f.name != "path"}
     built: dict[str, Any] = {}
     for name, value in data.items():
         if name not in sections:
@@ -184,6 +230,7 @@ def from_mapping(data: Mapping[str, Any], source: str = "config") -> Settings:
                 "UiSettings": UiSettings,
                 "WatchlistSettings": WatchlistSettings,
                 "RiskSettings": RiskSettings,
+                "TicketSettings": TicketSettings,
             }[str(section_type)]
             built[name] = _section(cls, name, value, problems)
     if problems:
@@ -251,6 +298,8 @@ def _check(f: dataclasses.Field[Any], value: Any) -> Any:
             listed = ", ".join(repr(c) for c in choices if c)
             return _Problem(f"must be one of {listed}, got {shown}")
         return value
+    if kind.startswith("Mapping") and rule.get("doc") == "templates":
+        return _check_templates(value)
     if kind.startswith("Mapping"):
         return _check_limits(rule, value)
     if kind.startswith("tuple"):
@@ -274,6 +323,25 @@ def _check_limits(rule: Mapping[str, Any], value: Any) -> Any:
     if "*" not in out:
         return _Problem('needs a "*" entry: the limit for every other symbol')
     return out
+
+
+def _check_templates(value: Any) -> Any:
+    """Bracket templates by root: ``[ticket.templates.ES] qty = 1, take_profit = 8, ...``."""
+    if not isinstance(value, Mapping):
+        return _Problem(f"must be tables of templates by symbol root, got {value!r}")
+    out: dict[str, BracketTemplate] = {}
+    for root, table in value.items():
+        if not isinstance(table, Mapping):
+            return _Problem(f"the template for {root!r} must be a table, got {table!r}")
+        problems: list[str] = []
+        template = _section(BracketTemplate, f"templates.{root}", table, problems)
+        if problems:
+            return _Problem("; ".join(problems))
+        if template.qty <= 0 or template.take_profit <= 0 or template.stop_loss <= 0:
+            return _Problem(f"the template for {root!r} needs a quantity and offsets above 0")
+        out[str(root).upper()] = template
+    # The defaults stay for roots the file does not name.
+    return {**DEFAULT_TEMPLATES, **out}
 
 
 def _range(rule: Mapping[str, Any]) -> str:
@@ -303,3 +371,30 @@ def with_overrides(settings: Settings, **connection: Any) -> Settings:
     return dataclasses.replace(
         settings, connection=dataclasses.replace(settings.connection, **given)
     )
+
+
+def save_templates(path: Path, templates: Mapping[str, BracketTemplate]) -> None:
+    """Write ``[ticket.templates.*]`` into a config file, keeping everything else in it
+    (comments included); the file is created if it does not exist. A template equal to the
+    built-in default for its root is not written."""
+    import tomlkit
+
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    doc = tomlkit.parse(text)
+    ticket = doc.setdefault("ticket", tomlkit.table())
+    table = tomlkit.table(is_super_table=True)
+    for root, t in sorted(templates.items()):
+        if DEFAULT_TEMPLATES.get(root) == t:
+            continue
+        entry = tomlkit.inline_table()
+        entry.update(
+            {"qty": t.qty, "take_profit": t.take_profit, "stop_loss": t.stop_loss, "unit": t.unit}
+        )
+        table[root] = entry
+    if "templates" in ticket:
+        del ticket["templates"]
+    if table:
+        ticket["templates"] = table
+    from_mapping(tomlkit.parse(tomlkit.dumps(doc)).unwrap(), str(path))  # never write a bad file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomlkit.dumps(doc), encoding="utf-8")

@@ -35,6 +35,7 @@ from ibdesk.domain.orders import (
     Side,
     Tif,
 )
+from ibdesk.domain.ticket import WhatIf
 from ibdesk.state.orders import OrderStore
 from ibdesk.trading.gate import JournalWriter
 
@@ -125,25 +126,27 @@ class OrderRouter:
     ) -> None:
         """Place one order; its message goes through the pacer."""
         contract = self.resolver.contract(intent.instrument.con_id)
-        order = shim.Order(
-            orderId=order_id,
-            action=intent.side.value,
-            totalQuantity=intent.qty,
-            orderType=intent.order_type.value,
-            tif=intent.tif.value,
-            outsideRth=intent.outside_rth,
-            orderRef=ref,
-            transmit=transmit,
-            parentId=parent_id,
-            account=intent.account,
-        )
-        if intent.limit_price is not None:
-            order.lmtPrice = intent.limit_price
-        if intent.stop_price is not None:
-            order.auxPrice = intent.stop_price
+        order = _order_of(intent, ref, order_id, parent_id, transmit)
         if oca_group:
             order.ocaGroup, order.ocaType = oca_group, oca_type
         self.ib.placeOrder(contract, order)
+
+    async def what_if(self, intent: OrderIntent, timeout: float = 5.0) -> WhatIf:
+        """IB's margin and commission for an order, placing nothing (TimeoutError, or
+        LookupError with the broker's reason when it refuses to answer)."""
+        contract = self.resolver.contract(intent.instrument.con_id)
+        state = await asyncio.wait_for(
+            self.ib.whatIfOrderAsync(contract, _order_of(intent, "", 0)), timeout
+        )
+        if state is None:
+            raise LookupError("the broker gave no what-if answer")
+        return WhatIf(
+            _number(state.initMarginChange),
+            _number(state.maintMarginChange),
+            _number(state.commission),
+            state.commissionCurrency or "",
+            state.warningText or "",
+        )
 
     def modify(
         self, snap: OrderSnapshot, qty: float, limit_price: float | None, stop_price: float | None
@@ -374,6 +377,38 @@ def ref_of(trade: Any) -> str:
     if order.permId:
         return f"ext:{order.permId}"
     return f"ext:{order.clientId}:{order.orderId}"
+
+
+def _order_of(
+    intent: OrderIntent, ref: str, order_id: int, parent_id: int = 0, transmit: bool = True
+) -> Any:
+    """The library's Order for an intent."""
+    order = shim.Order(
+        orderId=order_id,
+        action=intent.side.value,
+        totalQuantity=intent.qty,
+        orderType=intent.order_type.value,
+        tif=intent.tif.value,
+        outsideRth=intent.outside_rth,
+        orderRef=ref,
+        transmit=transmit,
+        parentId=parent_id,
+        account=intent.account,
+    )
+    if intent.limit_price is not None:
+        order.lmtPrice = intent.limit_price
+    if intent.stop_price is not None:
+        order.auxPrice = intent.stop_price
+    return order
+
+
+def _number(value: Any) -> float:
+    """A what-if figure: ib_insync sends strings, IB's "unset" is a huge double."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return x if math.isfinite(x) and abs(x) < 1e300 else math.nan
 
 
 def _price(value: Any) -> float | None:

@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from ibdesk.domain.instruments import Instrument
 
 
+def is_paper_account(account: str) -> bool:
+    """IB paper accounts start with ``D`` (DU…, DF…); every other account is LIVE."""
+    return account.startswith("D")
+
+
 @dataclass(frozen=True, slots=True)
 class AccountSnapshot:
     """The figures a trader watches for one account (NaN until the broker says)."""
@@ -26,8 +31,8 @@ class AccountSnapshot:
 
     @property
     def is_paper(self) -> bool:
-        """IB paper accounts start with ``D`` (DU…, DF…)."""
-        return self.account.startswith("D")
+        """Whether this is a paper-trading account."""
+        return is_paper_account(self.account)
 
 
 @dataclass(frozen=True, slots=True)

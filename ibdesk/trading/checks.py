@@ -37,14 +37,14 @@ _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # ---- helpers ----------------------------------------------------------------------------------
 
 
-def _num(x: float) -> str:
+def num_text(x: float) -> str:
     """A quantity or limit: ``6``, ``1,000``, ``0.5``."""
     if math.isfinite(x) and float(x).is_integer():
         return f"{int(x):,}"
     return f"{x:,.6f}".rstrip("0").rstrip(".") if math.isfinite(x) else str(x)
 
 
-def _price(inst: Instrument, price: float) -> str:
+def price_text(inst: Instrument, price: float) -> str:
     """A price with the instrument's tick precision, at least two decimals: ``6850.00``."""
     tick = f"{inst.min_tick:.10f}".rstrip("0").partition(".")[2]
     return f"{price:.{min(max(2, len(tick)), 10)}f}"
@@ -118,8 +118,8 @@ def max_order_qty(
     if limit <= 0 or intent.qty <= limit or reduces_position(intent, ctx):
         return None
     return (
-        f"{_name(intent.instrument)} order quantity {_num(intent.qty)} is over the limit "
-        f"of {_num(limit)}."
+        f"{_name(intent.instrument)} order quantity {num_text(intent.qty)} is over the limit "
+        f"of {num_text(limit)}."
     )
 
 
@@ -142,8 +142,8 @@ def max_order_notional(intent: OrderIntent, ctx: CheckContext, *, limit: float) 
     if value <= limit:
         return None
     return (
-        f"{_name(inst)} order value {value:,.2f} {inst.currency} ({_num(intent.qty)} \u00d7 "
-        f"{_price(inst, price)} \u00d7 {_num(inst.multiplier)}) is over the limit of "
+        f"{_name(inst)} order value {value:,.2f} {inst.currency} ({num_text(intent.qty)} \u00d7 "
+        f"{price_text(inst, price)} \u00d7 {num_text(inst.multiplier)}) is over the limit of "
         f"{limit:,.2f}."
     )
 
@@ -186,22 +186,28 @@ def price_collar(
             if in_ticks <= ticks + 1e-9:
                 continue
             return (
-                f"{label} {_price(inst, p)} is {_num(round(in_ticks, 2))} ticks from the market "
-                f"{_price(inst, market)}; the collar is {_num(ticks)} ticks."
+                f"{label} {price_text(inst, p)} is {num_text(round(in_ticks, 2))} ticks from "
+                f"the market {price_text(inst, market)}; the collar is {num_text(ticks)} ticks."
             )
         band = abs(market) * pct / 100
         if away <= band * (1 + 1e-9):
             continue
         shown, collar = _pct_text(away / abs(market) * 100 if market else math.inf, pct)
         return (
-            f"{label} {_price(inst, p)} is {shown} from the market {_price(inst, market)}; "
+            f"{label} {price_text(inst, p)} is {shown} from the market {price_text(inst, market)}; "
             f"the collar is {collar}."
         )
     return None
 
 
 def _side_word(qty: float) -> str:
-    return f"{_num(abs(qty))} long" if qty > 0 else f"{_num(abs(qty))} short" if qty else "flat"
+    return (
+        f"{num_text(abs(qty))} long"
+        if qty > 0
+        else f"{num_text(abs(qty))} short"
+        if qty
+        else "flat"
+    )
 
 
 def max_position(
@@ -218,18 +224,17 @@ def max_position(
         return None
     position = ctx.position(intent.account, inst.con_id)
     if not math.isfinite(position):
-        return (
-            f"{_name(inst)} position is not known, so its limit of {_num(limit)} cannot be checked."
-        )
+        known = f"{_name(inst)} position is not known"
+        return f"{known}, so its limit of {num_text(limit)} cannot be checked."
     working = _working_same_side(intent, ctx)
     after = position + intent.side.sign * (working + intent.qty)
     if abs(after) <= limit:
         return None
     side = "buy" if intent.side.sign > 0 else "sell"
     return (
-        f"{_name(inst)} position would be {_side_word(after)}; the limit is {_num(limit)} "
-        f"(now {_side_word(position)}, {_num(working)} more in working {side} orders, "
-        f"{_num(intent.qty)} in this one)."
+        f"{_name(inst)} position would be {_side_word(after)}; the limit is {num_text(limit)} "
+        f"(now {_side_word(position)}, {num_text(working)} more in working {side} orders, "
+        f"{num_text(intent.qty)} in this one)."
     )
 
 
@@ -273,10 +278,10 @@ def _same_terms(a: OrderIntent, b: OrderIntent) -> bool:
 
 def _describe(o: OrderIntent) -> str:
     inst = o.instrument
-    text = f"{o.side.value} {_num(o.qty)} {inst.display} {o.order_type.value}"
+    text = f"{o.side.value} {num_text(o.qty)} {inst.display} {o.order_type.value}"
     for p in (o.stop_price, o.limit_price):
         if p is not None:
-            text += f" {_price(inst, p)}"
+            text += f" {price_text(inst, p)}"
     return text
 
 
@@ -290,7 +295,7 @@ def duplicate_guard(intent: OrderIntent, ctx: CheckContext, *, window_ms: float)
         if elapsed_ms <= window_ms and _same_terms(intent, earlier):
             return (
                 f"Looks like a duplicate of an order sent {max(0.0, elapsed_ms):.0f} ms ago "
-                f"({source}: {_describe(earlier)}); the guard is {_num(window_ms)} ms."
+                f"({source}: {_describe(earlier)}); the guard is {num_text(window_ms)} ms."
             )
     return None
 

@@ -303,8 +303,9 @@ class OrderGate:
             inst = entry.instrument
             take = self._on_tick(inst, intent.take_profit, "take-profit")
             stop = self._on_tick(inst, intent.stop_loss, "stop-loss")
+            # A stop-limit enters near its trigger; its limit only bounds the fill.
             reference = (
-                entry.limit_price or entry.stop_price or self.context().last_price(inst.con_id)
+                entry.stop_price or entry.limit_price or self.context().last_price(inst.con_id)
             )
             sign = entry.side.sign
             if sign * (take - stop) <= 0:

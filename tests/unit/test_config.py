@@ -119,3 +119,19 @@ def test_the_readme_config_example_loads(tmp_path: Path) -> None:
 def test_a_limit_table_without_a_star_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r'\[risk\] max_position: needs a "\*" entry'):
         config.load(write(tmp_path, "[risk]\nmax_position = { ES = 5 }\n"))
+
+
+def test_saved_templates_keep_the_rest_of_the_file(tmp_path: Path) -> None:
+    """The template dialog writes [ticket.templates] and nothing else changes, comments kept."""
+    path = tmp_path / "config.toml"
+    path.write_text("# mine\n[risk]\ncollar_pct = 3.0  # tight\n", encoding="utf-8")
+    templates = {**config.DEFAULT_TEMPLATES, "ES": config.BracketTemplate(2, 10, 5, "ticks")}
+    config.save_templates(path, templates)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# mine\n[risk]\ncollar_pct = 3.0  # tight\n")
+    loaded = config.load(path)
+    assert loaded.ticket.templates["ES"] == config.BracketTemplate(2, 10, 5, "ticks")
+    assert loaded.ticket.templates["CL"] == config.DEFAULT_TEMPLATES["CL"]
+    assert loaded.risk.collar_pct == 3.0 and loaded.path == path
+    with pytest.raises(config.ConfigError, match="above 0"):
+        config.from_mapping({"ticket": {"templates": {"ES": {"stop_loss": 0}}}})
