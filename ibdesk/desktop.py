@@ -63,12 +63,11 @@ def run_desktop(
 
     import asyncio
 
-    import qasync
-
     from ibdesk.app import Desk
     from ibdesk.ui.errors import ErrorReporter
+    from ibdesk.ui.event_loop import DeskEventLoop
 
-    loop = qasync.QEventLoop(app)
+    loop = DeskEventLoop(app)
     asyncio.set_event_loop(loop)
     desk = Desk(settings, window)
     reporter = ErrorReporter(window)

@@ -7,11 +7,11 @@ import contextlib
 import sys
 from pathlib import Path
 
-import qasync
 from PySide6.QtWidgets import QApplication
 
 from ibdesk.broker.emergency import StandbyKill
 from ibdesk.ui import theme
+from ibdesk.ui.event_loop import DeskEventLoop
 from ibdesk.ui.kill_window import KillWindow
 
 
@@ -22,7 +22,7 @@ def run_kill_window(
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     theme.apply(app, "dark")
-    loop = qasync.QEventLoop(app)
+    loop = DeskEventLoop(app)
     asyncio.set_event_loop(loop)
     standby = StandbyKill(host, port, client_id, journal)
     window = KillWindow(
