@@ -22,11 +22,13 @@ from PySide6 import QtCore
 import ibdesk
 from ibdesk.broker import ib as shim
 from ibdesk.broker.accounts import AccountFeed
+from ibdesk.broker.history import HistoryService
 from ibdesk.broker.instruments import InstrumentResolver
 from ibdesk.broker.marketdata import MarketData
 from ibdesk.broker.orders import OrderRouter, summary
 from ibdesk.broker.session import BrokerSession
 from ibdesk.config import ConnectionSettings, Settings
+from ibdesk.domain.bars import Timeframe
 from ibdesk.domain.connection import Notice, Severity
 from ibdesk.domain.instruments import Instrument, SymbolError
 from ibdesk.domain.orders import (
@@ -38,13 +40,16 @@ from ibdesk.domain.orders import (
     Source,
 )
 from ibdesk.domain.risk import KillReport, StateChange
+from ibdesk.domain.ticket import WhatIf
 from ibdesk.safety import Safety
 from ibdesk.state.account import AccountStore, PositionStore
+from ibdesk.state.bars import BarKey, BarStore
 from ibdesk.state.link import LinkStore
 from ibdesk.state.orders import OrderStore
 from ibdesk.state.quotes import QuoteStore, WatchlistStore
 from ibdesk.trading import journal as journal_module
 from ibdesk.trading.checks import build_checks
+from ibdesk.trading.confirm import ConfirmPolicy, reasons_to_confirm
 from ibdesk.trading.gate import CheckContext, OrderGate
 from ibdesk.trading.ids import OrderIds
 from ibdesk.trading.usage import Usage, usage
@@ -70,6 +75,8 @@ class Desk:
         self.resolver = InstrumentResolver(self.session.ib)
         self.market_data = MarketData(self.session, self.resolver, self.quotes, self.link)
         self.account_feed = AccountFeed(self.session, self.resolver, self.accounts, self.positions)
+        self.bars = BarStore()
+        self.history = HistoryService(self.session, self.resolver, self.bars)
         self.orders = OrderStore()
         self.journal_path = journal_path or journal_module.default_path()
         self.journal = journal_module.Journal(self.journal_path)
@@ -84,6 +91,7 @@ class Desk:
             self._check_context,
             build_checks(settings.risk),
             read_only=settings.connection.read_only,
+            round_off_tick=settings.ticket.off_tick == "round",
         )
         self.safety = Safety(
             settings.risk,
@@ -100,6 +108,7 @@ class Desk:
         self.switch = self.safety.switch
         self._guarding = False
         self.closed = False
+        self._ticket_watch = 0
         self.router.on_reconciled.append(self._on_reconciled)
         self.session.connected += self._on_connected
         self.log_handler = PanelHandler()
@@ -119,18 +128,7 @@ class Desk:
             SymbolError: the text is not a symbol, the broker has no such contract, or there
                 is no connection to ask.
         """
-        if not self.session.is_connected:
-            raise SymbolError(
-                "Not connected: symbols are looked up at the broker, so connect "
-                "first (File > Connect to…)."
-            )
-        try:
-            inst = await self.resolver.resolve(text)
-        except (ConnectionError, TimeoutError) as exc:
-            raise SymbolError(
-                f"The connection dropped while looking up {text!r} ({exc}); "
-                "try again once reconnected."
-            ) from exc
+        inst = await self.resolve(text)
         if not self.watchlist.add(inst):
             return f"{inst.display} is already on the watchlist."
         self.market_data.watch(inst)
@@ -138,9 +136,62 @@ class Desk:
         expiry = inst.expiry_date
         return f"Added {inst.display}" + (f", expiring {expiry:%d %b %Y}." if expiry else ".")
 
+    async def resolve(self, text: str) -> Instrument:
+        """Look a typed symbol up at the broker (futures: the front month).
+
+        Raises:
+            SymbolError: not a symbol, no such contract, or no connection to ask.
+        """
+        if not self.session.is_connected:
+            raise SymbolError(
+                "Not connected: symbols are looked up at the broker, so connect "
+                "first (File > Connect to…)."
+            )
+        try:
+            return await self.resolver.resolve(text)
+        except (ConnectionError, TimeoutError) as exc:
+            raise SymbolError(
+                f"The connection dropped while looking up {text!r} ({exc}); "
+                "try again once reconnected."
+            ) from exc
+
+    async def ticket_instrument(self, text: str) -> Instrument:
+        """Resolve the ticket's instrument and stream its quotes (the ticket prices from
+        them), whether or not it is on the watchlist."""
+        inst = await self.resolve(text)
+        previous, self._ticket_watch = self._ticket_watch, inst.con_id
+        if previous not in (0, inst.con_id) and previous not in self.watchlist:
+            self.market_data.unwatch(previous)  # a market-data line is worth keeping free
+        self.market_data.watch(inst)
+        return inst
+
+    async def what_if(self, intent: OrderIntent | BracketIntent) -> WhatIf:
+        """IB's margin and commission for an order (a bracket's entry), placing nothing.
+
+        Raises:
+            ConnectionError: not connected. TimeoutError / LookupError: no answer.
+        """
+        if not self.router.connected:
+            raise ConnectionError("Not connected to TWS: no what-if preview.")
+        entry = intent.entry if isinstance(intent, BracketIntent) else intent
+        # The library numbers the what-if with its next request id: taking one of ours first
+        # puts that id above every order id this client ever used.
+        self.ids.take(1)
+        return await self.router.what_if(entry)
+
     def place(self, intent: OrderIntent | BracketIntent) -> GateDecision:
         """Send an order or bracket through the gate."""
         return self.gate.submit(intent)
+
+    async def open_chart(self, text: str, timeframe: Timeframe) -> tuple[Instrument, BarKey]:
+        """Resolve a chart's symbol and start its bars (back-fill, then live); the bars are
+        in ``self.bars`` when this returns. Pair with :meth:`close_chart`."""
+        inst = await self.resolve(text)
+        return inst, await self.history.open(inst, timeframe)
+
+    def close_chart(self, key: BarKey) -> None:
+        """A chart stopped showing a series."""
+        self.history.close(key)
 
     def cancel_order(self, ref: str) -> GateDecision:
         """Cancel one order (from the blotter)."""
@@ -156,9 +207,28 @@ class Desk:
         qty: float | None = None,
         limit_price: float | None = None,
         stop_price: float | None = None,
+        source: str = "blotter",
     ) -> GateDecision:
-        """Change a working order in place (from the blotter)."""
-        return self.gate.modify(ModifyIntent(ref, Source("blotter"), qty, limit_price, stop_price))
+        """Change a working order in place (from the blotter, or ``chart`` for a drag)."""
+        return self.gate.modify(
+            ModifyIntent(ref, Source.parse(source), qty, limit_price, stop_price)
+        )
+
+    def confirm_reasons(self, intent: OrderIntent | BracketIntent) -> list[str]:
+        """Why an order needs the trader's confirmation before it goes (empty: it does not):
+        a LIVE account (per ``[ticket] confirm``), or a fat-finger size or price."""
+        entry = intent.entry if isinstance(intent, BracketIntent) else intent
+        risk, ticket = self.settings.risk, self.settings.ticket
+        policy = ConfirmPolicy(
+            ticket.confirm,
+            ticket.fat_finger_fraction,
+            ticket.fat_finger_ticks,
+            risk.max_order_qty,
+            risk.max_order_notional,
+        )
+        account = entry.account or self.session.account
+        market = self._check_context().last_price(entry.instrument.con_id)
+        return reasons_to_confirm(entry, account=account, market=market, policy=policy)
 
     # ---- the kill switch (trading bar, menu, shortcuts, positions panel) ----------------------
 
@@ -198,7 +268,8 @@ class Desk:
     def remove_symbol(self, con_id: int) -> None:
         """Stop watching an instrument."""
         if self.watchlist.remove(con_id):
-            self.market_data.unwatch(con_id)
+            if con_id != self._ticket_watch:  # the ticket still prices from it
+                self.market_data.unwatch(con_id)
             self._save_watchlist()
 
     def reconnect(self, connection: ConnectionSettings) -> None:
@@ -247,6 +318,7 @@ class Desk:
         self.closed = True
         for task in list(self._tasks):
             task.cancel()
+        self.history.stop()
         await self.safety.close()
         await self.session.stop()
         self.journal.close()

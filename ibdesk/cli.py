@@ -163,8 +163,17 @@ def _start_demo(
     from ibdesk.simtws import SimConfig, SimThread
 
     sim = SimThread(
-        SimConfig(port=sim_port or 0, seed=1, positions=DEMO_POSITIONS, account_update_interval=3.0)
+        SimConfig(
+            port=sim_port or 0,
+            seed=1,
+            positions=DEMO_POSITIONS,
+            account_update_interval=3.0,
+            # The desk is TWS's master API client, as a workstation should be: it sees the
+            # orders typed into TWS (below) and those of other API clients.
+            master_client_id=settings.connection.client_id,
+        )
     ).start()
+    _demo_orders(sim)
     logging.getLogger("ibdesk.cli").info("demo: simulated TWS on 127.0.0.1:%d", sim.port)
     connection = dataclasses.replace(
         settings.connection, host="127.0.0.1", port=sim.port, profile=""
@@ -173,3 +182,12 @@ def _start_demo(
     if watchlist == config.WatchlistSettings():
         watchlist = config.WatchlistSettings(DEMO_WATCHLIST)
     return sim, dataclasses.replace(settings, connection=connection, watchlist=watchlist)
+
+
+def _demo_orders(sim: SimThread) -> None:
+    """Something on the default ES chart: a long ES position with its stop and its target,
+    entered as if by hand in TWS before ibdesk started."""
+    last = float(sim.control.quote("ES")["last"])
+    sim.control.enter_manual_order("ES", "BUY", 1, "MKT")
+    sim.control.enter_manual_order("ES", "SELL", 1, "STP", stop=round(last) - 5)
+    sim.control.enter_manual_order("ES", "SELL", 1, "LMT", price=round(last) + 8)

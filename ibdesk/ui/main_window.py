@@ -22,15 +22,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ibdesk.domain.orders import Side
 from ibdesk.ui import theme
 
 if TYPE_CHECKING:
     import asyncio
 
     from ibdesk.config import ConnectionSettings, Settings
-    from ibdesk.domain.orders import GateDecision
+    from ibdesk.domain.bars import Timeframe
+    from ibdesk.domain.instruments import Instrument
+    from ibdesk.domain.orders import BracketIntent, GateDecision, OrderIntent
     from ibdesk.domain.risk import KillReport, StateChange
+    from ibdesk.domain.ticket import TicketRequest, WhatIf
     from ibdesk.state.account import AccountStore, PositionStore
+    from ibdesk.state.bars import BarKey, BarStore
     from ibdesk.state.link import LinkStore
     from ibdesk.state.orders import OrderStore
     from ibdesk.state.quotes import QuoteStore, WatchlistStore
@@ -39,7 +44,7 @@ if TYPE_CHECKING:
     from ibdesk.ui.dialogs.connection import ConnectionDialog
     from ibdesk.ui.panels.log import PanelHandler
 
-LAYOUT_VERSION = 4
+LAYOUT_VERSION = 6
 DOCKS = (
     ("watchlist", "Watchlist", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("account", "Account", Qt.DockWidgetArea.RightDockWidgetArea),
@@ -47,8 +52,14 @@ DOCKS = (
     ("orders", "Orders", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("log", "Log", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("risk", "Risk", Qt.DockWidgetArea.RightDockWidgetArea),
+    ("ticket", "Ticket", Qt.DockWidgetArea.RightDockWidgetArea),
 )
-DEFAULT_SHORTCUTS = {"kill": "Ctrl+Shift+K", "flatten": "Ctrl+Shift+F"}
+DEFAULT_SHORTCUTS = {
+    "kill": "Ctrl+Shift+K",
+    "flatten": "Ctrl+Shift+F",
+    "buy": "Ctrl+B",
+    "sell": "Ctrl+S",
+}
 
 
 class DeskApi(Protocol):
@@ -61,6 +72,7 @@ class DeskApi(Protocol):
     accounts: AccountStore
     positions: PositionStore
     orders: OrderStore
+    bars: BarStore
     log_handler: PanelHandler
     switch: KillSwitch
 
@@ -85,8 +97,27 @@ class DeskApi(Protocol):
         qty: float | None = None,
         limit_price: float | None = None,
         stop_price: float | None = None,
+        source: str = "blotter",
     ) -> GateDecision:
         """Modify a working order through the gate."""
+
+    def place(self, intent: OrderIntent | BracketIntent) -> GateDecision:
+        """Send an order or bracket through the gate."""
+
+    def confirm_reasons(self, intent: OrderIntent | BracketIntent) -> list[str]:
+        """Why an order needs a confirmation before it is sent (empty: none)."""
+
+    async def open_chart(self, text: str, timeframe: Timeframe) -> tuple[Instrument, BarKey]:
+        """Resolve a chart's symbol and start its bars (in ``bars`` on return)."""
+
+    def close_chart(self, key: BarKey) -> None:
+        """A chart stopped showing a series."""
+
+    async def ticket_instrument(self, text: str) -> Instrument:
+        """Resolve the ticket's symbol and stream its quotes."""
+
+    async def what_if(self, intent: OrderIntent | BracketIntent) -> WhatIf:
+        """IB's margin and commission for an order."""
 
     def versions(self) -> dict[str, str]:
         """Component versions for Help > About."""
@@ -134,6 +165,8 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["positions"], self.docks["orders"])
         self.tabifyDockWidget(self.docks["orders"], self.docks["log"])
         self.splitDockWidget(self.docks["account"], self.docks["risk"], Qt.Orientation.Vertical)
+        self.tabifyDockWidget(self.docks["risk"], self.docks["ticket"])
+        self.docks["ticket"].raise_()
         self.docks["positions"].raise_()
         # Notices sit in a fixed, title-less strip across the top, always in view.
         self.notice_dock = QDockWidget("Notices", self)
@@ -143,12 +176,10 @@ class MainWindow(QMainWindow):
         self.notice_dock.setWidget(QWidget(self.notice_dock))
         self.addDockWidget(Qt.DockWidgetArea.TopDockWidgetArea, self.notice_dock)
         self.notice_dock.hide()
-        # The central area stays empty until charts arrive: keep it from taking space.
-        central = QWidget(self)
-        central.setMaximumSize(0, 0)
-        self.setCentralWidget(central)
+        # The charts take the centre once the desk is attached (a blank until then).
+        self.setCentralWidget(QWidget(self))
         self.resizeDocks(
-            [self.docks["watchlist"], self.docks["account"]], [900, 360], Qt.Orientation.Horizontal
+            [self.docks["watchlist"], self.docks["account"]], [420, 340], Qt.Orientation.Horizontal
         )
         self.resizeDocks(
             [self.docks["watchlist"], self.docks["positions"]], [480, 240], Qt.Orientation.Vertical
@@ -167,6 +198,7 @@ class MainWindow(QMainWindow):
     def attach(self, desk: DeskApi) -> None:
         """Fill the docks with live panels over the desk's stores."""
         from ibdesk.ui.banners import BannerArea
+        from ibdesk.ui.charts.area import ChartArea
         from ibdesk.ui.models.account import AccountModel
         from ibdesk.ui.models.positions import PositionsModel
         from ibdesk.ui.models.watchlist import WatchlistModel
@@ -175,6 +207,7 @@ class MainWindow(QMainWindow):
         from ibdesk.ui.panels.log import LogPanel
         from ibdesk.ui.panels.positions import PositionsPanel
         from ibdesk.ui.panels.risk import RiskModel, RiskPanel
+        from ibdesk.ui.panels.ticket import QuickTicket, TicketPanel
         from ibdesk.ui.panels.watchlist import WatchlistPanel
         from ibdesk.ui.statusbar import StatusBar
         from ibdesk.ui.trading_bar import TradingBar
@@ -184,14 +217,21 @@ class MainWindow(QMainWindow):
         self.watchlist_model = WatchlistModel(
             desk.watchlist, desk.quotes, ui.stale_after, ui.table_refresh_hz, parent=self
         )
-        self.positions_model = PositionsModel(desk.positions, ui.table_refresh_hz, parent=self)
+        self.positions_model = PositionsModel(
+            desk.positions, ui.table_refresh_hz, parent=self, orders=desk.orders
+        )
         self.account_model = AccountModel(desk.accounts, ui.table_refresh_hz, parent=self)
         self.watchlist_panel = WatchlistPanel(
             self.watchlist_model, desk.add_symbol, desk.remove_symbol
         )
         self.account_panel = AccountPanel(self.account_model)
+        self.ticket_panel = TicketPanel(desk)
+        self.chart_area = ChartArea(desk, self.state, self._ticket_from_chart, self)
+        self.setCentralWidget(self.chart_area)  # Qt deletes the blank placeholder
         self.positions_panel = PositionsPanel(
-            self.positions_model, lambda key: desk.flatten_position(key[1])
+            self.positions_model,
+            lambda key: desk.flatten_position(key[1]),
+            on_ticket=self.ticket_panel.prefill,
         )
         self.risk_model = RiskModel(desk.risk_usage, parent=self)
         self.risk_panel = RiskPanel(self.risk_model)
@@ -204,6 +244,7 @@ class MainWindow(QMainWindow):
             ("positions", self.positions_panel),
             ("log", self.log_panel),
             ("risk", self.risk_panel),
+            ("ticket", self.ticket_panel),
         ):
             placeholder = self.docks[key].widget()
             self.docks[key].setWidget(panel)
@@ -226,6 +267,11 @@ class MainWindow(QMainWindow):
         risk = desk.settings.risk
         self._bind_shortcut(self.kill_action, risk.kill_shortcut, "kill")
         self._bind_shortcut(self.flatten_action, risk.flatten_shortcut, "flatten")
+        ticket = desk.settings.ticket
+        self._bind_shortcut(self.buy_action, ticket.buy_shortcut, "buy")
+        self._bind_shortcut(self.sell_action, ticket.sell_shortcut, "sell")
+        self.quick_ticket = QuickTicket(self.ticket_panel, self)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.quick_ticket)
         for action in self._desk_actions:
             action.setEnabled(True)
         desk.link.changed += self._on_link_changed
@@ -285,6 +331,11 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
         view.addSeparator()
+        self.new_chart_action = QAction("&New chart", self)
+        self.new_chart_action.setShortcut("Ctrl+Shift+N")
+        self.new_chart_action.triggered.connect(self._new_chart)
+        view.addAction(self.new_chart_action)
+        view.addSeparator()
         themes = QActionGroup(self)
         for name in theme.THEMES:
             action = QAction(f"{name.title()} theme", self, checkable=True)
@@ -299,15 +350,40 @@ class MainWindow(QMainWindow):
         self.flatten_action.triggered.connect(lambda: self._desk_op("flatten"))
         rearm = QAction("&Re-arm…", self)
         rearm.triggered.connect(self._open_rearm)
+        self.buy_action = QAction("&Buy bracket (ticket's template)", self)
+        self.buy_action.triggered.connect(lambda: self._desk_op("buy"))
+        self.sell_action = QAction("&Sell bracket (ticket's template)", self)
+        self.sell_action.triggered.connect(lambda: self._desk_op("sell"))
         for action in (self.kill_action, self.flatten_action, rearm):
             trading.addAction(action)
+        trading.addSeparator()
+        trading.addAction(self.buy_action)
+        trading.addAction(self.sell_action)
         help_menu = bar.addMenu("&Help")
         about = QAction("&About ibdesk", self)
         about.triggered.connect(self.show_about)
         help_menu.addAction(about)
-        self._desk_actions = [connect, about, self.kill_action, self.flatten_action, rearm]
+        self._desk_actions = [
+            connect,
+            about,
+            self.kill_action,
+            self.flatten_action,
+            rearm,
+            self.buy_action,
+            self.sell_action,
+            self.new_chart_action,
+        ]
         for action in self._desk_actions:
             action.setEnabled(False)
+
+    def _new_chart(self) -> None:
+        self.chart_area.new_chart()  # the area exists once the desk is attached
+
+    def _ticket_from_chart(self, request: TicketRequest) -> None:
+        """A chart's "… here" menu pre-fills the ticket, brought to the front."""
+        self.ticket_panel.prefill(request)
+        self.docks["ticket"].show()
+        self.docks["ticket"].raise_()
 
     def _open_rearm(self) -> None:
         self.trading_bar.open_rearm()  # the bar exists once the desk is attached
@@ -316,11 +392,13 @@ class MainWindow(QMainWindow):
         assert self.desk is not None
         if what == "kill":
             self.desk.kill("kill shortcut or menu")
-        else:
+        elif what == "flatten":
             self.desk.flatten_all("flatten shortcut or menu")
+        else:
+            self.ticket_panel.quick(Side.BUY if what == "buy" else Side.SELL)
 
     def _bind_shortcut(self, action: QAction, text: str, what: str) -> None:
-        """Give a kill-switch action its key, working wherever focus is in the app."""
+        """Give a desk action its key, working wherever focus is in the app."""
         keys = QKeySequence(text)
         if keys.isEmpty() or keys.toString() == "":
             keys = QKeySequence(DEFAULT_SHORTCUTS[what])
@@ -341,6 +419,8 @@ class MainWindow(QMainWindow):
             model.repaint_all()
         if self.desk is not None:
             self.status.refresh()
+            self.chart_area.apply_theme()
+            self.account_panel.pnl_curve.apply_theme()
 
     def open_connection_dialog(self) -> ConnectionDialog:
         """Ask where to connect (non-modal); connecting happens when the user accepts."""
@@ -392,6 +472,7 @@ class MainWindow(QMainWindow):
             self.desk.switch.changed -= self.trading_bar.show_state
             self.desk.switch.reported -= self.trading_bar.show_report
             self.risk_model.close()
+            self.chart_area.close_all()
             self.banners.close_store()
             for model in self.models():
                 model.close()

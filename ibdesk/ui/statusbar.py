@@ -6,6 +6,7 @@ import math
 
 from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
+from ibdesk.domain.account import is_paper_account
 from ibdesk.domain.connection import Farm, LinkState
 from ibdesk.state.link import LinkStore
 from ibdesk.ui import theme
@@ -73,7 +74,7 @@ class StatusBar(QStatusBar):
         account = s.account
         self.account.setText(account)
         if account:
-            paper = account.startswith("D")
+            paper = is_paper_account(account)
             color = t.ok if paper else t.error
             self.mode.setText(f"<b style='color:{color}'>{'PAPER' if paper else 'LIVE'}</b>")
         else:

@@ -22,6 +22,7 @@ class Theme:
     gain: str
     loss: str
     stale: str
+    naked: str
     warn: str
     error: str
     ok: str
@@ -42,6 +43,7 @@ DARK = Theme(
     gain="#3fb950",
     loss="#f05a5a",
     stale="#3a2f1a",
+    naked="#5a1d1d",
     warn="#d29922",
     error="#f85149",
     ok="#3fb950",
@@ -57,6 +59,7 @@ LIGHT = Theme(
     gain="#1a7f37",
     loss="#cf222e",
     stale="#fff2cc",
+    naked="#ffd7d5",
     warn="#9a6700",
     error="#cf222e",
     ok="#1a7f37",

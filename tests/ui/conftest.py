@@ -1,6 +1,6 @@
 """UI tests: real widgets, offscreen, on a qasync loop, against the simulated TWS.
 
-pytest-asyncio runs every ``async def`` test here on a ``qasync.QEventLoop`` (the
+pytest-asyncio runs every ``async def`` test here on the desk's qasync loop (the
 ``pytest_asyncio_loop_factories`` hook below), so Qt and asyncio share one loop exactly as in
 the app. Tests wait with ``tests.helpers.wait_until``, which keeps that loop turning.
 """
@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import qasync
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from ibdesk.app import Desk
 from ibdesk.config import ConnectionSettings, RiskSettings, Settings
 from ibdesk.simtws import SimThread
 from ibdesk.ui import theme
+from ibdesk.ui.event_loop import DeskEventLoop
 from ibdesk.ui.main_window import MainWindow
 
 MakeDesk = Callable[..., Awaitable[Desk]]
@@ -31,12 +32,12 @@ MakeDesk = Callable[..., Awaitable[Desk]]
 #: timer QObject as stopped; timers still registered on it fire later, and if the loop (and
 #: that QObject) has been garbage-collected by then, Qt delivers the event to freed memory:
 #: an intermittent segfault in a later test (seen with ib_insync, whose timings differ).
-_LOOPS: list[qasync.QEventLoop] = []
+_LOOPS: list[DeskEventLoop] = []
 
 
-def _qasync_loop() -> qasync.QEventLoop:
+def _qasync_loop() -> DeskEventLoop:
     app = QApplication.instance() or QApplication([])
-    loop = qasync.QEventLoop(app)
+    loop = DeskEventLoop(app)
     _LOOPS.append(loop)
     return loop
 
@@ -90,9 +91,16 @@ async def make_desk(
         start: bool = True,
         state_name: str = "window.ini",
         settings: Settings | None = None,
+        charts: str = "",
         **connection: Any,
     ) -> Desk:
-        window = MainWindow(tmp_path / state_name)
+        state = tmp_path / state_name
+        if not state.exists():
+            # No chart unless the test asks (``charts="ES|1m"``): a chart's back-fill still
+            # in flight when a test returns would be resumed by qasync's last processEvents,
+            # outside the loop.
+            QSettings(str(state), QSettings.Format.IniFormat).setValue("charts/list", charts)
+        window = MainWindow(state)
         desk = Desk(
             settings or settings_for(**connection), window, journal_path=tmp_path / "journal.sqlite"
         )

@@ -1,13 +1,17 @@
-"""The positions table: quantity, average price, market value and P&L, gains green."""
+"""The positions table: quantity, average price, market value and P&L, gains green; a
+futures position not covered by working stops shaded red ("naked")."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 from PySide6.QtCore import QObject
 
 from ibdesk.domain.account import PositionSnapshot
+from ibdesk.domain.instruments import SecType
 from ibdesk.state.account import PositionStore
+from ibdesk.state.orders import OrderStore
+from ibdesk.trading.protection import is_naked, stop_cover
 from ibdesk.ui import format as fmt
 from ibdesk.ui.models.table import CoalescingTableModel, Column
 
@@ -16,7 +20,13 @@ def _decimals(p: PositionSnapshot) -> int:
     return fmt.tick_decimals(p.instrument.min_tick)
 
 
-def _columns() -> list[Column[PositionSnapshot]]:
+def _cover_text(p: PositionSnapshot, cover: Callable[[PositionSnapshot], float]) -> str:
+    if p.instrument.sec_type is not SecType.FUTURE or not p.qty:
+        return ""
+    return f"{fmt.quantity(min(cover(p), abs(p.qty)))} / {fmt.quantity(abs(p.qty))}"
+
+
+def _columns(cover: Callable[[PositionSnapshot], float]) -> list[Column[PositionSnapshot]]:
     return [
         Column(
             "Symbol", lambda p: p.instrument.display, lambda p: p.instrument.display, numeric=False
@@ -50,6 +60,12 @@ def _columns() -> list[Column[PositionSnapshot]]:
             lambda p: fmt.money(p.realized_pnl),
             tone=lambda p: fmt.tone(p.realized_pnl),
         ),
+        Column(
+            "Stops",
+            cover,
+            lambda p: _cover_text(p, cover),
+            tip="Contracts covered by working stops at the broker / position (futures)",
+        ),
     ]
 
 
@@ -57,21 +73,53 @@ class PositionsModel(CoalescingTableModel[PositionSnapshot]):
     """Rows follow the PositionStore: added and removed at once, updates coalesced."""
 
     def __init__(
-        self, positions: PositionStore, refresh_hz: float = 25.0, parent: QObject | None = None
+        self,
+        positions: PositionStore,
+        refresh_hz: float = 25.0,
+        parent: QObject | None = None,
+        orders: OrderStore | None = None,
     ) -> None:
-        super().__init__(_columns(), refresh_hz, parent)
+        super().__init__(_columns(self.stop_cover), refresh_hz, parent)
         self.store = positions
+        self.orders = orders
         for key in positions.positions:
             self.insert_key(key)
         positions.added += self.insert_key
         positions.removed += self.remove_key
         positions.updated += self.mark_dirty
+        if orders is not None:
+            orders.added += self._orders_changed
+            orders.updated += self._orders_changed
 
     def close(self) -> None:
-        """Stop listening to the store."""
+        """Stop listening to the stores."""
         self.store.added -= self.insert_key
         self.store.removed -= self.remove_key
         self.store.updated -= self.mark_dirty
+        if self.orders is not None:
+            self.orders.added -= self._orders_changed
+            self.orders.updated -= self._orders_changed
+
+    def stop_cover(self, p: PositionSnapshot) -> float:
+        """Contracts of a position that working stops at the broker would close."""
+        return stop_cover(p, self.orders.live()) if self.orders is not None else 0.0
+
+    def naked(self, key: Hashable) -> bool:
+        """Whether a futures position lacks working stops for all of its size."""
+        p = self.store.positions.get(key)  # type: ignore[call-overload]
+        return p is not None and self.orders is not None and is_naked(p, self.orders.live())
+
+    def background(self, key: Hashable) -> str | None:
+        """Naked futures positions are shaded red."""
+        return "naked" if self.naked(key) else None
+
+    def _orders_changed(self, ref: str) -> None:
+        snap = self.orders.get(ref) if self.orders is not None else None
+        if snap is None:
+            return
+        for key, p in self.store.positions.items():
+            if p.instrument.con_id == snap.instrument.con_id:
+                self.mark_dirty(key)
 
     def row(self, key: Hashable) -> PositionSnapshot:
         """The position behind a row."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHeaderView, QVBoxLayout, QWidget
 
+from ibdesk.ui.charts.pnl import PnlCurve
 from ibdesk.ui.models.account import AccountModel
 from ibdesk.ui.panels.common import table_view
 
@@ -20,3 +21,5 @@ class AccountPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
+        self.pnl_curve = PnlCurve(model.store, lambda: model.account, self)
+        layout.addWidget(self.pnl_curve)

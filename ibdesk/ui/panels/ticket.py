@@ -1,0 +1,935 @@
+"""The order ticket: a bracket in a few keystrokes, its money shown before it is sent.
+
+Every keystroke re-evaluates the whole ticket (``ibdesk.trading.ticket.evaluate``): each wrong
+field gets its message beside it and Submit stays disabled until nothing is wrong. A valid
+ticket asks IB's what-if for its margin and commission (debounced). Submit goes through the
+desk's gate with source ``ticket``; a LIVE account or a fat-finger order asks first, in a
+dialog that does not stop the event loop.
+
+Keyboard: Ctrl+B / Ctrl+S (window-wide) buy / sell a bracket with the current template;
+Ctrl+Enter submits; Esc clears; Up/Down (and the mouse wheel) move a price by one tick,
+PgUp/PgDn by ten; Tab walks every field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+from typing import Any, Protocol
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut, QWheelEvent
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ibdesk.config import BracketTemplate, Settings
+from ibdesk.domain.connection import LinkState
+from ibdesk.domain.instruments import Instrument, SymbolError
+from ibdesk.domain.orders import (
+    BracketIntent,
+    GateDecision,
+    OrderIntent,
+    OrderState,
+    OrderType,
+    Side,
+    Tif,
+)
+from ibdesk.domain.ticket import TicketRequest, WhatIf
+from ibdesk.state.link import LinkStore
+from ibdesk.state.orders import OrderStore
+from ibdesk.state.quotes import QuoteStore, WatchlistStore
+from ibdesk.trading.checks import limit_for, price_text
+from ibdesk.trading.ticket import (
+    ENTRY_TYPES,
+    TicketForm,
+    TicketMarket,
+    TicketResult,
+    TicketRules,
+    evaluate,
+    offset_distance,
+)
+from ibdesk.ui import theme
+from ibdesk.ui.confirm import OrderConfirmation, ask_to_confirm
+
+log = logging.getLogger(__name__)
+
+EXIT_UNITS = ("ticks", "points", "dollars", "price")
+WHAT_IF_DELAY_MS = 400
+
+
+class TicketDesk(Protocol):
+    """What the ticket needs from the desk (ibdesk.app.Desk)."""
+
+    settings: Settings
+    link: LinkStore
+    quotes: QuoteStore
+    watchlist: WatchlistStore
+    orders: OrderStore
+
+    async def ticket_instrument(self, text: str) -> Instrument:
+        """Resolve a typed symbol and stream its quotes."""
+
+    async def what_if(self, intent: OrderIntent | BracketIntent) -> WhatIf:
+        """IB's margin and commission for the order."""
+
+    def place(self, intent: OrderIntent | BracketIntent) -> GateDecision:
+        """Send through the gate."""
+
+    def confirm_reasons(self, intent: OrderIntent | BracketIntent) -> list[str]:
+        """Why the order needs confirming (empty: it does not)."""
+
+
+class PriceEdit(QLineEdit):
+    """A price field that steps by the instrument's tick: Up/Down and the wheel by one,
+    PgUp/PgDn by ten. Stepping counts as the trader's own edit."""
+
+    stepped = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tick = 0.0
+        self.base: float = math.nan
+        """ where stepping starts from when the field is empty (the market) """
+
+    def step(self, ticks: int) -> None:
+        """Move the price by ``ticks`` ticks (from the market when empty or unreadable)."""
+        if self.tick <= 0:
+            return
+        try:
+            value = float(self.text().strip())
+        except ValueError:
+            value = self.base
+        if not math.isfinite(value):
+            return
+        value = round(round(value / self.tick) * self.tick + ticks * self.tick, 10)
+        if value <= 0:
+            return
+        self.setText(_format(value, self.tick))
+        self.stepped.emit()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        steps = {
+            Qt.Key.Key_Up: 1,
+            Qt.Key.Key_Down: -1,
+            Qt.Key.Key_PageUp: 10,
+            Qt.Key.Key_PageDown: -10,
+        }.get(Qt.Key(event.key()))
+        if steps is None:
+            super().keyPressEvent(event)
+            return
+        self.step(steps)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        notches = event.angleDelta().y() // 120
+        if notches:
+            self.step(int(notches))
+        event.accept()
+
+
+def _format(value: float, tick: float) -> str:
+    decimals = max(0, len(f"{tick:.10f}".rstrip("0").partition(".")[2]))
+    return f"{value:.{decimals}f}"
+
+
+class TicketPanel(QWidget):
+    """The dockable order ticket."""
+
+    outcome_changed = Signal(str)
+
+    def __init__(self, desk: TicketDesk, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("TicketPanel")
+        self.desk = desk
+        self.templates: dict[str, BracketTemplate] = dict(desk.settings.ticket.templates)
+        self.instrument: Instrument | None = None
+        self.result: TicketResult = TicketResult(None, {"instrument": "Choose an instrument."})
+        self.what_if: WhatIf | None = None
+        self._what_if_key: Any = None
+        self._entry_follows_market = True
+        self._resolving: asyncio.Future[Instrument | None] | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.confirmation: OrderConfirmation | None = None
+        self.sent_refs: tuple[str, ...] = ()
+        self._build()
+        self._wire()
+        self._market_timer = QTimer(self)
+        self._market_timer.setInterval(250)
+        self._market_timer.timeout.connect(self._on_market)
+        self._market_timer.start()
+        self._what_if_timer = QTimer(self)
+        self._what_if_timer.setSingleShot(True)
+        self._what_if_timer.setInterval(WHAT_IF_DELAY_MS)
+        self._what_if_timer.timeout.connect(self._ask_what_if)
+        self._type_changed()
+
+    # ---- building -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(3)
+        self.errors: dict[str, QLabel] = {}
+        row = 0
+
+        def add(label: str, widget: QWidget, name: str | None = None, span: int = 1) -> None:
+            nonlocal row
+            grid.addWidget(QLabel(label, self), row, 0)
+            grid.addWidget(widget, row, 1, 1, span)
+            if name:
+                err = QLabel("", self)
+                err.setObjectName(f"error_{name}")
+                err.setWordWrap(True)
+                err.setStyleSheet(f"color: {theme.current().error};")
+                err.hide()
+                self.errors[name] = err
+                grid.addWidget(err, row + 1, 1, 1, 3)
+                row += 1
+            row += 1
+
+        self.symbol = QLineEdit(self)
+        self.symbol.setPlaceholderText("ES, ESZ6, AAPL, EUR.USD")
+        self.symbol.setToolTip("Type a symbol and press Enter (futures: the front month)")
+        self.completer = QCompleter(self.desk.watchlist.symbols(), self)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.symbol.setCompleter(self.completer)
+        add("Instrument", self.symbol, "instrument")
+        self.contract_info = QLabel("", self)
+        self.contract_info.setObjectName("contract_info")
+        grid.addWidget(self.contract_info, row, 1, 1, 3)
+        row += 1
+
+        self.template = QComboBox(self)
+        self.template.setToolTip("Bracket template for this root ([ticket.templates] in config)")
+        self.edit_templates = QToolButton(self)
+        self.edit_templates.setText("Edit…")
+        box = QHBoxLayout()
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.template, 1)
+        box.addWidget(self.edit_templates)
+        holder = QWidget(self)
+        holder.setLayout(box)
+        add("Template", holder)
+
+        self.buy = QPushButton("BUY", self)
+        self.sell = QPushButton("SELL", self)
+        self.sides = QButtonGroup(self)
+        for b, color in ((self.buy, "#1f6feb"), (self.sell, "#da3633")):
+            b.setCheckable(True)
+            b.setStyleSheet(
+                f"QPushButton:checked {{ background: {color}; color: white; font-weight: bold; }}"
+            )
+            self.sides.addButton(b)
+        self.buy.setChecked(True)
+        box = QHBoxLayout()
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.buy)
+        box.addWidget(self.sell)
+        holder = QWidget(self)
+        holder.setLayout(box)
+        add("Side", holder)
+
+        self.qty = QLineEdit("1", self)
+        self.qty.setObjectName("qty")
+        add("Quantity", self.qty, "qty")
+        self.risk = QLineEdit(self)
+        self.risk.setObjectName("risk")
+        self.risk.setPlaceholderText("$ risk at the stop: sets the quantity")
+        add("Risk $", self.risk, "risk")
+
+        self.order_type = QComboBox(self)
+        for entry_type in ENTRY_TYPES:
+            self.order_type.addItem(entry_type.value, entry_type)
+        self.order_type.setCurrentIndex(ENTRY_TYPES.index(OrderType.LIMIT))
+        add("Type", self.order_type)
+        self.entry = PriceEdit(self)
+        self.entry.setObjectName("entry")
+        self.entry_down = QToolButton(self)
+        self.entry_down.setText("\u2212")
+        self.entry_up = QToolButton(self)
+        self.entry_up.setText("+")
+        box = QHBoxLayout()
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.entry, 1)
+        box.addWidget(self.entry_down)
+        box.addWidget(self.entry_up)
+        holder = QWidget(self)
+        holder.setLayout(box)
+        add("Entry", holder, "entry")
+        self.limit = PriceEdit(self)
+        self.limit.setObjectName("limit")
+        self.limit_label = QLabel("Limit", self)
+        grid.addWidget(self.limit_label, row, 0)
+        grid.addWidget(self.limit, row, 1)
+        row += 1
+        err = QLabel("", self)
+        err.setStyleSheet(f"color: {theme.current().error};")
+        err.setWordWrap(True)
+        err.hide()
+        self.errors["limit"] = err
+        grid.addWidget(err, row, 1, 1, 3)
+        row += 1
+
+        self.bracket = QCheckBox("Attach take-profit and stop-loss", self)
+        self.bracket.setChecked(True)
+        self.exits = QComboBox(self)
+        for unit in EXIT_UNITS:
+            self.exits.addItem("at price" if unit == "price" else f"offset in {unit}", unit)
+        box = QHBoxLayout()
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.bracket)
+        box.addWidget(self.exits)
+        holder = QWidget(self)
+        holder.setLayout(box)
+        add("Bracket", holder)
+        self.take_profit = PriceEdit(self)
+        self.take_profit.setObjectName("take_profit")
+        add("Take-profit", self.take_profit, "take_profit")
+        self.stop_loss = PriceEdit(self)
+        self.stop_loss.setObjectName("stop_loss")
+        add("Stop-loss", self.stop_loss, "stop_loss")
+
+        self.tif = QComboBox(self)
+        for tif in Tif:
+            self.tif.addItem(tif.value, tif)
+        self.outside_rth = QCheckBox("Outside RTH", self)
+        self.account = QComboBox(self)
+        self.account.setToolTip("Account (empty: the connection's default)")
+        box = QHBoxLayout()
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.tif)
+        box.addWidget(self.outside_rth)
+        box.addWidget(self.account, 1)
+        holder = QWidget(self)
+        holder.setLayout(box)
+        add("TIF", holder)
+
+        self.figures = QLabel("", self)
+        self.figures.setObjectName("figures")
+        self.figures.setTextFormat(Qt.TextFormat.RichText)
+        self.preview = QLabel("", self)
+        self.preview.setObjectName("preview")
+        self.preview.setWordWrap(True)
+        self.notes = QLabel("", self)
+        self.notes.setStyleSheet(f"color: {theme.current().warn};")
+        self.notes.setWordWrap(True)
+        self.submit_button = QPushButton("Submit", self)
+        self.submit_button.setObjectName("submit")
+        self.submit_button.setToolTip("Send through the gate (Ctrl+Enter)")
+        self.clear_button = QPushButton("Clear", self)
+        self.clear_button.setToolTip("Clear the ticket (Esc)")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.submit_button, 2)
+        buttons.addWidget(self.clear_button, 1)
+        self.outcome = QLabel("", self)
+        self.outcome.setObjectName("outcome")
+        self.outcome.setWordWrap(True)
+        self.outcome.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(grid)
+        layout.addWidget(self.figures)
+        layout.addWidget(self.preview)
+        layout.addWidget(self.notes)
+        layout.addLayout(buttons)
+        layout.addWidget(self.outcome)
+        layout.addStretch(1)
+
+    def _wire(self) -> None:
+        self.symbol.returnPressed.connect(self._resolve_typed)
+        self.symbol.editingFinished.connect(self._resolve_typed)
+        self.completer.activated.connect(lambda _text: self._resolve_typed())
+        self.template.activated.connect(lambda _i: self.apply_template())
+        self.edit_templates.clicked.connect(self.open_templates)
+        self.sides.buttonToggled.connect(self._side_toggled)
+        for edit in (self.qty, self.risk, self.limit, self.take_profit, self.stop_loss):
+            edit.textEdited.connect(self.refresh)
+        for price in (self.limit, self.take_profit, self.stop_loss):
+            price.stepped.connect(self.refresh)
+        self.entry.textEdited.connect(self._entry_typed)
+        self.entry.stepped.connect(self._entry_typed)
+        self.entry_up.clicked.connect(lambda: self.entry.step(1))
+        self.entry_down.clicked.connect(lambda: self.entry.step(-1))
+        self.order_type.currentIndexChanged.connect(self._type_changed)
+        self.bracket.toggled.connect(self._exits_changed)
+        self.exits.currentIndexChanged.connect(self._exits_changed)
+        for combo in (self.tif, self.account):
+            combo.currentIndexChanged.connect(self.refresh)
+        self.outside_rth.toggled.connect(self.refresh)
+        self.submit_button.clicked.connect(self.submit)
+        self.clear_button.clicked.connect(self.clear)
+        context = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        for keys, slot in (
+            ("Esc", self.clear),
+            ("Ctrl+Return", self.submit),
+            ("Ctrl+Enter", self.submit),
+        ):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(context)
+            shortcut.activated.connect(slot)
+        self.desk.link.changed += self._on_link
+
+    # ---- the form -------------------------------------------------------------------------
+
+    @property
+    def entry_type(self) -> OrderType:
+        """The entry's order type (Qt hands the item data back as a plain string)."""
+        return OrderType(self.order_type.currentData())
+
+    @property
+    def side(self) -> Side:
+        """The side chosen."""
+        return Side.BUY if self.buy.isChecked() else Side.SELL
+
+    def form(self) -> TicketForm:
+        """What the ticket holds now."""
+        order_type = self.entry_type
+        return TicketForm(
+            self.instrument,
+            self.side,
+            self.qty.text(),
+            order_type,
+            self.entry.text(),
+            self.limit.text(),
+            self.bracket.isChecked(),
+            self.take_profit.text(),
+            self.stop_loss.text(),
+            self.exits.currentData(),
+            self.risk.text(),
+            Tif(self.tif.currentData()),
+            self.outside_rth.isChecked(),
+            self.account.currentData() or "",
+        )
+
+    def market(self) -> TicketMarket:
+        """The instrument's quote as the ticket prices from it."""
+        if self.instrument is None:
+            return TicketMarket()
+        q = self.desk.quotes.get(self.instrument.con_id)
+        return TicketMarket() if q is None else TicketMarket(q.bid, q.ask, q.last)
+
+    def rules(self) -> TicketRules:
+        """The config's limits for the instrument."""
+        risk, ticket = self.desk.settings.risk, self.desk.settings.ticket
+        max_qty = limit_for(risk.max_order_qty, self.instrument) if self.instrument else 0.0
+        return TicketRules(ticket.off_tick == "round", max_qty, risk.collar_pct, risk.collar_ticks)
+
+    def refresh(self) -> None:
+        """Re-evaluate everything; show messages, figures; enable Submit only when valid."""
+        self.result = evaluate(self.form(), self.market(), self.rules())
+        r = self.result
+        for name, label in self.errors.items():
+            text = r.errors.get(name, "")
+            label.setText(text)
+            label.setVisible(bool(text))
+        from_risk = r.figures.qty_from_risk if r.figures is not None else None
+        self.qty.setEnabled(not self.risk.text().strip())
+        if from_risk is not None:
+            self.qty.setText(f"{from_risk:g}")  # shown, not typed: the risk field sets it
+        self.notes.setText(" ".join(r.notes.values()))
+        self.notes.setVisible(bool(r.notes))
+        self._show_figures()
+        self.submit_button.setEnabled(r.ok and self._connected())
+        self.submit_button.setText(self._submit_text())
+        key = self._intent_key()
+        if key != self._what_if_key:
+            self.what_if = None
+            self._what_if_key = None
+            self._show_preview()
+            if key is not None:
+                self._what_if_timer.start()
+
+    def _submit_text(self) -> str:
+        verb = self.side.value
+        what = "bracket" if self.bracket.isChecked() else self.order_type.currentText()
+        inst = self.instrument.display if self.instrument else ""
+        return f"{verb} {what} {inst}".strip()
+
+    def _show_figures(self) -> None:
+        f = self.result.figures
+        inst = self.instrument
+        if f is None or inst is None:
+            self.figures.setText("")
+            return
+        t = theme.current()
+        parts = [f"Tick <b>${f.tick_value:,.2f}</b>"]
+        if math.isfinite(f.risk):
+            parts.append(f"Risk <b style='color:{t.error}'>${f.risk:,.2f}</b>")
+        if math.isfinite(f.reward):
+            parts.append(f"Reward <b style='color:{t.ok}'>${f.reward:,.2f}</b>")
+        if math.isfinite(f.reward_risk):
+            parts.append(f"R:R <b>{f.reward_risk:.2f}</b>")
+        if f.qty_from_risk is not None:
+            parts.append(f"qty from risk <b>{f.qty_from_risk:g}</b>")
+        exits = ""
+        if math.isfinite(f.take_profit) and math.isfinite(f.stop_loss):
+            exits = (
+                f"<br>Entry {price_text(inst, f.entry)} · TP {price_text(inst, f.take_profit)}"
+                f" · SL {price_text(inst, f.stop_loss)}"
+            )
+        self.figures.setText(" · ".join(parts) + exits)
+
+    def _show_preview(self, problem: str = "") -> None:
+        w = self.what_if
+        if problem:
+            self.preview.setText(f"What-if: {problem}")
+        elif w is None:
+            self.preview.setText("What-if: …" if self._intent_key() is not None else "")
+        else:
+            text = (
+                f"What-if: initial margin {_money(w.init_margin_change)}, maintenance "
+                f"{_money(w.maint_margin_change)}; commission {_money(w.commission, 2, False)} "
+                f"(about {_money(w.round_trip, 2, False)} round trip)"
+            )
+            if w.warning:
+                text += f"; IB warns: {w.warning}"
+            self.preview.setText(text)
+
+    def _intent_key(self) -> Any:
+        intent = self.result.intent
+        if intent is None:
+            return None
+        entry = intent.entry if isinstance(intent, BracketIntent) else intent
+        # Not the price: an entry following the touch moves every tick, and margin and
+        # commission do not depend on it enough to ask again each time.
+        return (
+            entry.instrument.con_id,
+            entry.side,
+            entry.qty,
+            entry.order_type,
+            entry.account,
+        )
+
+    # ---- reacting -------------------------------------------------------------------------
+
+    def _entry_typed(self) -> None:
+        self._entry_follows_market = not self.entry.text().strip()
+        self.refresh()
+
+    def _side_toggled(self, _button: Any, on: bool) -> None:
+        if on:
+            self._side_changed()
+
+    def _side_changed(self) -> None:
+        self._follow_market(force=True)
+        self.refresh()
+
+    def _type_changed(self) -> None:
+        order_type = self.entry_type
+        self.entry.setEnabled(order_type is not OrderType.MARKET)
+        self.entry_up.setEnabled(order_type is not OrderType.MARKET)
+        self.entry_down.setEnabled(order_type is not OrderType.MARKET)
+        stop_limit = order_type is OrderType.STOP_LIMIT
+        self.limit.setVisible(stop_limit)
+        self.limit_label.setVisible(stop_limit)
+        if order_type is OrderType.MARKET:
+            self.entry.clear()
+        elif order_type.needs_stop:
+            # A stop is never "the market": the trader sets it.
+            self._entry_follows_market = False
+        else:
+            self._entry_follows_market = True
+            self._follow_market(force=True)
+        self.refresh()
+
+    def _exits_changed(self) -> None:
+        on = self.bracket.isChecked()
+        for w in (self.exits, self.take_profit, self.stop_loss):
+            w.setEnabled(on)
+        unit = self.exits.currentData()
+        tip = "price" if unit == "price" else f"offset from the entry in {unit}"
+        self.take_profit.setPlaceholderText(tip)
+        self.stop_loss.setPlaceholderText(tip)
+        self.refresh()
+
+    def _follow_market(self, force: bool = False) -> None:
+        """Keep a LMT entry at the touch (bid to buy, ask to sell) until the trader types."""
+        if self.instrument is None or not self._entry_follows_market:
+            return
+        if self.entry_type is not OrderType.LIMIT:
+            return
+        price = self.market().join(self.side)
+        if not math.isfinite(price):
+            return
+        text = _format(price, self.instrument.min_tick)
+        if force or text != self.entry.text():
+            self.entry.setText(text)
+
+    def _on_market(self) -> None:
+        if self.instrument is None:
+            return
+        market = self.market()
+        for edit in (self.entry, self.limit, self.take_profit, self.stop_loss):
+            edit.base = market.join(self.side)
+        before = self.entry.text()
+        self._follow_market()
+        if self.entry.text() != before or self.entry_type is OrderType.MARKET:
+            self.refresh()
+        elif self.result.intent is None and self.result.errors.keys() <= {"entry"}:
+            self.refresh()  # waiting for a first quote
+
+    def _on_link(self) -> None:
+        status = self.desk.link.status
+        current = self.account.currentData()
+        wanted = ("", *status.accounts)
+        if tuple(self.account.itemData(i) for i in range(self.account.count())) != wanted:
+            self.account.blockSignals(True)
+            self.account.clear()
+            for acct in wanted:
+                self.account.addItem(acct or f"default ({status.account or '—'})", acct)
+            index = self.account.findData(current)
+            self.account.setCurrentIndex(max(index, 0))
+            self.account.blockSignals(False)
+        self.submit_button.setEnabled(self.result.ok and self._connected())
+
+    # ---- instrument and templates ---------------------------------------------------------
+
+    def _resolve_typed(self) -> None:
+        text = self.symbol.text().strip()
+        if not text or (self.instrument is not None and text.upper() == self.instrument.display):
+            return
+        if self._resolving is not None and not self._resolving.done():
+            self._resolving.cancel()
+        self._resolving = asyncio.ensure_future(self.set_symbol(text))
+
+    async def set_symbol(self, text: str) -> Instrument | None:
+        """Look up and load an instrument (its template, its market)."""
+        self._show_error("instrument", f"Looking up {text.strip().upper()}…")
+        try:
+            inst = await self.desk.ticket_instrument(text)
+        except SymbolError as exc:
+            self.instrument = None
+            self.contract_info.setText("")
+            self.refresh()
+            self._show_error("instrument", str(exc))
+            return None
+        self.set_instrument(inst)
+        return inst
+
+    def set_instrument(self, inst: Instrument) -> None:
+        """Load an instrument already resolved: template, tick, market."""
+        changed = self.instrument is None or self.instrument.con_id != inst.con_id
+        self.instrument = inst
+        self.symbol.setText(inst.display)
+        for edit in (self.entry, self.limit, self.take_profit, self.stop_loss):
+            edit.tick = inst.min_tick
+        self.contract_info.setText(self._contract_text(inst))
+        self._fill_templates(inst)
+        if changed:
+            self.entry.clear()
+            self._entry_follows_market = True
+            self.apply_template()
+        self._follow_market(force=True)
+        self.refresh()
+
+    def _contract_text(self, inst: Instrument) -> str:
+        t = theme.current()
+        text = (
+            f"{inst.display} · {inst.exchange} · tick {inst.min_tick:g} \u00d7 {inst.multiplier:g}"
+        )
+        expiry = inst.expiry_date
+        if expiry is not None:
+            days = (expiry - dt.date.today()).days
+            text += f" · expires {expiry:%d %b %Y} ({days} days)"
+            if days <= self.desk.settings.ticket.roll_warning_days:
+                text += f" <b style='color:{t.warn}'>· roll soon: next contract?</b>"
+        return text
+
+    def _fill_templates(self, inst: Instrument) -> None:
+        self.template.blockSignals(True)
+        self.template.clear()
+        for key in self._template_keys(inst):
+            t = self.templates[key]
+            self.template.addItem(
+                f"{key}: {t.qty:g} \u00d7 +{t.take_profit:g} / \u2212{t.stop_loss:g} {t.unit}", key
+            )
+        self.template.blockSignals(False)
+
+    def _template_keys(self, inst: Instrument) -> list[str]:
+        """The instrument's own template first, then its type's, then the catch-all."""
+        keys = [inst.symbol.upper(), inst.display.upper(), f"*{inst.sec_type.value}", "*"]
+        seen: list[str] = []
+        for k in keys:
+            if k in self.templates and k not in seen:
+                seen.append(k)
+        return seen
+
+    def current_template(self) -> BracketTemplate | None:
+        """The template picked (the instrument's own by default)."""
+        key = self.template.currentData()
+        return self.templates.get(key) if key else None
+
+    def apply_template(self) -> None:
+        """Quantity and exit offsets from the picked template."""
+        t = self.current_template()
+        if t is None:
+            return
+        self.qty.setText(f"{t.qty:g}")
+        self.risk.clear()
+        self.bracket.setChecked(True)
+        self.exits.setCurrentIndex(EXIT_UNITS.index(t.unit))
+        self.take_profit.setText(f"{t.take_profit:g}")
+        self.stop_loss.setText(f"{t.stop_loss:g}")
+        self.refresh()
+
+    def open_templates(self) -> Any:
+        """The template editor (saved to the config file)."""
+        from ibdesk.ui.dialogs.templates import TemplateDialog
+
+        dialog = TemplateDialog(self.templates, self.desk.settings.path, self)
+        dialog.saved.connect(self._templates_saved)
+        dialog.open()
+        return dialog
+
+    def _templates_saved(self, templates: dict[str, BracketTemplate]) -> None:
+        self.templates = dict(templates)
+        if self.instrument is not None:
+            self._fill_templates(self.instrument)
+            self.apply_template()
+
+    # ---- pre-filling ----------------------------------------------------------------------
+
+    def prefill(self, request: TicketRequest) -> None:
+        """Fill the ticket in (from the positions panel or a chart); nothing is sent."""
+        self.set_instrument(request.instrument)
+        self.order_type.setCurrentIndex(ENTRY_TYPES.index(request.order_type))
+        (self.buy if request.side is Side.BUY else self.sell).setChecked(True)
+        price = request.price
+        if price is None and request.order_type.needs_stop:
+            price = self._protective_stop(request)
+        if price is not None:
+            self.entry.setText(_format(price, request.instrument.min_tick))
+            self._entry_follows_market = False
+        if request.bracket:
+            self.apply_template()
+        else:
+            self.bracket.setChecked(False)
+        if request.qty is not None:
+            self.risk.clear()
+            self.qty.setText(f"{request.qty:g}")
+        self.refresh()
+        self.show_outcome("Pre-filled: check it and Submit.", "")
+        self.symbol.setFocus()
+
+    def _protective_stop(self, request: TicketRequest) -> float | None:
+        """The template's stop distance beyond the market, on the closing side."""
+        t = self.current_template()
+        market = self.market().reference
+        if t is None or not math.isfinite(market):
+            return None
+        inst = request.instrument
+        distance = offset_distance(inst, t.stop_loss, t.unit)
+        price = market - request.side.opposite.sign * distance
+        return float(inst.round_to_tick(price)) if price > 0 else None
+
+    # ---- sending --------------------------------------------------------------------------
+
+    def quick(self, side: Side) -> None:
+        """Ctrl+B / Ctrl+S: the current template on this side at the market, submitted."""
+        self.quick_qty(side, "")
+
+    def quick_qty(self, side: Side, qty: str) -> None:
+        """The template on this side at the market, submitted; a typed ``qty`` (validated
+        like the ticket's) replaces the template's."""
+        (self.buy if side is Side.BUY else self.sell).setChecked(True)
+        self.apply_template()
+        if qty:
+            self.qty.setText(qty)
+        self._follow_market(force=True)
+        self.submit()
+
+    def submit(self) -> None:
+        """Send what the ticket holds (asking first if it needs confirming)."""
+        self.refresh()
+        intent = self.result.intent
+        if intent is None:
+            first = next(iter(self.result.errors.values()), "Nothing to send.")
+            self.show_outcome(f"Not sent: {first}", "error")
+            return
+        if not self._connected():
+            self.show_outcome("Not sent: not connected to TWS.", "error")
+            return
+        reasons = self.desk.confirm_reasons(intent)
+        if not reasons:
+            self._send(intent)
+            return
+        if self.what_if is not None:
+            reasons = [*reasons, self.preview.text()]
+        box = ask_to_confirm(self.window(), "Confirm order", self._summary(intent), reasons)
+        self.confirmation = box
+        self.show_outcome("Waiting for your confirmation…", "warn")
+        task = asyncio.ensure_future(self._send_when_confirmed(intent, box))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_when_confirmed(
+        self, intent: OrderIntent | BracketIntent, box: OrderConfirmation
+    ) -> None:
+        if await box.answer:
+            self._send(intent)
+        else:
+            self.show_outcome("Not sent: you cancelled at the confirmation.", "warn")
+
+    def _send(self, intent: OrderIntent | BracketIntent) -> None:
+        decision = self.desk.place(intent)
+        if decision.accepted:
+            self.sent_refs = decision.refs
+            self.show_outcome(f"Sent: {self._summary(intent)} ({decision.refs[0]})", "ok")
+            self._watch_outcome(decision.refs)
+        else:
+            self.show_outcome(f"Denied ({decision.check}): {decision.reason}", "error")
+
+    def _summary(self, intent: OrderIntent | BracketIntent) -> str:
+        entry = intent.entry if isinstance(intent, BracketIntent) else intent
+        inst = entry.instrument
+        price = entry.limit_price if entry.limit_price is not None else entry.stop_price
+        text = f"{entry.side.value} {entry.qty:g} {inst.display} {entry.order_type.value}"
+        if price is not None:
+            text += f" {price_text(inst, price)}"
+        if isinstance(intent, BracketIntent):
+            text += (
+                f", TP {price_text(inst, intent.take_profit)}"
+                f", SL {price_text(inst, intent.stop_loss)}"
+            )
+            f = self.result.figures
+            if f is not None and math.isfinite(f.risk):
+                text += f" (risk ${f.risk:,.2f}, reward ${f.reward:,.2f})"
+        return text
+
+    def _watch_outcome(self, refs: tuple[str, ...]) -> None:
+        """Show a broker rejection of what was just sent (it arrives after "Sent")."""
+
+        def on_update(ref: str) -> None:
+            snap = self.desk.orders.get(ref)
+            if snap is None or ref not in refs or refs != self.sent_refs:
+                return
+            if snap.state is OrderState.REJECTED:
+                self.show_outcome(f"Rejected by the broker: {snap.reason or 'no reason'}", "error")
+            elif snap.state is OrderState.WORKING and ref == refs[0]:
+                self.show_outcome(f"Working at the broker ({ref}).", "ok")
+
+        self.desk.orders.updated += on_update
+        QTimer.singleShot(30_000, self, lambda: self.desk.orders.updated.disconnect(on_update))
+
+    def show_outcome(self, text: str, tone: str) -> None:
+        """The last thing the ticket did, in plain words."""
+        t = theme.current()
+        color = {"ok": t.ok, "error": t.error, "warn": t.warn}.get(tone, t.text)
+        self.outcome.setStyleSheet(f"color: {color};")
+        self.outcome.setText(text)
+        self.outcome_changed.emit(text)
+
+    def clear(self) -> None:
+        """Esc: back to the template, entry following the market, no messages."""
+        self.risk.clear()
+        self.entry.clear()
+        self.limit.clear()
+        self._entry_follows_market = True
+        if self.entry_type is not OrderType.LIMIT:
+            self.order_type.setCurrentIndex(ENTRY_TYPES.index(OrderType.LIMIT))
+        self.apply_template()
+        self._follow_market(force=True)
+        self.show_outcome("", "")
+        self.refresh()
+
+    # ---- what-if --------------------------------------------------------------------------
+
+    def _ask_what_if(self) -> None:
+        key = self._intent_key()
+        intent = self.result.intent
+        if key is None or intent is None or not self._connected():
+            return
+        task = asyncio.ensure_future(self._what_if(intent, key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _what_if(self, intent: OrderIntent | BracketIntent, key: Any) -> None:
+        try:
+            answer = await self.desk.what_if(intent)
+        except (ConnectionError, TimeoutError, LookupError) as exc:
+            if key == self._intent_key():
+                self._show_preview(str(exc) or "no answer from the broker")
+            return
+        if key == self._intent_key():
+            self.what_if = answer
+            self._what_if_key = key
+            self._show_preview()
+
+    def _connected(self) -> bool:
+        return self.desk.link.status.state is LinkState.CONNECTED
+
+    def _show_error(self, name: str, text: str) -> None:
+        label = self.errors[name]
+        label.setText(text)
+        label.setVisible(bool(text))
+
+    def closeEvent(self, event: Any) -> None:
+        for task in self._tasks:
+            task.cancel()
+        super().closeEvent(event)
+
+
+def _money(value: float, decimals: int = 0, signed: bool = True) -> str:
+    """``+$25,000`` (a change) or ``$0.85`` (an amount)."""
+    if not math.isfinite(value):
+        return "n/a"
+    sign = "\u2212" if value < 0 else "+" if value > 0 and signed else ""
+    return f"{sign}${abs(value):,.{decimals}f}"
+
+
+class QuickTicket(QToolBar):
+    """The compact ticket on the toolbar: symbol, quantity, Buy / Sell bracket with the
+    instrument's template. It drives the ticket panel, so the rules and the outcome are the
+    same."""
+
+    def __init__(self, ticket: TicketPanel, parent: QWidget | None = None) -> None:
+        super().__init__("Quick ticket", parent)
+        self.setObjectName("QuickTicket")
+        self.ticket = ticket
+        self.symbol = QLineEdit(self)
+        self.symbol.setPlaceholderText("Symbol")
+        self.symbol.setMaximumWidth(110)
+        self.symbol.setCompleter(ticket.completer)
+        self.qty = QLineEdit(self)
+        self.qty.setPlaceholderText("Qty (template)")
+        self.qty.setMaximumWidth(90)
+        self.buy = QPushButton("Buy bracket", self)
+        self.buy.setObjectName("quick_buy")
+        self.sell = QPushButton("Sell bracket", self)
+        self.sell.setObjectName("quick_sell")
+        self.outcome = QLabel("", self)
+        for w in (QLabel(" Quick ", self), self.symbol, self.qty, self.buy, self.sell):
+            self.addWidget(w)
+        self.addWidget(self.outcome)
+        self.buy.clicked.connect(lambda: self.send(Side.BUY))
+        self.sell.clicked.connect(lambda: self.send(Side.SELL))
+        ticket.outcome_changed.connect(self.outcome.setText)
+        self._task: asyncio.Future[None] | None = None
+
+    def send(self, side: Side) -> None:
+        """Load the symbol if it changed, then a bracket from its template."""
+        self._task = asyncio.ensure_future(self._send(side))
+
+    async def _send(self, side: Side) -> None:
+        text = self.symbol.text().strip()
+        ticket = self.ticket
+        current = ticket.instrument.display if ticket.instrument else ""
+        if text and text.upper() != current and await ticket.set_symbol(text) is None:
+            self.outcome.setText(ticket.errors["instrument"].text())
+            return
+        ticket.quick_qty(side, self.qty.text().strip())
