@@ -31,6 +31,22 @@ def emit(metric: str, value: float, baseline: float | None, goal: str, **extra: 
     print(json.dumps(row), flush=True)
 
 
+def emit_p99(
+    metric: str, ours: Sequence[float], baseline: Sequence[float], goal: str, **extra: Any
+) -> None:
+    """A latency metric: our p99 against the baseline's p99, both p50s, and the trials."""
+    emit(
+        metric,
+        percentile(ours, 99),
+        percentile(baseline, 99),
+        goal,
+        p50_ms=round(percentile(ours, 50), 3),
+        baseline_p50_ms=round(percentile(baseline, 50), 3),
+        trials=len(ours),
+        **extra,
+    )
+
+
 def percentile(values: Sequence[float], pct: float) -> float:
     """The pct-th percentile (nearest rank) of a non-empty sample."""
     ordered = sorted(values)

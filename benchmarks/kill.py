@@ -46,6 +46,7 @@ from benchmarks.common import (
     SimProcess,
     at_sim,
     emit,
+    emit_p99,
     median,
     percentile,
     run_app,
@@ -386,15 +387,12 @@ def main() -> None:
     args = parser.parse_args()
     results = run_app(lambda desk, sim: measure(desk, sim, args), client_id=DESK_ID, limits=False)
     idle, idle_lib = results["idle"], results["idle_library"]
-    emit(
+    emit_p99(
         "kill_to_wire_ms_p99_idle",
-        percentile(idle, 99),
-        percentile(idle_lib, 99),
+        idle,
+        idle_lib,
         "<= 5",
         baseline_what="plain library reqGlobalCancel() call to bytes at the simulator, p99",
-        p50_ms=round(percentile(idle, 50), 3),
-        baseline_p50_ms=round(percentile(idle_lib, 50), 3),
-        trials=len(idle),
         working_orders=WORKING,
     )
     loaded, lib = results["loaded"], results["loaded_library"]
