@@ -349,7 +349,8 @@ class TestFuzz:
                 refused.append(outcome)
 
         one()
-        assert refused and len(sent) >= 2, f"sent {len(sent)}, refused {Counter(refused).most_common(8)}"
+        tally = Counter(refused).most_common(8)
+        assert refused and len(sent) >= 2, f"sent {len(sent)}, refused {tally}"
         refs = {r for group in sent for r in group}
         await wait_until(
             lambda: len({o["order_ref"] for o in at_sim(sim)} & refs) == len(refs),
