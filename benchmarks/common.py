@@ -4,7 +4,9 @@ against it."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import math
 import os
 import re
 import socket
@@ -45,6 +47,22 @@ def emit_p99(
         trials=len(ours),
         **extra,
     )
+
+
+async def frame_intervals(seconds: float) -> list[float]:
+    """Intervals (ms) between the fires of a 60 Hz precise timer on the GUI thread for
+    ``seconds``: how long the event loop keeps a frame waiting."""
+    from PySide6.QtCore import Qt, QTimer
+
+    stamps: list[float] = []
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(16)
+    timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
+    timer.start()
+    await asyncio.sleep(seconds)
+    timer.stop()
+    return [(b - a) * 1000 for a, b in itertools.pairwise(stamps)] or [math.nan]
 
 
 def percentile(values: Sequence[float], pct: float) -> float:

@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import itertools
-import math
 import os
 import sqlite3
 import tempfile
@@ -34,11 +32,11 @@ from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QPushButton
 
-from benchmarks.common import SimProcess, at_sim, emit, percentile, run_app
+from benchmarks.common import SimProcess, at_sim, emit, frame_intervals, percentile, run_app
 from ibdesk.broker import ib as shim
 from ibdesk.domain.orders import (
     FillSnapshot,
@@ -167,19 +165,6 @@ def journal_writes(count: int) -> tuple[list[float], list[float]]:
             bare.append((time.perf_counter() - t0) * 1000)
         db.close()
     return ours, bare
-
-
-async def frame_intervals(seconds: float) -> list[float]:
-    """Intervals (ms) of a 60 Hz precise timer on the GUI thread."""
-    stamps: list[float] = []
-    timer = QTimer()
-    timer.setTimerType(Qt.TimerType.PreciseTimer)
-    timer.setInterval(16)
-    timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
-    timer.start()
-    await asyncio.sleep(seconds)
-    timer.stop()
-    return [(b - a) * 1000 for a, b in itertools.pairwise(stamps)] or [math.nan]
 
 
 async def blotter_10k(desk: Any, es: Any, seconds: float) -> tuple[float, float]:

@@ -22,17 +22,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
-import math
 import os
 import time
 from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject
 
-from benchmarks.common import SimProcess, emit, percentile, run_app, set_feed
+from benchmarks.common import SimProcess, emit, frame_intervals, percentile, run_app, set_feed
 
 INSTRUMENTS = 100
 
@@ -157,19 +155,6 @@ async def cpu_pct(seconds: float) -> float:
     cpu0, wall0 = time.thread_time(), time.perf_counter()
     await asyncio.sleep(seconds)
     return 100 * (time.thread_time() - cpu0) / (time.perf_counter() - wall0)
-
-
-async def frame_intervals(seconds: float) -> list[float]:
-    """Intervals (ms) between the fires of a 60 Hz precise timer for ``seconds``."""
-    stamps: list[float] = []
-    timer = QTimer()
-    timer.setTimerType(Qt.TimerType.PreciseTimer)
-    timer.setInterval(16)
-    timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
-    timer.start()
-    await asyncio.sleep(seconds)
-    timer.stop()
-    return [(b - a) * 1000 for a, b in itertools.pairwise(stamps)] or [math.nan]
 
 
 def main() -> None:
