@@ -239,11 +239,13 @@ def max_position(
 
 
 def max_open_orders(intent: OrderIntent, ctx: CheckContext, *, limit: int) -> str | None:
-    """Deny a new order when ``limit`` orders are already working (0: off)."""
+    """Deny a new order when ``limit`` orders are already working (0: off). A bracket
+    adds three (``ctx.new_orders``)."""
     count = sum(1 for o in ctx.working if o.state.live)
-    if limit <= 0 or count + 1 <= limit:
+    if limit <= 0 or count + ctx.new_orders <= limit:
         return None
-    return f"{count} orders are already working; the limit is {limit} open orders."
+    adding = "" if ctx.new_orders == 1 else f" and this adds {ctx.new_orders}"
+    return f"{count} orders are already working{adding}; the limit is {limit} open orders."
 
 
 def max_orders_per_minute(intent: OrderIntent, ctx: CheckContext, *, limit: int) -> str | None:

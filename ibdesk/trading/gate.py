@@ -92,12 +92,50 @@ class CheckContext:
     loss_limit_waived: bool = False
     """ a typed re-arm after a daily-loss breach waives the limit until the next session """
     state: TradingState = TradingState.ACTIVE
+    new_orders: int = 1
+    """ how many orders the intent under judgement would add to the book (a bracket: 3) """
 
 
 Check = Callable[[OrderIntent, CheckContext], str | None]
 """A risk check: None to allow, or the reason to deny (in plain words)."""
 
 RECENT_WINDOW = 60.0
+
+_ONCE_PER_INTENT = frozenset({"duplicate_guard", "max_orders_per_minute", "max_open_orders"})
+"""Checks about the intent as a whole (a double click, a runaway sender, the book's size),
+which a bracket passes once at its entry and a modify does not repeat (see :meth:`modify`)."""
+
+
+def _take_leg(b: BracketIntent) -> OrderIntent:
+    """A bracket's take-profit: a limit on the exit side for the entry's quantity."""
+    e = b.entry
+    return OrderIntent(
+        e.instrument,
+        e.side.opposite,
+        e.qty,
+        OrderType.LIMIT,
+        e.source,
+        limit_price=b.take_profit,
+        tif=e.tif,
+        outside_rth=e.outside_rth,
+        account=e.account,
+    )
+
+
+def _stop_leg(b: BracketIntent) -> OrderIntent:
+    """A bracket's stop-loss: a stop on the exit side for the entry's quantity."""
+    e = b.entry
+    return OrderIntent(
+        e.instrument,
+        e.side.opposite,
+        e.qty,
+        OrderType.STOP,
+        e.source,
+        stop_price=b.stop_loss,
+        tif=e.tif,
+        outside_rth=e.outside_rth,
+        account=e.account,
+    )
 
 
 class OrderGate:
@@ -156,16 +194,45 @@ class OrderGate:
         self.recent.append((self.clock(), str(entry.source), entry))
         return self._decide(kind, intent.source, GateDecision(True, refs))
 
+    def judge(self, intent: Intent) -> GateDecision:
+        """What :meth:`submit` would decide now, sending and journaling nothing.
+
+        The ticket and the chart ask this before they offer Send, so a confirmation never
+        offers an order the gate will refuse (the gate still decides again on submit: the
+        market and the book may have moved in between).
+        """
+        try:
+            intent = self._validated(intent)
+        except ValueError as exc:
+            return GateDecision.deny("validate", str(exc))
+        return self._screen(intent) or GateDecision(True)
+
     def _screen(self, intent: Intent) -> GateDecision | None:
+        """The trading state, the connection and every check, for an order or each leg of a
+        bracket (None: it may go)."""
         if self.read_only:
             return GateDecision.deny(
                 "read-only",
                 "Read-only mode (--read-only): ibdesk sends no orders; cancels still work.",
             )
+        bracket = isinstance(intent, BracketIntent)
         context = self.full_context()
+        if bracket:
+            context = dataclasses.replace(context, new_orders=3)
         entry = intent.entry if isinstance(intent, BracketIntent) else intent
-        exit_only = not isinstance(intent, BracketIntent) and reduces_position(entry, context)
+        exit_only = not bracket and reduces_position(entry, context)
         flattening = exit_only and entry.source.kind == "flatten"
+        denial = self._state_denial(exit_only, flattening)
+        if denial is not None:
+            return denial
+        if flattening:
+            return None  # exits of a flatten must never be blocked by exposure limits
+        denial = self._run_checks(entry, context)
+        if denial is not None or not isinstance(intent, BracketIntent):
+            return denial
+        return self._screen_legs(intent, context)
+
+    def _state_denial(self, exit_only: bool, flattening: bool) -> GateDecision | None:
         if self.state is TradingState.HALTED and not flattening:
             return GateDecision.deny(
                 "halted",
@@ -178,12 +245,36 @@ class OrderGate:
             )
         if not self.port.connected:
             return GateDecision.deny("connection", "Not connected to TWS: nothing was sent.")
-        if flattening:
-            return None  # exits of a flatten must never be blocked by exposure limits
+        return None
+
+    def _run_checks(
+        self, intent: OrderIntent, context: CheckContext, skip: frozenset[str] = frozenset()
+    ) -> GateDecision | None:
         for name, check in self.checks:
-            reason = check(entry, context)
+            if name in skip:
+                continue
+            reason = check(intent, context)
             if reason is not None:
                 return GateDecision.deny(name, reason)
+        return None
+
+    def _screen_legs(self, b: BracketIntent, context: CheckContext) -> GateDecision | None:
+        """The take-profit and the stop-loss judged as the exits they become once the entry
+        fills: against the position the entry would make. The bracket was counted once as an
+        intent (rate, duplicates) and as three orders (open orders) at its entry."""
+        entry = b.entry
+        con_id = entry.instrument.con_id
+        base = context.position
+
+        def after_entry(account: str, cid: int) -> float:
+            held = base(account, cid)
+            return held + entry.signed_qty if cid == con_id and account == entry.account else held
+
+        legs = dataclasses.replace(context, position=after_entry)
+        for label, leg in (("Take-profit", _take_leg(b)), ("Stop-loss", _stop_leg(b))):
+            denial = self._run_checks(leg, legs, _ONCE_PER_INTENT)
+            if denial is not None:
+                return GateDecision.deny(denial.check, f"{label}: {denial.reason}")
         return None
 
     def full_context(self) -> CheckContext:
@@ -204,29 +295,7 @@ class OrderGate:
 
     def _send_bracket(self, b: BracketIntent) -> tuple[str, ...]:
         entry = b.entry
-        exit_side = entry.side.opposite
-        take = OrderIntent(
-            entry.instrument,
-            exit_side,
-            entry.qty,
-            OrderType.LIMIT,
-            entry.source,
-            limit_price=b.take_profit,
-            tif=entry.tif,
-            outside_rth=entry.outside_rth,
-            account=entry.account,
-        )
-        stop = OrderIntent(
-            entry.instrument,
-            exit_side,
-            entry.qty,
-            OrderType.STOP,
-            entry.source,
-            stop_price=b.stop_loss,
-            tif=entry.tif,
-            outside_rth=entry.outside_rth,
-            account=entry.account,
-        )
+        take, stop = _take_leg(b), _stop_leg(b)
         refs = tuple(new_ref(entry.source) for _ in range(3))
         parent_id, take_id, stop_id = self.ids.take(3)
         oca = "oca-" + refs[0].rpartition("#")[2]
@@ -378,20 +447,12 @@ class OrderGate:
     # ---- modify and cancel --------------------------------------------------------------------
 
     def modify(self, intent: ModifyIntent) -> GateDecision:
-        """Change a working order's quantity or prices (validated, tick-rounded or refused)."""
-        snap = self.store.get(intent.ref)
-        denial = self._can_touch(snap, "modify")
-        if denial is None and self.read_only:
-            denial = GateDecision.deny("read-only", "Read-only mode: orders cannot be modified.")
-        if denial is None and not self.port.connected:
-            denial = GateDecision.deny("connection", "Not connected to TWS: nothing was sent.")
-        if denial is not None:
-            return self._decide("modify", intent.source, denial)
-        assert snap is not None
-        try:
-            qty, limit, stop = self._new_terms(snap, intent)
-        except ValueError as exc:
-            return self._decide("modify", intent.source, GateDecision.deny("validate", str(exc)))
+        """Change a working order's quantity or prices: judged as the order it would become
+        (every check, the trading state), validated, tick-rounded or refused."""
+        decision, terms = self._judged_modify(intent)
+        if not decision.accepted or terms is None:
+            return self._decide("modify", intent.source, decision)
+        snap, qty, limit, stop = terms
         self.journal.intent(
             snap.ref,
             "modify",
@@ -401,7 +462,68 @@ class OrderGate:
         )
         self.port.modify(snap, qty, limit, stop)
         self.store.merge(snap.ref, reason="modify sent", updated=self.clock())
-        return self._decide("modify", intent.source, GateDecision(True, (snap.ref,)))
+        return self._decide("modify", intent.source, decision)
+
+    def judge_modify(self, intent: ModifyIntent) -> GateDecision:
+        """What :meth:`modify` would decide now, sending and journaling nothing."""
+        return self._judged_modify(intent)[0]
+
+    def _judged_modify(
+        self, intent: ModifyIntent
+    ) -> tuple[GateDecision, tuple[OrderSnapshot, float, float | None, float | None] | None]:
+        snap = self.store.get(intent.ref)
+        denial = self._can_touch(snap, "modify")
+        if denial is None and self.read_only:
+            denial = GateDecision.deny("read-only", "Read-only mode: orders cannot be modified.")
+        if denial is not None:
+            return denial, None
+        assert snap is not None
+        try:
+            qty, limit, stop = self._new_terms(snap, intent)
+        except ValueError as exc:
+            return GateDecision.deny("validate", str(exc)), None
+        denial = self._screen_modify(snap, intent.source, qty, limit, stop)
+        if denial is not None:
+            return denial, None
+        return GateDecision(True, (snap.ref,)), (snap, qty, limit, stop)
+
+    def _screen_modify(
+        self,
+        snap: OrderSnapshot,
+        source: Source,
+        qty: float,
+        limit: float | None,
+        stop: float | None,
+    ) -> GateDecision | None:
+        """A modify is the order it would become: what is left of it at the new terms,
+        judged against the book without the order's old terms (counted once, not twice).
+
+        Only a smaller quantity at unchanged prices skips the checks (not the trading state):
+        it can only lower the risk, and a trader must be able to shrink an order the market
+        has run away from.
+        """
+        would_be = OrderIntent(
+            snap.instrument,
+            snap.side,
+            qty - snap.filled,
+            snap.order_type,
+            source,
+            limit,
+            stop,
+            snap.tif,
+            account=snap.account,
+        )
+        full = self.full_context()
+        context = dataclasses.replace(
+            full, working=tuple(o for o in full.working if o.ref != snap.ref)
+        )
+        exit_only = reduces_position(would_be, context)
+        denial = self._state_denial(exit_only, flattening=False)
+        if denial is not None:
+            return denial
+        if qty <= snap.qty and (limit, stop) == (snap.limit_price, snap.stop_price):
+            return None
+        return self._run_checks(would_be, context, _ONCE_PER_INTENT)
 
     def _new_terms(
         self, snap: OrderSnapshot, m: ModifyIntent

@@ -1,11 +1,14 @@
 """Hypothesis fuzz of the OrderGate with the real pre-trade checks (build_checks).
 
 Random limits (0 meaning off), positions, prices, P&L, trading states and sequences of
-orders, brackets and cancels go through a real OrderGate with the fake port and journal of
-tests/unit/test_gate.py. An independent oracle says what the gate must decide: an order is
-accepted iff it is valid and every check from build_checks returns None on the gate's own
-context (ACTIVE); in REDUCING only orders that reduce a position may pass, in HALTED nothing
-reaches the port but cancels (and a flatten's position-reducing exits). No input may raise.
+orders, brackets, modifies and cancels go through a real OrderGate with the fake port and
+journal of tests/unit/test_gate.py. An independent oracle says what the gate must decide: an
+order is accepted iff it is valid and every check from build_checks returns None on the gate's
+own context (ACTIVE); a bracket iff its entry passes (counted as three orders) and each exit leg
+passes against the position the entry would make; a modify iff the order it would become passes
+against the book without its old terms; in REDUCING only orders that reduce a position may
+pass, in HALTED nothing reaches the port but cancels (and a flatten's position-reducing
+exits). No input may raise.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from ibdesk.domain.instruments import Instrument, SecType
 from ibdesk.domain.orders import (
     BracketIntent,
     CancelIntent,
+    ModifyIntent,
     OrderIntent,
+    OrderSnapshot,
     OrderState,
     OrderType,
     Side,
@@ -211,8 +216,18 @@ exits = st.builds(
 
 @st.composite
 def bracket_intents(draw: st.DrawFn) -> BracketIntent:
+    """Mostly exits a few ticks either side of the market on the right sides; sometimes any
+    two prices (the wrong side, off the grid, absurd)."""
     entry = draw(order_intents())
     inst = entry.instrument
+    if draw(st.integers(0, 3)):
+        sign, market = entry.side.sign, MARKET[inst.con_id]
+        ref = entry.stop_price or entry.limit_price or market
+        ref = ref if math.isfinite(ref) and ref > 0 else market
+        near = st.integers(1, 60).map(lambda k: k * inst.min_tick)
+        take = round(ref + sign * draw(near), 10)
+        stop = round(ref - sign * draw(near), 10)
+        return BracketIntent(entry, take, stop)
     take, stop = draw(prices(inst)), draw(prices(inst))
     return BracketIntent(
         entry, math.nan if take is None else take, math.nan if stop is None else stop
@@ -250,12 +265,16 @@ def worlds(draw: st.DrawFn) -> World:
     return World(positions, last, pnl, draw(st.booleans()))
 
 
+#: How far from the market a modify moves a price, in ticks: mostly near, sometimes through
+#: the collar.
+modify_ticks = weighted((4, st.integers(-20, 20)), (1, st.integers(-400, 400)))
+
 Op = tuple[str, Any]
 ops = st.lists(
     weighted(
         (10, st.tuples(st.just("order"), order_intents())),
         (3, st.tuples(st.just("exit"), exits)),
-        (1, st.tuples(st.just("bracket"), bracket_intents())),
+        (3, st.tuples(st.just("bracket"), bracket_intents())),
         (
             2,
             st.tuples(
@@ -264,6 +283,19 @@ ops = st.lists(
             ),
         ),
         (2, st.tuples(st.just("cancel"), st.integers(0, 1_000))),
+        (
+            3,
+            st.tuples(
+                st.just("modify"),
+                st.tuples(
+                    st.integers(0, 1_000),
+                    st.one_of(st.none(), quantities),
+                    st.one_of(st.none(), modify_ticks),
+                    st.one_of(st.none(), modify_ticks),
+                    st.sampled_from(SOURCES),
+                ),
+            ),
+        ),
         (3, st.tuples(st.just("wire"), st.integers(0, 1_000))),  # a queued order is sent
         (1, st.tuples(st.just("state"), st.sampled_from(list(TradingState)))),
         (1, st.tuples(st.just("connected"), st.booleans())),
@@ -336,6 +368,139 @@ def expected(
         if check(o, ctx) is not None:
             return False, name
     return True, ""
+
+
+def ticks_from_market(inst: Instrument, ticks: int | None) -> float | None:
+    """A price ``ticks`` ticks from the instrument's market (None stays None: unchanged)."""
+    return None if ticks is None else round(MARKET[inst.con_id] + ticks * inst.min_tick, 10)
+
+
+#: Checks about an intent as a whole, which a bracket's exit legs and a modify do not repeat.
+ONCE_PER_INTENT = {"duplicate_guard", "max_orders_per_minute", "max_open_orders"}
+
+
+def first_denial(
+    o: OrderIntent,
+    ctx: CheckContext,
+    risk: RiskSettings,
+    skip: set[str] = frozenset(),  # type: ignore[assignment]
+) -> str:
+    for name, check in build_checks(risk):
+        if name not in skip and check(o, ctx) is not None:
+            return name
+    return ""
+
+
+def bracket_valid(b: BracketIntent, last: float) -> bool:
+    """The bracket's own shape: exits on the grid, on either side of the entry."""
+    inst, sign = b.entry.instrument, b.entry.side.sign
+
+    def good(p: float) -> bool:
+        return math.isfinite(p) and p > 0 and inst.on_tick(p)
+
+    if not (valid(b.entry) and good(b.take_profit) and good(b.stop_loss)):
+        return False
+    if sign * (b.take_profit - b.stop_loss) <= 0:
+        return False
+    reference = b.entry.stop_price or b.entry.limit_price or last
+    return math.isnan(reference) or (
+        sign * (b.take_profit - reference) > 0 and sign * (reference - b.stop_loss) > 0
+    )
+
+
+def bracket_expected(
+    b: BracketIntent, gate: OrderGate, risk: RiskSettings, connected: bool
+) -> tuple[bool, str]:
+    """(accepted, the check that denies) for a bracket, from the rules alone."""
+    entry = b.entry
+    if not bracket_valid(b, gate.context().last_price(entry.instrument.con_id)):
+        return False, "validate"
+    if gate.state is TradingState.HALTED:
+        return False, "halted"
+    if gate.state is TradingState.REDUCING:
+        return False, "reducing"
+    if not connected:
+        return False, "connection"
+    ctx = dataclasses.replace(gate.full_context(), new_orders=3)
+    denial = first_denial(entry, ctx, risk)
+    if denial:
+        return False, denial
+    held = ctx.position
+
+    def after(account: str, con_id: int) -> float:
+        same = con_id == entry.instrument.con_id and account == entry.account
+        return held(account, con_id) + (entry.signed_qty if same else 0.0)
+
+    legs = dataclasses.replace(ctx, position=after)
+    exit_side = entry.side.opposite
+    take = OrderIntent(
+        entry.instrument,
+        exit_side,
+        entry.qty,
+        OrderType.LIMIT,
+        entry.source,
+        limit_price=b.take_profit,
+        account=entry.account,
+    )
+    stop = OrderIntent(
+        entry.instrument,
+        exit_side,
+        entry.qty,
+        OrderType.STOP,
+        entry.source,
+        stop_price=b.stop_loss,
+        account=entry.account,
+    )
+    for leg in (take, stop):
+        denial = first_denial(leg, legs, risk, ONCE_PER_INTENT)
+        if denial:
+            return False, denial
+    return True, ""
+
+
+def modify_expected(
+    snap: OrderSnapshot,
+    m: ModifyIntent,
+    gate: OrderGate,
+    risk: RiskSettings,
+    connected: bool,
+) -> tuple[bool, str]:
+    """(accepted, the check that denies) for a modify of our own live order."""
+    inst = snap.instrument
+    qty = snap.qty if m.qty is None else m.qty
+    if not (math.isfinite(qty) and qty > 0) or qty < snap.filled:
+        return False, "validate"
+    if inst.sec_type is SecType.FUTURE and not float(qty).is_integer():
+        return False, "validate"
+    for p in (m.limit_price, m.stop_price):
+        if p is not None and not (math.isfinite(p) and p > 0 and inst.on_tick(p)):
+            return False, "validate"
+    limit = snap.limit_price if m.limit_price is None else m.limit_price
+    stop = snap.stop_price if m.stop_price is None else m.stop_price
+    if (qty, limit, stop) == (snap.qty, snap.limit_price, snap.stop_price):
+        return False, "validate"
+    would_be = OrderIntent(
+        inst,
+        snap.side,
+        qty - snap.filled,
+        snap.order_type,
+        m.source,
+        limit,
+        stop,
+        account=snap.account,
+    )
+    full = gate.full_context()
+    ctx = dataclasses.replace(full, working=[o for o in full.working if o.ref != snap.ref])
+    if gate.state is TradingState.HALTED:
+        return False, "halted"
+    if gate.state is TradingState.REDUCING and not reduces(would_be, ctx):
+        return False, "reducing"
+    if not connected:
+        return False, "connection"
+    if qty <= snap.qty and (limit, stop) == (snap.limit_price, snap.stop_price):
+        return True, ""
+    denial = first_denial(would_be, ctx, risk, ONCE_PER_INTENT)
+    return (not denial), denial
 
 
 # ---- the fuzz -----------------------------------------------------------------------------------
@@ -452,16 +617,32 @@ def test_the_gate_decides_exactly_as_its_checks_and_state_say(
                 clock.now += gap
         elif kind == "bracket":
             placed_before = len(port.placed)
-            ctx_before = gate.full_context()
+            ok, check = bracket_expected(arg, gate, risk, port.connected)
             decision = gate.submit(arg)
-            if gate.state is not TradingState.ACTIVE or not port.connected:
-                assert not decision.accepted  # a bracket never reduces only
+            event(f"{gate.state.value} bracket: {check or 'accepted'}")
+            assert (decision.accepted, decision.check) == (ok, check), (arg, decision.reason)
             if decision.accepted:
-                assert valid(arg.entry)
-                assert all(check(arg.entry, ctx_before) is None for _, check in build_checks(risk))
                 assert len(port.placed) == placed_before + 3 and len(decision.refs) == 3
             else:
                 assert len(port.placed) == placed_before and decision.reason
+                assert decision.check not in off
+        elif kind == "modify":
+            live = sorted(s.ref for s in store.live())
+            if live:
+                index, qty, limit_ticks, stop_ticks, source = arg
+                snap = store.orders[live[index % len(live)]]
+                inst = snap.instrument
+                prices_at = (
+                    ticks_from_market(inst, limit_ticks),
+                    ticks_from_market(inst, stop_ticks),
+                )
+                change = ModifyIntent(snap.ref, source, qty, *prices_at)
+                ok, check = modify_expected(snap, change, gate, risk, port.connected)
+                modified_before = len(port.modified)
+                decision = gate.modify(change)
+                event(f"{gate.state.value} modify: {check or 'accepted'}")
+                assert (decision.accepted, decision.check) == (ok, check), (change, decision)
+                assert len(port.modified) == modified_before + ok
                 assert decision.check not in off
     assert port.global_cancels == 0
 
