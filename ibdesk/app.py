@@ -183,6 +183,24 @@ class Desk:
         """Send an order or bracket through the gate."""
         return self.gate.submit(intent)
 
+    def judge(self, intent: OrderIntent | BracketIntent) -> GateDecision:
+        """What the gate would decide for an order now (the ticket and the chart ask before
+        they offer Send); nothing is sent."""
+        return self.gate.judge(intent)
+
+    def judge_modify(
+        self,
+        ref: str,
+        qty: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        source: str = "blotter",
+    ) -> GateDecision:
+        """What the gate would decide for a modify now; nothing is sent."""
+        return self.gate.judge_modify(
+            ModifyIntent(ref, Source.parse(source), qty, limit_price, stop_price)
+        )
+
     async def open_chart(self, text: str, timeframe: Timeframe) -> tuple[Instrument, BarKey]:
         """Resolve a chart's symbol and start its bars (back-fill, then live); the bars are
         in ``self.bars`` when this returns. Pair with :meth:`close_chart`."""

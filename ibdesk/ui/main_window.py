@@ -107,6 +107,19 @@ class DeskApi(Protocol):
     def confirm_reasons(self, intent: OrderIntent | BracketIntent) -> list[str]:
         """Why an order needs a confirmation before it is sent (empty: none)."""
 
+    def judge(self, intent: OrderIntent | BracketIntent) -> GateDecision:
+        """What the gate would decide for an order now (nothing is sent)."""
+
+    def judge_modify(
+        self,
+        ref: str,
+        qty: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        source: str = "blotter",
+    ) -> GateDecision:
+        """What the gate would decide for a modify now (nothing is sent)."""
+
     async def open_chart(self, text: str, timeframe: Timeframe) -> tuple[Instrument, BarKey]:
         """Resolve a chart's symbol and start its bars (in ``bars`` on return)."""
 

@@ -7,6 +7,7 @@ held, a release, sent to the chart's viewport at the pixel of a price.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import math
@@ -367,6 +368,34 @@ async def test_a_drag_that_needs_confirming_waits_for_the_trader(
     box.send_button.click()
     await wait_until(lambda: at_sim(sim, ref)["aux_price"] == target, what="stop moved")
     await blotter_caught_up(desk, ref, "Stop", target)
+
+
+async def test_a_drag_the_gate_would_refuse_asks_nothing_and_snaps_back(
+    make_desk: MakeDesk, sim: SimThread, settings_for: Any
+) -> None:
+    """With confirmations always on, a drag through the collar is refused before any
+    confirmation is shown: the trader is never offered Send for what the gate refuses."""
+    base = settings_for(risk=dataclasses.replace(limits_off(), collar_ticks=4))
+    settings = Settings(
+        connection=base.connection, risk=base.risk, ticket=TicketSettings(confirm="always")
+    )
+    desk, chart = await chart_desk(make_desk, settings=settings)
+    es = chart.instrument
+    mid, d = await market_in_view(desk, sim, chart)
+    price = es.round_to_tick(mid - 2 * es.min_tick)
+    stop = OrderIntent(es, Side.SELL, 1, OrderType.STOP, TICKET, stop_price=price)
+    decision = desk.place(stop)
+    assert decision.accepted, decision.reason
+    [ref] = decision.refs
+    await wait_until(lambda: at_sim(sim, ref) is not None, what="working at the simulator")
+    await wait_until(lambda: ref in chart.overlay.lines, what="the stop's line")
+    chart.set_armed(True)
+    far = mid - 3 * d  # well past 4 ticks from the market
+    await drag(chart, chart.series.last_seq - 5, price, far)
+    await wait_until(lambda: "price_collar" in chart.message.text(), what="the refusal")
+    assert chart.trader.confirmation is None
+    assert chart.overlay.lines[ref].value() == price, "snapped back"
+    assert at_sim(sim, ref)["aux_price"] == price
 
 
 async def test_clicks_do_nothing_until_the_chart_is_armed(

@@ -184,6 +184,27 @@ async def test_buy_hotkey_sends_the_template_bracket(make_desk: MakeDesk, sim: S
     assert (parent["action"], parent["lmt_price"]) == ("SELL", 6800.25)  # joins the ask
 
 
+async def test_the_ticket_never_offers_what_the_gate_refuses(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """9 ES at 6800 is $3.06M, over the $2M notional limit: the gate would refuse it, so
+    Submit is disabled with the gate's reason and no confirmation offers Send."""
+    _desk, panel, _es = await ticket_for(make_desk, sim, "ES", 6800.0)
+    panel.qty.clear()
+    QTest.keyClicks(panel.qty, "9")
+    assert not panel.submit_button.isEnabled()
+    assert "max_order_notional" in panel.gate_verdict.text()
+    assert "over the limit of 2,000,000.00" in panel.gate_verdict.text()
+    assert panel.gate_verdict.isVisibleTo(panel)
+    panel.submit()  # Ctrl+Enter, or a hotkey, while disabled
+    assert panel.confirmation is None
+    assert panel.outcome.text().startswith("Denied (max_order_notional)")
+    panel.qty.clear()
+    QTest.keyClicks(panel.qty, "1")
+    assert panel.submit_button.isEnabled() and not panel.gate_verdict.isVisibleTo(panel)
+    assert at_sim(sim) == []
+
+
 async def test_bad_fields_get_messages_and_submit_stays_disabled(
     make_desk: MakeDesk, sim: SimThread
 ) -> None:

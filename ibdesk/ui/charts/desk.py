@@ -48,3 +48,16 @@ class ChartDesk(Protocol):
 
     def confirm_reasons(self, intent: OrderIntent | BracketIntent) -> list[str]:
         """Why an order needs the trader's confirmation (empty: it does not)."""
+
+    def judge(self, intent: OrderIntent | BracketIntent) -> GateDecision:
+        """What the gate would decide for an order now (nothing is sent)."""
+
+    def judge_modify(
+        self,
+        ref: str,
+        qty: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        source: str = "blotter",
+    ) -> GateDecision:
+        """What the gate would decide for a modify now (nothing is sent)."""

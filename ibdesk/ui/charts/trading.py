@@ -113,6 +113,11 @@ class ChartTrader:
         )
         text = f"{order.side.value} {order.remaining:g} {order.instrument.display} "
         text += f"{order.order_type.value} to {price_text(order.instrument, price)}"
+        verdict = self.desk.judge_modify(order.ref, source=str(CHART), **changes)
+        if not verdict.accepted:  # never ask to confirm what the gate will refuse
+            item.snap_back()
+            self.notify(f"Not changed ({verdict.check}): {verdict.reason}", "error")
+            return verdict
         if not await self._confirmed("Confirm order change", text, intent):
             item.snap_back()
             self.notify("Not changed: you cancelled at the confirmation.", "warn")
@@ -141,6 +146,10 @@ class ChartTrader:
         price_of = intent.limit_price if intent.limit_price is not None else intent.stop_price
         text = f"{intent.side.value} {intent.qty:g} {inst.display} {intent.order_type.value}"
         text += f" {price_text(inst, price_of or price)}"
+        verdict = self.desk.judge(intent)
+        if not verdict.accepted:
+            self.notify(f"Denied ({verdict.check}): {verdict.reason}", "error")
+            return verdict
         if not await self._confirmed("Confirm order", text, intent):
             self.notify("Not sent: you cancelled at the confirmation.", "warn")
             return None

@@ -93,6 +93,9 @@ class TicketDesk(Protocol):
     def confirm_reasons(self, intent: OrderIntent | BracketIntent) -> list[str]:
         """Why the order needs confirming (empty: it does not)."""
 
+    def judge(self, intent: OrderIntent | BracketIntent) -> GateDecision:
+        """What the gate would decide now, sending nothing."""
+
 
 class PriceEdit(QLineEdit):
     """A price field that steps by the instrument's tick: Up/Down and the wheel by one,
@@ -327,6 +330,11 @@ class TicketPanel(QWidget):
         self.notes = QLabel("", self)
         self.notes.setStyleSheet(f"color: {theme.current().warn};")
         self.notes.setWordWrap(True)
+        self.gate_verdict = QLabel("", self)
+        self.gate_verdict.setObjectName("gate_verdict")
+        self.gate_verdict.setStyleSheet(f"color: {theme.current().error};")
+        self.gate_verdict.setWordWrap(True)
+        self.gate_verdict.hide()
         self.submit_button = QPushButton("Submit", self)
         self.submit_button.setObjectName("submit")
         self.submit_button.setToolTip("Send through the gate (Ctrl+Enter)")
@@ -346,6 +354,7 @@ class TicketPanel(QWidget):
         layout.addWidget(self.figures)
         layout.addWidget(self.preview)
         layout.addWidget(self.notes)
+        layout.addWidget(self.gate_verdict)
         layout.addLayout(buttons)
         layout.addWidget(self.outcome)
         layout.addStretch(1)
@@ -444,7 +453,7 @@ class TicketPanel(QWidget):
         self.notes.setText(" ".join(r.notes.values()))
         self.notes.setVisible(bool(r.notes))
         self._show_figures()
-        self.submit_button.setEnabled(r.ok and self._connected())
+        self._show_verdict()
         self.submit_button.setText(self._submit_text())
         key = self._intent_key()
         if key != self._what_if_key:
@@ -453,6 +462,20 @@ class TicketPanel(QWidget):
             self._show_preview()
             if key is not None:
                 self._what_if_timer.start()
+
+    def _show_verdict(self) -> None:
+        """Ask the gate what it would decide (as you type, and as the market moves): Submit
+        is enabled only for an order it would accept, and otherwise says why not."""
+        intent = self.result.intent
+        connected = self._connected()
+        verdict = self.desk.judge(intent) if intent is not None and connected else None
+        refused = verdict is not None and not verdict.accepted
+        text = f"Denied ({verdict.check}): {verdict.reason}" if verdict and refused else ""
+        if text != self.gate_verdict.text():
+            self.gate_verdict.setText(text)
+        self.gate_verdict.setVisible(refused)
+        self.submit_button.setEnabled(self.result.ok and connected and not refused)
+        self.submit_button.setToolTip(text or "Send through the gate (Ctrl+Enter)")
 
     def _submit_text(self) -> str:
         verb = self.side.value
@@ -582,6 +605,8 @@ class TicketPanel(QWidget):
             self.refresh()
         elif self.result.intent is None and self.result.errors.keys() <= {"entry"}:
             self.refresh()  # waiting for a first quote
+        else:
+            self._show_verdict()  # the collar and the notional move with the market
 
     def _on_link(self) -> None:
         status = self.desk.link.status
@@ -595,7 +620,7 @@ class TicketPanel(QWidget):
             index = self.account.findData(current)
             self.account.setCurrentIndex(max(index, 0))
             self.account.blockSignals(False)
-        self.submit_button.setEnabled(self.result.ok and self._connected())
+        self._show_verdict()
 
     # ---- instrument and templates ---------------------------------------------------------
 
@@ -763,6 +788,10 @@ class TicketPanel(QWidget):
             return
         if not self._connected():
             self.show_outcome("Not sent: not connected to TWS.", "error")
+            return
+        verdict = self.desk.judge(intent)
+        if not verdict.accepted:  # never ask to confirm what the gate will refuse
+            self.show_outcome(f"Denied ({verdict.check}): {verdict.reason}", "error")
             return
         reasons = self.desk.confirm_reasons(intent)
         if not reasons:
