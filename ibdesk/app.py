@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import logging
 import math
 import sys
@@ -39,7 +38,7 @@ from ibdesk.domain.orders import (
     OrderIntent,
     Source,
 )
-from ibdesk.domain.risk import KillReport, StateChange
+from ibdesk.domain.risk import KillReport, StateChange, TradingState
 from ibdesk.domain.ticket import WhatIf
 from ibdesk.safety import Safety
 from ibdesk.state.account import AccountStore, PositionStore
@@ -80,7 +79,6 @@ class Desk:
         self.orders = OrderStore()
         self.journal_path = journal_path or journal_module.default_path()
         self.journal = journal_module.Journal(self.journal_path)
-        self._restore_today()
         self.router = OrderRouter(self.session, self.resolver, self.orders, self.journal)
         self.ids = OrderIds(self.router, self.journal)
         self.gate = OrderGate(
@@ -264,9 +262,14 @@ class Desk:
         """Close one position (its own working orders cancelled first)."""
         return self.safety.flatten_one(who, con_id)
 
-    def rearm(self, who: str, reason: str) -> StateChange:
-        """Back to ACTIVE; raises ValueError without a typed reason."""
-        return self.safety.rearm(who, reason)
+    def rearm(self, who: str, reason: str, to: TradingState = TradingState.ACTIVE) -> StateChange:
+        """Back to ACTIVE (or from HALTED to REDUCING); ValueError without a typed reason."""
+        return self.safety.rearm(who, reason, to)
+
+    def reduce(self, who: str) -> StateChange:
+        """REDUCING: exits only from now on; this desk's orders that would add are
+        cancelled. ValueError while HALTED (re-arm to REDUCING instead)."""
+        return self.safety.reduce(who)
 
     def retry_kill(self, who: str) -> asyncio.Task[KillReport]:
         """Global cancel again, verify again."""
@@ -343,14 +346,6 @@ class Desk:
         logging.getLogger().removeHandler(self.log_handler)
 
     # ---- orders ---------------------------------------------------------------------------------
-
-    def _restore_today(self) -> None:
-        """Today's orders and fills come back from the journal (reconciled on connect)."""
-        midnight = dt.datetime.combine(dt.date.today(), dt.time()).timestamp()
-        for snap in self.journal.orders_since(midnight):
-            self.orders.put(snap)
-        for fill in self.journal.fills_since(midnight):
-            self.orders.add_fill(fill)
 
     def _check_context(self) -> CheckContext:
         def position(account: str, con_id: int) -> float:

@@ -32,7 +32,7 @@ from ibdesk.state.link import LinkStore
 from ibdesk.state.quotes import QuoteStore
 from ibdesk.trading.gate import OrderGate
 from ibdesk.trading.journal import Journal
-from ibdesk.trading.killswitch import STATE_KEY, KillSwitch
+from ibdesk.trading.killswitch import KillSwitch
 from ibdesk.trading.loss_limit import DailyLossLimit
 
 log = logging.getLogger("ibdesk.safety")
@@ -95,6 +95,7 @@ class Safety:
         accounts.updated += self._on_account
         self.switch.reported += self._on_report
         session.connected += self._on_connected
+        session.disconnected += self.switch.latch.unbind
 
     # ---- what the desk reads ----------------------------------------------------------------
 
@@ -118,9 +119,9 @@ class Safety:
         """Close one position (from the positions panel)."""
         return self.switch.flatten_one(who, con_id)
 
-    def rearm(self, who: str, reason: str) -> StateChange:
-        """Back to ACTIVE with a typed reason (ValueError without one)."""
-        change = self.switch.rearm(who, reason)
+    def rearm(self, who: str, reason: str, to: TradingState = TradingState.ACTIVE) -> StateChange:
+        """Back to ACTIVE (or HALTED to REDUCING) with a typed reason (ValueError without)."""
+        change = self.switch.rearm(who, reason, to)
         self.link.clear("halt")
         if self.line is not None:
             self.line.rearm()
@@ -129,6 +130,16 @@ class Safety:
     def retry(self, who: str) -> asyncio.Task[KillReport]:
         """Cancel again and verify again."""
         return self.switch.retry(who)
+
+    def reduce(self, who: str, why: str = "exits only") -> StateChange:
+        """REDUCING: exits only; this desk's orders that would add are cancelled."""
+        change, others = self.switch.reduce(who, why)
+        if others:
+            self._announce(
+                f"REDUCING: {len(others)} order(s) of other clients that could add to a "
+                "position are still working; only KILL (a global cancel) reaches them."
+            )
+        return change
 
     # ---- life cycle -------------------------------------------------------------------------
 
@@ -196,6 +207,7 @@ class Safety:
         self.accounts.updated -= self._on_account
         self.switch.reported -= self._on_report
         self.session.connected -= self._on_connected
+        self.session.disconnected -= self.switch.latch.unbind
 
     # ---- the loop's side --------------------------------------------------------------------
 
@@ -211,19 +223,16 @@ class Safety:
         self._later(HEARTBEAT, self._beat)
 
     def _adopt_external(self) -> None:
-        """A halt written to the journal by another process (``ibdesk kill``, the kill window,
-        the watchdog) halts this desk too, with its own purge and cancel."""
-        saved = self.journal.get_value(STATE_KEY)
-        last = self.switch.last_change
-        if (
-            saved
-            and saved.get("state") == TradingState.HALTED.value
-            and float(saved.get("time", 0)) > last.time
-            and last.state is not TradingState.HALTED
-        ):
-            who = str(saved.get("who", "another process"))
-            self._announce(f"Trading HALTED by {who}: {saved.get('why', '')}")
-            self.switch.kill(who, str(saved.get("why", "")))
+        """A stricter state written to the journal by another process (``ibdesk kill``, the
+        kill window, the watchdog) comes in force here too: a halt with this desk's own purge
+        and cancel, REDUCING with the cancel of its orders that would add."""
+        change = self.switch.latch.newer_stricter()
+        if change is not None:
+            self._announce(f"Trading {change.state.value} by {change.who}: {change.why}")
+            if change.state is TradingState.HALTED:
+                self.switch.kill(change.who, change.why)
+            else:
+                self.switch.reduce(change.who, change.why)
         self._later(ADOPT_EVERY, self._adopt_external)
 
     def _on_account(self, account: str) -> None:
@@ -231,8 +240,10 @@ class Safety:
             self.loss_limit.observe(self.accounts.get(account).daily_pnl)
 
     def _on_connected(self) -> None:
-        """A kill that could not be verified (sent while disconnected, or the broker did not
-        answer) is verified again as soon as the connection is back."""
+        """The connected account's latched state comes in force; a kill that could not be
+        verified (sent while disconnected, or the broker did not answer) is verified again
+        as soon as the connection is back."""
+        self.switch.latch.bind(self.link.status.accounts, self.session.account)
         report = self.switch.last_report
         if (
             report is not None
@@ -257,7 +268,7 @@ class Safety:
         orders and the pacer keeps every queued placeOrder off the wire. The loop adopts the
         halt properly (journal, purge, its own cancel, the banner) as soon as it runs."""
         self.router.pacer.hold_orders = True
-        self.gate.state = TradingState.HALTED
+        self.switch.latch.hold()
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._adopt_fire, why)

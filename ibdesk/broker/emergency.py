@@ -14,14 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ibdesk.broker import ib as shim
 from ibdesk.broker.kill import open_order_line, position_line
 from ibdesk.domain.risk import KillReport, OpenOrderLine, PositionLine, TradingState
+from ibdesk.trading import latch
 from ibdesk.trading.journal import Journal, JournalError
-from ibdesk.trading.killswitch import STATE_KEY, WORKING_STATUSES
+from ibdesk.trading.killswitch import WORKING_STATUSES
 
 log = logging.getLogger("ibdesk.broker.emergency")
 
@@ -32,8 +34,15 @@ ID_ATTEMPTS = 3
 POLL = 0.25
 
 
-def record_halt(journal_path: Path | None, who: str, why: str) -> str | None:
-    """Latch HALTED in the journal (a running desk adopts it within a second).
+def record_halt(
+    journal_path: Path | None,
+    who: str,
+    why: str,
+    accounts: Iterable[str] = (),
+    state: TradingState = TradingState.HALTED,
+) -> str | None:
+    """Latch HALTED (or REDUCING) in the journal for ``accounts`` (none: the account the
+    desk traded last); a running desk adopts it within a second.
 
     Returns why it could not, or None. Never raises: the broker-side kill matters more.
     """
@@ -42,11 +51,11 @@ def record_halt(journal_path: Path | None, who: str, why: str) -> str | None:
     try:
         journal = Journal(journal_path)
     except (JournalError, OSError) as exc:
-        return f"the halt was not written to the journal ({exc})"
+        return f"the {state.value} latch was not written to the journal ({exc})"
     try:
-        halt = {"state": TradingState.HALTED.value, "who": who, "why": why}
-        journal.set_value(STATE_KEY, {**halt, "time": time.time(), "locked_until": None})
-        journal.action(who, "kill", why)
+        record = {"state": state.value, "who": who, "why": why}
+        latch.write(journal, accounts, {**record, "time": time.time(), "locked_until": None})
+        journal.action(who, "kill" if state is TradingState.HALTED else "reduce", why)
     finally:
         journal.close()
     return None

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 from ibdesk.broker import ib as shim
@@ -45,6 +46,16 @@ REJECT_CODES = frozenset({200, 201})
 """Errors that mean the broker refused the order: the library's local Cancelled is right."""
 UNTRUSTED_CODES = frozenset({10147, 10148, 202})
 """Errors after which the library marks an order Cancelled without the broker saying so."""
+SYNC_TIMEOUT = 10.0
+""" seconds to wait for the broker's open and completed orders at a reconcile """
+_ACKED = (OrderState.WORKING, OrderState.PARTIAL)
+""" states only the broker's acknowledgement puts an order in """
+
+
+def _midnight(now: float) -> float:
+    """Local midnight of the day ``now`` falls in (the journal's "today")."""
+    day = dt.datetime.fromtimestamp(now).date()
+    return dt.datetime.combine(day, dt.time()).timestamp()
 
 
 class FillJournal(JournalWriter, Protocol):
@@ -61,6 +72,12 @@ class FillJournal(JournalWriter, Protocol):
 
     def connection(self, event: str, detail: str = "") -> None:
         """Record a connection event."""
+
+    def orders_since(self, since: float) -> list[OrderSnapshot]:
+        """Orders seen since ``since`` and every order still live."""
+
+    def fills_since(self, since: float) -> list[FillSnapshot]:
+        """Executions since ``since``."""
 
 
 class OrderRouter:
@@ -84,6 +101,8 @@ class OrderRouter:
         self.pacer.on_sent.append(self._on_sent)
         self.on_reconciled: list[Callable[[dict[str, int]], None]] = []
         self._resync: asyncio.Task[None] | None = None
+        self._acked_before: set[str] = set()
+        """ restored orders the broker had acknowledged (journaled working) """
         self._tasks: set[asyncio.Task[Any]] = set()
         ib = self.ib
         ib.openOrderEvent += self._on_trade
@@ -105,6 +124,11 @@ class OrderRouter:
     def client_id(self) -> int:
         """The API client id in use."""
         return self.session.client_id
+
+    @property
+    def account(self) -> str:
+        """The connected login's default account (what TWS uses for an order naming none)."""
+        return self.session.account
 
     def next_valid_id(self) -> int:
         """The library's next request id (nextValidId, raised by every request since)."""
@@ -287,13 +311,58 @@ class OrderRouter:
     def _on_connected(self) -> None:
         self._spawn(self.reconcile())
 
+    def restore(self, since: float, accounts: Collection[str]) -> int:
+        """Today's orders and fills of the connected login's accounts, from the journal.
+
+        Only what the store does not know yet comes back (the broker's own reports during
+        the handshake are fresher), and an order still live in the journal comes back
+        UNKNOWN until :meth:`reconcile` hears the broker confirm it. An order the broker
+        already reported gets its bracket parent and creation time from the journal. Orders
+        and fills of other accounts (a paper account's, yesterday's demo's) stay out.
+        Returns the number of orders restored.
+        """
+        restored = 0
+        for saved in self.journal.orders_since(since):
+            if saved.account not in accounts:
+                continue
+            known = self.store.get(saved.ref)
+            if known is not None:
+                if saved.parent_ref and not known.parent_ref:
+                    self.store.merge(saved.ref, parent_ref=saved.parent_ref, created=saved.created)
+                continue
+            if saved.state.live:
+                if saved.state in _ACKED:
+                    self._acked_before.add(saved.ref)
+                saved = dataclasses.replace(  # noqa: PLW2901 - the restored form of it
+                    saved,
+                    state=OrderState.UNKNOWN,
+                    reason="From the journal: waiting for the broker to confirm it.",
+                )
+            self.store.put(saved)
+            restored += 1
+        for fill in self.journal.fills_since(since):
+            if fill.account in accounts:
+                self.store.add_fill(fill)
+        return restored
+
     async def reconcile(self) -> dict[str, int]:
         """Compare what ibdesk believes with what the broker says (after every connect).
 
-        Returns counts: fills recovered, orders changed while away, orders not found.
+        Asks the broker afresh for its open and completed orders, then: every order it
+        reports takes the broker's word; an order of ours it never acknowledged is NOT_SENT;
+        any other order it no longer reports (a different TWS or simulator, another
+        client's order this client is not told about) is GONE, never left "working".
+        Without a full answer nothing is marked gone, and the report says so.
+
+        Returns counts: fills recovered, orders changed while away, orders not found, orders
+        gone, and ``unconfirmed`` 1 when the broker did not answer in time.
         """
-        counts = {"fills": 0, "changed": 0, "not_found": 0}
+        accounts = set(self.session.link.status.accounts) or {self.session.account}
+        self.restore(_midnight(self.clock()), accounts)
+        counts = {"fills": 0, "changed": 0, "not_found": 0, "gone": 0, "unconfirmed": 0}
         before = {ref: s.state for ref, s in self.store.orders.items()}
+        full = await self._full_sync()
+        counts["unconfirmed"] = int(not full)
         seen: set[str] = set()
         for trade in self.ib.trades():
             inst = await self.resolver.for_contract(trade.contract)
@@ -307,20 +376,8 @@ class OrderRouter:
             if self.store.add_fill(fill):
                 self.journal.fill(fill)
                 counts["fills"] += 1
-        now = self.clock()
-        for snap in list(self.store.live()):
-            if snap.ref in seen or snap.client_id != self.client_id:
-                continue
-            if snap.state in (OrderState.SENT, OrderState.UNKNOWN, OrderState.QUEUED):
-                counts["not_found"] += 1
-                self._put(
-                    self.store.merge(
-                        snap.ref,
-                        state=OrderState.NOT_SENT,
-                        updated=now,
-                        reason="Not found at the broker after reconnect.",
-                    )
-                )
+        if full:
+            self._settle_unreported(seen, counts)
         for ref, state in before.items():
             after = self.store.orders[ref].state
             if after is not state and after.final and ref in seen:
@@ -330,17 +387,56 @@ class OrderRouter:
             hook(counts)
         return counts
 
+    async def _full_sync(self) -> bool:
+        """The broker's open and completed orders asked afresh; False without an answer."""
+        if not self.session.is_connected:
+            return False
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(
+                    self.ib.reqOpenOrdersAsync(), self.ib.reqCompletedOrdersAsync(False)
+                ),
+                SYNC_TIMEOUT,
+            )
+        except (TimeoutError, ConnectionError):
+            return False
+        return True
+
+    def _settle_unreported(self, seen: set[str], counts: dict[str, int]) -> None:
+        now = self.clock()
+        for snap in list(self.store.live()):
+            if snap.ref in seen:
+                continue
+            ours = snap.client_id == self.client_id
+            acked = snap.state in _ACKED or snap.ref in self._acked_before
+            if ours and not acked:
+                counts["not_found"] += 1
+                state, reason = OrderState.NOT_SENT, "Not found at the broker after reconnect."
+            else:
+                counts["gone"] += 1
+                state, reason = (
+                    OrderState.GONE,
+                    (
+                        "Not reported by the broker after a full sync"
+                        + (
+                            "."
+                            if ours
+                            else f" (placed by client {snap.client_id}: TWS reports "
+                            "other clients' orders only to the Master API client)."
+                        )
+                    ),
+                )
+            self._acked_before.discard(snap.ref)
+            self._put(self.store.merge(snap.ref, state=state, updated=now, reason=reason))
+
     def _schedule_resync(self) -> None:
         if self._resync is None or self._resync.done():
             self._resync = asyncio.ensure_future(self._resync_now())
 
     async def _resync_now(self) -> None:
         """Ask the broker again after the library cancelled an order on its own."""
-        if not self.session.is_connected:
-            return
-        await self.ib.reqOpenOrdersAsync()
-        await self.ib.reqCompletedOrdersAsync(False)
-        await self.reconcile()
+        if self.session.is_connected:
+            await self.reconcile()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -363,6 +459,13 @@ def summary(counts: dict[str, int]) -> str:
             f"{counts['not_found']} order{'s' * (counts['not_found'] != 1)} never "
             "reached the broker"
         )
+    if counts.get("gone"):
+        parts.append(
+            f"{counts['gone']} order{'s' * (counts['gone'] != 1)} no longer reported by the "
+            "broker (shown as Gone)"
+        )
+    if counts.get("unconfirmed"):
+        parts.append("the broker did not list its orders in time, so nothing was ruled out")
     return ", ".join(parts) or "nothing changed while away"
 
 
@@ -453,7 +556,7 @@ def snapshot_of(
         qty=qty,
         order_type=order_type,
         state=state,
-        account=order.account or status_account(trade),
+        account=order.account or status_account(trade) or (known.account if known else ""),
         limit_price=limit,
         stop_price=stop,
         tif=Tif(order.tif) if order.tif in Tif.__members__.values() else Tif.DAY,

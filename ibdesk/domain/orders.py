@@ -180,8 +180,11 @@ class OrderState(StrEnum):
     FILLED, CANCELLED, REJECTED, INACTIVE: final, as the broker said.
     NOT_SENT: never reached the wire (the connection dropped while it was queued); shown,
         never replayed automatically.
-    UNKNOWN: sent, but the connection dropped before the broker answered; reconciliation
-        settles it.
+    UNKNOWN: sent, but the connection dropped before the broker answered, or restored from
+        the journal and not yet confirmed; reconciliation settles it.
+    GONE: the broker does not report it after a full sync (a different TWS or simulator,
+        or another client's order this client is not told about): never shown as working,
+        never counted as cover or risk; the broker's own report brings it back.
     """
 
     QUEUED = "Queued"
@@ -194,6 +197,7 @@ class OrderState(StrEnum):
     INACTIVE = "Inactive"
     NOT_SENT = "Not sent"
     UNKNOWN = "Unknown"
+    GONE = "Gone"
 
     @property
     def final(self) -> bool:
@@ -204,6 +208,7 @@ class OrderState(StrEnum):
             OrderState.REJECTED,
             OrderState.INACTIVE,
             OrderState.NOT_SENT,
+            OrderState.GONE,
         )
 
     @property

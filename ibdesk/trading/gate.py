@@ -96,6 +96,21 @@ class CheckContext:
     """ how many orders the intent under judgement would add to the book (a bracket: 3) """
 
 
+class TradingStateSource(Protocol):
+    """Where the gate reads the trading state in force (ibdesk.trading.latch.StateLatch)."""
+
+    @property
+    def state(self) -> TradingState:
+        """ACTIVE, REDUCING or HALTED."""
+
+
+@dataclass(slots=True)
+class FixedState:
+    """A trading state nobody latches: a gate on its own (tests, tools) starts ACTIVE."""
+
+    state: TradingState = TradingState.ACTIVE
+
+
 Check = Callable[[OrderIntent, CheckContext], str | None]
 """A risk check: None to allow, or the reason to deny (in plain words)."""
 
@@ -158,6 +173,7 @@ class OrderGate:
         read_only: bool = False,
         round_off_tick: bool = False,
         clock: Callable[[], float] = time.time,
+        trading: TradingStateSource | None = None,
     ) -> None:
         self.port = port
         self.store = store
@@ -168,10 +184,24 @@ class OrderGate:
         self.read_only = read_only
         self.round_off_tick = round_off_tick
         self.clock = clock
-        self.state = TradingState.ACTIVE
+        self.trading: TradingStateSource = trading or FixedState()
+        """ the trading state's owner (the kill switch hands the gate its latch) """
         self.recent: deque[tuple[float, str, OrderIntent]] = deque()
         """ (time, source, intent) of the orders accepted in the last minute """
         self.decided = events.new("gateDecided")
+
+    @property
+    def state(self) -> TradingState:
+        """The trading state in force, as its owner says."""
+        return self.trading.state
+
+    @state.setter
+    def state(self, state: TradingState) -> None:
+        # Only a gate with a FixedState (tests, tools) may be set directly; a latched state
+        # changes through its owner, which journals it.
+        if not isinstance(self.trading, FixedState):
+            raise AttributeError("the trading state changes through its owner (StateLatch)")
+        self.trading.state = state
 
     # ---- new orders -------------------------------------------------------------------------
 
@@ -336,7 +366,8 @@ class OrderGate:
             qty=intent.qty,
             order_type=intent.order_type,
             state=OrderState.QUEUED,
-            account=intent.account,
+            # Booked to the account it goes to, so it is never shown in another's books.
+            account=intent.account or self.port.account,
             limit_price=intent.limit_price,
             stop_price=intent.stop_price,
             tif=intent.tif,

@@ -13,6 +13,7 @@ typed reason.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -28,9 +29,11 @@ from ibdesk.domain.risk import (
     StateChange,
     TradingState,
 )
+from ibdesk.trading.checks import reduces_position
 from ibdesk.trading.gate import OrderGate
+from ibdesk.trading.latch import StateJournal as LatchJournal
+from ibdesk.trading.latch import StateLatch
 
-STATE_KEY = "trading_state"
 WORKING_STATUSES = frozenset(
     {"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted", "PendingCancel"}
 )
@@ -66,26 +69,17 @@ class KillPort(Protocol):
         """The current (bid, ask) of an instrument, NaN when unknown."""
 
 
-class StateJournal(Protocol):
+class StateJournal(LatchJournal, Protocol):
     """The journal calls the kill switch makes."""
-
-    def action(self, who: str, action: str, detail: str = "") -> None:
-        """Record a user action or an outcome."""
-
-    def set_value(self, key: str, value: Any) -> None:
-        """Persist a small value."""
-
-    def get_value(self, key: str, default: Any = None) -> Any:
-        """Read a persisted value."""
 
     def order(self, snap: Any) -> None:
         """Record an order state."""
 
 
 class KillSwitch:
-    """Owns the trading state and the kill and flatten procedures.
+    """The kill, flatten and reduce procedures, over the trading state's one owner.
 
-    Events:
+    Events (the latch's, re-exported for the window and the loss limit):
         changed(change): the trading state changed (a StateChange).
         reported(report): a kill or flatten finished its verification (a KillReport).
     """
@@ -100,6 +94,7 @@ class KillSwitch:
         poll_interval: float = 0.25,
         flatten_style: str = "market",
         flatten_collar_ticks: float = 4.0,
+        latch: StateLatch | None = None,
     ) -> None:
         self.gate = gate
         self.port = port
@@ -109,9 +104,10 @@ class KillSwitch:
         self.poll_interval = poll_interval
         self.flatten_style = flatten_style
         self.flatten_collar_ticks = flatten_collar_ticks
-        self.changed = events.new("tradingStateChanged")
+        self.latch = latch or StateLatch(journal, clock)
+        gate.trading = self.latch
+        self.changed = self.latch.changed
         self.reported = events.new("killReported")
-        self.last_change = self._restore()
         self.last_report: KillReport | None = None
         self._running: asyncio.Task[KillReport] | None = None
 
@@ -120,69 +116,85 @@ class KillSwitch:
     @property
     def state(self) -> TradingState:
         """The trading state in force."""
-        return self.gate.state
+        return self.latch.state
+
+    @property
+    def last_change(self) -> StateChange:
+        """Who set the state in force, when and why."""
+        return self.latch.last_change
 
     @property
     def busy(self) -> bool:
         """Whether a kill or flatten is still verifying."""
         return self._running is not None and not self._running.done()
 
-    def _restore(self) -> StateChange:
-        """A halted desk is still halted after a restart (and so is a daily-loss lock)."""
-        saved = self.journal.get_value(STATE_KEY)
-        if not saved:
-            change = StateChange(TradingState.ACTIVE, "start", "", self.clock())
-        else:
-            change = StateChange(
-                TradingState(saved["state"]), saved["who"], saved["why"], saved["time"]
-            )
-            until = saved.get("locked_until")
-            if until is not None and self.clock() >= until:
-                change = StateChange(
-                    TradingState.ACTIVE,
-                    "daily loss lock",
-                    "the lock expired at the start of a new session",
-                    self.clock(),
-                )
-                self._persist(change)
-        self.gate.state = change.state
-        return change
-
     def set_state(
         self, state: TradingState, who: str, why: str, locked_until: float | None = None
     ) -> StateChange:
-        """Change the state (journaled and persisted). Leaving HALTED needs a reason."""
-        if (
-            self.state is TradingState.HALTED
-            and state is not TradingState.HALTED
-            and not why.strip()
-        ):
-            raise ValueError("Re-arming a halted desk needs a typed reason.")
-        change = StateChange(state, who, why, self.clock())
-        self.gate.state = state
-        self.last_change = change
-        self._persist(change, locked_until)
-        self.journal.action(who, f"trading state {state.value}", why)
-        self.changed.emit(change)
-        return change
+        """Change the state (see StateLatch.set: loosening it needs a reason)."""
+        return self.latch.set(state, who, why, locked_until)
 
-    def _persist(self, change: StateChange, locked_until: float | None = None) -> None:
-        self.journal.set_value(
-            STATE_KEY,
-            {
-                "state": change.state.value,
-                "who": change.who,
-                "why": change.why,
-                "time": change.time,
-                "locked_until": locked_until,
-            },
-        )
-
-    def rearm(self, who: str, reason: str) -> StateChange:
-        """Back to ACTIVE: a deliberate act with a typed reason."""
+    def rearm(self, who: str, reason: str, to: TradingState = TradingState.ACTIVE) -> StateChange:
+        """Back to ACTIVE (or from HALTED to REDUCING): a deliberate act with a typed reason."""
         if not reason.strip():
             raise ValueError("Type why you are re-arming (it goes in the journal).")
-        return self.set_state(TradingState.ACTIVE, who, reason.strip())
+        if to is TradingState.HALTED:
+            raise ValueError("Re-arming goes to ACTIVE or REDUCING, not HALTED.")
+        return self.latch.set(to, who, reason.strip())
+
+    # ---- reduce ---------------------------------------------------------------------------------
+
+    def reduce(self, who: str, why: str = "exits only") -> tuple[StateChange, list[str]]:
+        """REDUCING: only orders that reduce a position pass the gate from now on, and this
+        desk's working orders that would add to one (entries, brackets not yet filled) are
+        cancelled; its exits stay. Returns the change and the orders of other clients that
+        would add and that only a kill (a global cancel) can reach.
+
+        Raises:
+            ValueError: the desk is HALTED (re-arm to REDUCING with a reason instead).
+        """
+        if self.state is TradingState.HALTED:
+            raise ValueError(
+                "Trading is HALTED: re-arm to REDUCING (exits only) with a typed reason."
+            )
+        change = self.last_change
+        if self.state is not TradingState.REDUCING:
+            change = self.latch.set(TradingState.REDUCING, who, why)
+        cancelled, others = self._cancel_adding(who)
+        detail = f"{cancelled} order(s) that would add to a position cancelled"
+        if others:
+            detail += f"; {len(others)} of other clients left working: " + ", ".join(others)
+        self.journal.action(who, "reduce", detail)
+        return change, others
+
+    def _cancel_adding(self, who: str) -> tuple[int, list[str]]:
+        store, gate = self.gate.store, self.gate
+        live = list(store.live())
+        live_refs = {o.ref for o in live}
+        full = gate.full_context()
+        cancelled, others = 0, []
+        for snap in live:
+            if snap.parent_ref in live_refs:
+                continue  # a bracket child: it goes with its entry, and it is an exit
+            intent = OrderIntent(
+                snap.instrument,
+                snap.side,
+                snap.remaining,
+                snap.order_type,
+                Source("kill"),
+                account=snap.account,
+            )
+            others_book = dataclasses.replace(
+                full, working=tuple(o for o in full.working if o.ref != snap.ref)
+            )
+            if reduces_position(intent, others_book):
+                continue
+            if snap.client_id != gate.port.client_id:
+                others.append(snap.ref)
+                continue
+            if gate.cancel(CancelIntent(snap.ref, Source("kill", "reduce"))).accepted:
+                cancelled += 1
+        return cancelled, others
 
     # ---- kill -----------------------------------------------------------------------------------
 
@@ -203,14 +215,15 @@ class KillSwitch:
         the purged orders' NotSent marks follow (150 purged orders are 150 journal writes and
         blotter updates: measured 12 ms, all of it once in front of the cancel).
         """
-        # The recorded state, not the gate's: the stall watchdog latches the gate from its
-        # own thread, and the kill that adopts it must still journal and announce the halt.
+        # All of this runs on the loop's thread, so no order can reach the gate between the
+        # purge and the latch: the cancel can go out before the journal is written. The
+        # recorded state, not the one in force: the watchdog holds the latch from its own
+        # thread, and the kill that adopts it must still journal and announce the halt.
         announce = self.last_change.state is not TradingState.HALTED
-        self.gate.state = TradingState.HALTED
         purged = self.port.purge()
         self.port.global_cancel()
         if announce:
-            self.set_state(TradingState.HALTED, who, why)
+            self.latch.set(TradingState.HALTED, who, why)
         self._mark_purged(purged)
         self.journal.action(who, "kill", why)
 

@@ -22,6 +22,10 @@ class OrderPort(Protocol):
     def client_id(self) -> int:
         """The API client id orders are placed under."""
 
+    @property
+    def account(self) -> str:
+        """The account an order without one goes to ("" before the first connection)."""
+
     def next_valid_id(self) -> int:
         """The broker's nextValidId as last announced (and raised by requests since)."""
 

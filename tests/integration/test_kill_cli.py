@@ -19,8 +19,8 @@ import pytest
 
 from ibdesk.broker import ib as shim
 from ibdesk.simtws import SimConfig, SimThread
+from ibdesk.trading import latch
 from ibdesk.trading.journal import Journal
-from ibdesk.trading.killswitch import STATE_KEY
 from tests.helpers import Connect, private_env, quick_sim, wait_until
 
 pytestmark = pytest.mark.sim
@@ -57,7 +57,7 @@ async def run_kill_async(args: list[str], home: Path) -> subprocess.CompletedPro
 def saved_state(path: Path) -> Any:
     journal = Journal(path)
     try:
-        return journal.get_value(STATE_KEY)
+        return latch.read(journal, "DU1234567")
     finally:
         journal.close()
 

@@ -22,8 +22,8 @@ import pytest
 
 from ibdesk.broker.watchdog import EmergencyLine
 from ibdesk.simtws import SimConfig, SimThread
+from ibdesk.trading import latch
 from ibdesk.trading.journal import Journal
-from ibdesk.trading.killswitch import STATE_KEY
 from tests.helpers import quick_sim, wait_until
 
 pytestmark = pytest.mark.sim
@@ -59,7 +59,7 @@ async def beat_for(line: EmergencyLine, seconds: float) -> float:
 def saved_state(path: Path) -> Any:
     journal = Journal(path)
     try:
-        return journal.get_value(STATE_KEY)
+        return latch.read(journal, "DU1234567")
     finally:
         journal.close()
 

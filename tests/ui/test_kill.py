@@ -36,7 +36,7 @@ from ibdesk.domain.orders import (
 )
 from ibdesk.domain.risk import KillReport, TradingState
 from ibdesk.simtws import SimConfig, SimThread
-from ibdesk.trading.killswitch import STATE_KEY
+from ibdesk.trading import latch
 from ibdesk.ui.models.table import KEY_ROLE
 from tests.helpers import quick_sim, wait_until
 
@@ -566,7 +566,7 @@ async def test_rearm_needs_a_typed_reason(make_desk: MakeDesk, sim: SimThread, q
     assert not dialog.isVisible()
     assert "ACTIVE" in bar_state(desk) and not bar.rearm_button.isEnabled()
     assert ("re-arm dialog", "trading state ACTIVE", "runaway strategy disabled") in actions(desk)
-    assert desk.journal.get_value(STATE_KEY)["who"] == "re-arm dialog"
+    assert latch.read(desk.journal, ACCOUNT)["who"] == "re-arm dialog"
     [ref] = desk.place(lmt(es, 6790.0)).refs
     await wait_until(lambda: state(desk, ref) is OrderState.WORKING, timeout=10, what="working")
 
@@ -675,7 +675,7 @@ class TestDailyLossLimit:
         assert report.flatten and report.verified, report.summary()
         assert sim_positions(sim) == {}
         assert ("daily loss limit", "kill", desk.switch.last_change.why) in actions(desk)
-        locked_until = desk.journal.get_value(STATE_KEY)["locked_until"]
+        locked_until = latch.read(desk.journal, ACCOUNT)["locked_until"]
         assert locked_until > time.time()
         await desk.close()
 
@@ -778,7 +778,7 @@ async def test_a_halt_written_by_another_process_is_adopted(
             proc.kill()
             proc.wait()
     assert proc.returncode == 0
-    assert desk.journal.get_value(STATE_KEY)["who"] == "risk desk"
+    assert latch.read(desk.journal, ACCOUNT)["who"] == "risk desk"
     # The desk reads the journal once a second (ADOPT_EVERY); allow for a busy machine.
     await wait_until(
         lambda: desk.gate.state is TradingState.HALTED, timeout=2.5, what="the halt adopted"

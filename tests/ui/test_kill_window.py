@@ -30,8 +30,8 @@ from ibdesk.domain.connection import LinkState
 from ibdesk.domain.orders import OrderIntent, OrderState, OrderType, Side, Source
 from ibdesk.domain.risk import TradingState
 from ibdesk.simtws import SimConfig, SimThread
+from ibdesk.trading import latch
 from ibdesk.trading.journal import Journal
-from ibdesk.trading.killswitch import STATE_KEY
 from ibdesk.ui.kill_window import KillWindow
 from tests.helpers import Connect, private_env, quick_sim, wait_until
 
@@ -282,7 +282,7 @@ def buttons_enabled(window: KillWindow) -> bool:
 def journal_state(path: Path) -> Any:
     journal = Journal(path)
     try:
-        return journal.get_value(STATE_KEY)
+        return latch.read(journal, "DU1234567")
     finally:
         journal.close()
 

@@ -35,6 +35,7 @@ class FakePort:
     def __init__(self) -> None:
         self.connected = True
         self.client_id = 1
+        self.account = "DU1"
         self.next_id = 1
         self.placed: list[dict[str, Any]] = []
         self.cancelled: list[str] = []

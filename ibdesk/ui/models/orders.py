@@ -20,6 +20,7 @@ STATE_TONES = {
     OrderState.NOT_SENT: "loss",
     OrderState.UNKNOWN: "warn",
     OrderState.INACTIVE: "warn",
+    OrderState.GONE: "warn",
     OrderState.PARTIAL: "gain",
 }
 
