@@ -166,7 +166,9 @@ class StallWatch:
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # A cancel that lands as the library's connect completes can be swallowed
+            # (asyncio.wait_for on 3.11); the loops then end by themselves, as _ended is set.
+            await asyncio.wait(tasks, timeout=RECONNECT_EVERY + 1)
             if self.ib.isConnected():
                 self.ib.disconnect()
         if not self.desk_closed:
@@ -193,7 +195,8 @@ class StallWatch:
         self._ended.set()
 
     async def _watch(self) -> None:
-        while True:
+        assert self._ended is not None
+        while not self._ended.is_set():
             if self.fired_at is not None:
                 if self.last_beat > self.fired_at:  # the desk runs again: watch again
                     self.fired_at = None
@@ -228,7 +231,8 @@ class StallWatch:
         self.channel.send("fired", why=why, cancel_sent=cancel_sent)
 
     async def _keep_connected(self) -> None:
-        while True:
+        assert self._ended is not None
+        while not self._ended.is_set():
             if not self.ib.isConnected():
                 self._set_up(False)
                 try:
