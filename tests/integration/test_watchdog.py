@@ -242,6 +242,7 @@ async def test_a_desk_killed_abruptly_ends_its_watchdog_without_a_cancel(
         stderr=subprocess.PIPE,
         text=True,
     )
+    watchdog = 0
     try:
         assert desk.stdout is not None
         watchdog = int(desk.stdout.readline())
@@ -251,8 +252,10 @@ async def test_a_desk_killed_abruptly_ends_its_watchdog_without_a_cancel(
         await wait_until(lambda: gone(watchdog), timeout=10, what="the watchdog gone too")
         _, err = desk.communicate(timeout=10)  # the watchdog held stderr open until it ended
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            desk.kill()
+        for pid in (desk.pid, watchdog):  # on a failure, leave nothing running
+            if pid and not gone(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
     assert "died" in err and "without cancelling anything" in err
     await wait_until(lambda: LINE_ID not in connected_ids(sim), timeout=10, what="disconnected")
     await asyncio.sleep(2 * THRESHOLD)  # long past the threshold since the last beat
