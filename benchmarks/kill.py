@@ -25,15 +25,23 @@ comparable with this process's clock).
 * ``stall_to_oob_cancel_ms``: the desk's loop blocked (``time.sleep`` in a callback) to the
   watchdog client's reqGlobalCancel at the simulator, worst of several trials, with the
   default threshold. Baseline: the threshold itself. Goal <= threshold + 300 ms.
+* ``gil_stall_to_oob_cancel_ms``: the same, but the loop is frozen for 5 s inside one C call
+  that holds the GIL (``ctypes.PyDLL(None).usleep``, the shape of the measured 30 s
+  ``QPlainTextEdit`` append): no Python thread of the desk runs meanwhile. Worst of several
+  trials; also counts the desk's placeOrder messages that reached the simulator after a freeze
+  began (must be 0). Baseline: the threshold itself. Goal <= threshold + 300 ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
+import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -54,6 +62,7 @@ from benchmarks.common import (
 )
 from ibdesk.broker import ib as shim
 from ibdesk.domain.orders import OrderIntent, OrderState, OrderType, Side, Source
+from ibdesk.domain.risk import TradingState
 
 GLOBAL_CANCEL = 58
 PLACE_ORDER = 3
@@ -315,29 +324,65 @@ def block(started: list[float], seconds: float) -> None:
     time.sleep(seconds)
 
 
-async def stall(d: Desk, es: Any, runs: int, seconds: float) -> tuple[list[float], float, int]:
-    """Block the desk's loop; milliseconds from the block's start to the watchdog client's
-    58 at the simulator. Returns them, the threshold (s) and the watchdog's client id."""
+def hold_the_gil(started: list[float], seconds: float) -> None:
+    """A call that freezes every Python thread of the desk: one C call that keeps the GIL
+    (ctypes.PyDLL does not release it, unlike CDLL)."""
+    started.append(time.perf_counter())
+    ctypes.PyDLL(None).usleep(ctypes.c_uint(int(seconds * 1_000_000)))
+
+
+@dataclass
+class Stalls:
+    """What :func:`stall` measured."""
+
+    ms: list[float]
+    """ freeze start to the watchdog's 58 at the simulator, per trial that had one """
+    missed: int
+    """ trials whose freeze ended with no out-of-band cancel at all """
+    late: int
+    """ the desk's placeOrder messages that reached the simulator after a freeze began """
+    threshold: float
+    client_id: int
+
+
+async def stall(
+    d: Desk,
+    es: Any,
+    runs: int,
+    seconds: float,
+    freeze: Callable[[list[float], float], None] = block,
+) -> Stalls:
+    """Freeze the desk's loop with ``freeze`` for ``seconds``, ``runs`` times; when the
+    watchdog's global cancel reached the simulator, and what else did."""
     line = d.desk.safety.line
     if line is None:
         raise RuntimeError("the watchdog line is off")
     await until(line.connected.is_set, what="the watchdog line to connect")
     loop = asyncio.get_running_loop()
-    out = []
+    result = Stalls([], 0, 0, line.threshold, line.client_id)
     for i in range(runs):
         await d.working(d.limit_buys(es, WORKING, 6350.0 - i))
         await asyncio.sleep(0.3)  # heartbeats flowing again
         started: list[float] = []
         seen = len(d.reports)
-        loop.call_soon(block, started, seconds)
-        await until(partial(bool, started), what="the block")
-        arrived = await arrival(d.sim, started[0], line.client_id)
-        out.append((arrived - started[0]) * 1000)
-        # The desk adopts the watchdog's halt when it wakes (its own kill and report).
-        await d.report_after(seen)
-        d.rearm()
+        loop.call_soon(freeze, started, seconds)
+        await until(partial(bool, started), timeout=seconds + 10, what="the freeze")
+        found = await at_sim(
+            d.sim, started[0], GLOBAL_CANCEL, client_id=line.client_id, timeout=2.0
+        )
+        if found:
+            result.ms.append((found[0] - started[0]) * 1000)
+        else:  # a watchdog that could not run during the freeze may never fire at all
+            result.missed += 1
+        if found or d.desk.switch.state is TradingState.HALTED:
+            # The desk adopts the watchdog's halt when it wakes (its own kill and report).
+            await d.report_after(seen)
+            d.rearm()
+        result.late += len(
+            d.sim.call("received", since=started[0], msg_id=PLACE_ORDER, client_id=DESK_ID)
+        )
         await asyncio.sleep(0.2)
-    return out, line.threshold, line.client_id
+    return result
 
 
 async def measure(desk: Any, sim: SimProcess, args: argparse.Namespace) -> dict[str, Any]:
@@ -359,9 +404,8 @@ async def measure(desk: Any, sim: SimProcess, args: argparse.Namespace) -> dict[
     try:
         out["idle"], out["idle_library"] = await kill_idle(d, ib, es, args.runs)
         out["flatten"], out["flatten_library"] = await flatten(d, args.flatten_runs)
-        out["stall"], out["threshold"], out["watchdog_id"] = await stall(
-            d, es, args.stall_runs, args.stall_seconds
-        )
+        out["stall"] = await stall(d, es, args.stall_runs, args.stall_seconds)
+        out["gil"] = await stall(d, es, args.gil_stall_runs, args.gil_stall_seconds, hold_the_gil)
         for text in ("NQ", "CL", "GC", "AAPL", "NVDA", "SPY", "MES", "MNQ", "MCL", "MGC"):
             await desk.add_symbol(text)
         sim.call("resume_market")
@@ -384,6 +428,8 @@ def main() -> None:
     parser.add_argument("--flatten-runs", type=int, default=6)
     parser.add_argument("--stall-runs", type=int, default=4)
     parser.add_argument("--stall-seconds", type=float, default=3.0)
+    parser.add_argument("--gil-stall-runs", type=int, default=3)
+    parser.add_argument("--gil-stall-seconds", type=float, default=5.0)
     args = parser.parse_args()
     results = run_app(lambda desk, sim: measure(desk, sim, args), client_id=DESK_ID, limits=False)
     idle, idle_lib = results["idle"], results["idle_library"]
@@ -428,17 +474,31 @@ def main() -> None:
         trials=len(flat),
         positions=len(FLATTEN),
     )
-    threshold_ms = results["threshold"] * 1000
+    stalls, gil = results["stall"], results["gil"]
+    threshold_ms = stalls.threshold * 1000
     emit(
         "stall_to_oob_cancel_ms",
-        max(results["stall"]),
+        max(stalls.ms),
         threshold_ms,
         f"<= {threshold_ms + 300:g}",
         baseline_what="the watchdog threshold (RiskSettings().watchdog_halt_after)",
-        median_ms=round(median(results["stall"]), 1),
-        all_ms=[round(x, 1) for x in results["stall"]],
-        watchdog_client_id=results["watchdog_id"],
+        median_ms=round(median(stalls.ms), 1),
+        all_ms=[round(x, 1) for x in stalls.ms],
+        missed=stalls.missed,
+        watchdog_client_id=stalls.client_id,
         stall_s=args.stall_seconds,
+    )
+    emit(
+        "gil_stall_to_oob_cancel_ms",
+        max(gil.ms) if gil.ms else math.nan,
+        threshold_ms,
+        f"<= {threshold_ms + 300:g}",
+        baseline_what="the watchdog threshold (RiskSettings().watchdog_halt_after)",
+        all_ms=[round(x, 1) for x in gil.ms],
+        missed=gil.missed,
+        orders_on_wire_after_freeze=gil.late,
+        watchdog_client_id=gil.client_id,
+        stall_s=args.gil_stall_seconds,
     )
 
 

@@ -81,9 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ibdesk`` console script.
 
     ``ibdesk journal ...`` is the journal's own command line (see ibdesk.journal_cli), and
-    ``ibdesk kill ...`` the kill switch's (see ibdesk.kill_cli).
+    ``ibdesk kill ...`` the kill switch's (see ibdesk.kill_cli). ``ibdesk watchdog ...`` is
+    the desk's stall watchdog, which the desk starts as its own process (not for people, so
+    not in ``--help``; see ibdesk.broker.watchdog).
     """
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["watchdog"]:
+        from ibdesk.broker import watchdog_process
+
+        return watchdog_process.main(argv[1:])
     if argv[:1] == ["journal"]:
         from ibdesk import journal_cli
 

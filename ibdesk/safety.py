@@ -1,9 +1,10 @@
 """Everything that can stop trading, wired together for a running desk.
 
 The kill switch and its hands at the broker, the daily loss limit on the account's P&L, the
-stall watchdog with its own connection, and the adoption of halts decided outside this
-process (``ibdesk kill``, the kill window, the watchdog): they all write the trading state to
-the journal, and the desk reads it back within a second.
+stall watchdog (a process with its own connection, fed by the loop's heartbeat), and the
+adoption of halts decided outside this process (``ibdesk kill``, the kill window, the
+watchdog): they all write the trading state to the journal, and the desk reads it back within
+a second.
 
 Part of the composition root: no Qt here (the window shows what these report), and nothing
 but wiring and the few rules about who may latch what from which thread.
@@ -12,10 +13,10 @@ but wiring and the few rules about who may latch what from which thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from ibdesk.broker.instruments import InstrumentResolver
 from ibdesk.broker.kill import BrokerKillPort
 from ibdesk.broker.orders import OrderRouter
 from ibdesk.broker.session import BrokerSession
-from ibdesk.broker.watchdog import EmergencyLine
+from ibdesk.broker.watchdog import EmergencyLine, ibdesk_command
 from ibdesk.config import ConnectionSettings, RiskSettings
 from ibdesk.domain.connection import Notice, Severity
 from ibdesk.domain.risk import KillReport, StateChange, TradingState
@@ -41,6 +42,8 @@ HEARTBEAT = 0.1
 """ seconds between the loop's beats to the watchdog """
 ADOPT_EVERY = 1.0
 """ seconds between reads of the journal for halts decided by another process """
+LINE_RESTART_AFTER = 5.0
+""" seconds a watchdog process that ended by itself waits before it is started again """
 WATCHDOG_ID_OFFSET = 100
 CLI_ID_OFFSET = 101
 WINDOW_ID_OFFSET = 102
@@ -88,6 +91,7 @@ class Safety:
             self.switch, journal, risk.daily_loss_limit, risk.flatten_on_daily_loss, time.time
         )
         self.line: EmergencyLine | None = None
+        self._line_connection: ConnectionSettings | None = None
         self.window_process: subprocess.Popen[bytes] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timers: list[asyncio.TimerHandle] = []
@@ -96,6 +100,7 @@ class Safety:
         self.switch.reported += self._on_report
         session.connected += self._on_connected
         session.disconnected += self.switch.latch.unbind
+        router.pacer.order_guard = self._orders_may_go
 
     # ---- what the desk reads ----------------------------------------------------------------
 
@@ -123,8 +128,6 @@ class Safety:
         """Back to ACTIVE (or HALTED to REDUCING) with a typed reason (ValueError without)."""
         change = self.switch.rearm(who, reason, to)
         self.link.clear("halt")
-        if self.line is not None:
-            self.line.rearm()
         return change
 
     def retry(self, who: str) -> asyncio.Task[KillReport]:
@@ -154,8 +157,10 @@ class Safety:
             self.start_kill_window(connection)
 
     def start_line(self, connection: ConnectionSettings) -> None:
-        """(Re)start the watchdog's own connection, to where the desk connects."""
+        """(Re)start the watchdog process and its own connection, to where the desk
+        connects."""
         self.stop_line()
+        self._line_connection = connection
         if self.risk.watchdog_halt_after <= 0:
             return
         self.line = EmergencyLine(
@@ -169,17 +174,14 @@ class Safety:
         self.line.start()
 
     def stop_line(self) -> None:
-        """Stop the watchdog's connection and thread."""
+        """Stop the watchdog process (it disconnects and exits without firing; waits)."""
         if self.line is not None:
             self.line.stop()
             self.line = None
 
     def start_kill_window(self, connection: ConnectionSettings) -> None:
         """``ibdesk kill --window`` as its own process: clickable when this window is not."""
-        args = [
-            sys.executable,
-            "-m",
-            "ibdesk",
+        args = ibdesk_command(
             "kill",
             "--window",
             "--host",
@@ -190,12 +192,13 @@ class Safety:
             str(connection.client_id + WINDOW_ID_OFFSET),
             "--journal",
             str(self.journal_path),
-        ]
+        )
         self.window_process = subprocess.Popen(args)
 
     async def close(self) -> None:
-        """Stop the timers, the line and the kill window."""
+        """Stop the timers, the watchdog process and the kill window."""
         self._closed = True
+        self.router.pacer.order_guard = None
         self.switch.close()
         for timer in self._timers:
             timer.cancel()
@@ -218,9 +221,50 @@ class Safety:
             self._timers.append(self._loop.call_later(delay, callback))  # type: ignore[arg-type]
 
     def _beat(self) -> None:
-        if self.line is not None:
-            self.line.beat()
+        line = self.line
+        if line is not None:
+            self._check_stall()
+            line.beat()
+            connection = self._line_connection
+            if (
+                line.ended
+                and connection is not None
+                and time.monotonic() - line.started_at > LINE_RESTART_AFTER
+            ):
+                log.warning("starting the watchdog process again")
+                self.start_line(connection)
         self._later(HEARTBEAT, self._beat)
+
+    def _check_stall(self) -> bool:
+        """Whether the loop has just woken from a stall past the watchdog's threshold; if so,
+        halt before anything else is sent.
+
+        The watchdog process reads every beat after this loop wrote it, so whenever it has
+        fired, the last beat written here is older than the threshold too: the first beat or
+        order message after the stall lands here and finds it. The gate and the pacer latch
+        at once (no order the frozen loop queued, or places on its way out, reaches the
+        wire); the kill that adopts the halt runs next.
+        """
+        line, loop = self.line, self._loop
+        if line is None or loop is None or self._closed:
+            return False
+        stalled = time.monotonic() - line.last_beat
+        if stalled <= line.threshold:
+            return False
+        self.router.pacer.hold_orders = True
+        self.switch.latch.hold()
+        line.beat()  # this loop runs again: one stall, one adoption; the watchdog re-arms
+        why = (
+            f"the desktop's event loop was stalled for {stalled:.1f} s "
+            f"(threshold {line.threshold:g} s)"
+        )
+        loop.call_soon(self._adopt_fire, why)
+        return True
+
+    def _orders_may_go(self) -> bool:
+        """The pacer asks before it writes any order: not once the loop has been stalled
+        past the watchdog's threshold."""
+        return not self._check_stall()
 
     def _adopt_external(self) -> None:
         """A stricter state written to the journal by another process (``ibdesk kill``, the
@@ -260,21 +304,26 @@ class Safety:
     def _announce(self, text: str) -> None:
         self.link.post(Notice("halt", Severity.ERROR, text, 0, time.time()))
 
-    # ---- the watchdog's side (its own thread) -----------------------------------------------
+    # ---- the watchdog's side ------------------------------------------------------------------
 
     def _on_fire(self, why: str) -> None:
-        """The loop is stuck and the line has sent its global cancel. From the watchdog's
-        thread, latch what a stuck loop could still send when it wakes: the gate refuses new
-        orders and the pacer keeps every queued placeOrder off the wire. The loop adopts the
-        halt properly (journal, purge, its own cancel, the banner) as soon as it runs."""
-        self.router.pacer.hold_orders = True
-        self.switch.latch.hold()
+        """The watchdog process has sent its global cancel and journaled the halt (called on
+        the line's reader thread, which runs only once this process runs again). The loop
+        takes it from there."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._adopt_fire, why)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._on_line_fired, why)
+
+    def _on_line_fired(self, why: str) -> None:
+        # Normally the loop's own stall check has halted already (it runs at the first beat
+        # or order after the stall). If it has not, the watchdog saw beats the loop wrote go
+        # missing, and its word is enough.
+        if not self._check_stall() and self.gate.state is not TradingState.HALTED:
+            self._adopt_fire(why)
 
     def _adopt_fire(self, why: str) -> None:
+        """Adopt the watchdog's halt: the banner, the journal, the purge, a global cancel of
+        our own."""
         self._announce(f"Emergency halt by the watchdog: {why}. A global cancel was sent.")
         self.switch.kill("watchdog", why)
-        if self.line is not None:
-            self.line.rearm()

@@ -240,12 +240,11 @@ class OrderRouter:
             known is None or known.state is not OrderState.UNKNOWN
         ):
             self._schedule_resync()
-        if (
-            snap.state is OrderState.SENT
-            and known is not None
-            and known.state in (OrderState.QUEUED, OrderState.UNKNOWN)
-        ):
-            return  # PendingSubmit says nothing the pacer has not already said
+        if snap.state is OrderState.SENT and known is not None:
+            # PendingSubmit is the library's own word, set when the order was handed to it:
+            # it says nothing the pacer has not said, and must never revive an order the
+            # kill purged or the reconcile settled.
+            return
         self._put(snap)
 
     def _put(self, snap: OrderSnapshot | None) -> None:
@@ -391,13 +390,15 @@ class OrderRouter:
         """The broker's open and completed orders asked afresh; False without an answer."""
         if not self.session.is_connected:
             return False
+
+        async def both() -> None:
+            # One after the other, not gathered: a gather whose request the library cancels
+            # on a disconnect leaves an exception nobody retrieves.
+            await self.ib.reqOpenOrdersAsync()
+            await self.ib.reqCompletedOrdersAsync(False)
+
         try:
-            await asyncio.wait_for(
-                asyncio.gather(
-                    self.ib.reqOpenOrdersAsync(), self.ib.reqCompletedOrdersAsync(False)
-                ),
-                SYNC_TIMEOUT,
-            )
+            await asyncio.wait_for(both(), SYNC_TIMEOUT)
         except (TimeoutError, ConnectionError):
             return False
         return True

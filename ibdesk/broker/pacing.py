@@ -10,8 +10,11 @@ sends through this pacer instead:
 * cancels and global cancels (the priority lane) go before anything queued and may use the
   headroom up to ``total_rate``, so they never wait behind ordinary traffic;
 * on a disconnect the queue is handed back, so every order in it can be marked "not sent";
-* ``hold_orders`` (set from any thread: the stall watchdog sets it while the loop is stuck)
-  keeps every placeOrder from the wire until a kill purges them.
+* ``hold_orders`` keeps every placeOrder from the wire until a kill purges them;
+* ``order_guard`` is asked before any queued or new placeOrder can be written, and a False
+  sets ``hold_orders``: the desk answers False when its own heartbeat shows that its loop has
+  just woken from a stall past the watchdog's threshold (the watchdog process has fired or is
+  firing), so nothing a frozen loop queued goes out before the desk adopts the halt.
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ class Pacer:
         """ called with (message, monotonic send time) for every message written """
         self.sent_total = 0
         self.hold_orders = False
+        self.order_guard: Callable[[], bool] | None = None
+        """ asked before placeOrder messages may be written; False: hold them (above) """
         self.held: list[str] = []
         """ placeOrder messages kept back while ``hold_orders`` is set """
         self._timer: asyncio.TimerHandle | None = None
@@ -111,6 +116,8 @@ class Pacer:
     def _drain(self) -> None:
         if not self._is_open():
             return
+        if self.normal and not self.hold_orders and not self._orders_may_go():
+            self.hold_orders = True
         if self.hold_orders:
             self._hold_queued_orders()
         now = self.clock()
@@ -124,6 +131,10 @@ class Pacer:
         if (self.normal or self.priority) and self._timer is None and times:
             delay = max(0.0, times[0] + self.window - now)
             self._timer = asyncio.get_running_loop().call_later(delay, self._wake)
+
+    def _orders_may_go(self) -> bool:
+        guard = self.order_guard
+        return guard is None or guard()
 
     def _hold_queued_orders(self) -> None:
         kept: deque[str] = deque()

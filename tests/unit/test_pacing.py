@@ -96,6 +96,31 @@ async def test_queued_messages_go_out_when_the_window_slides() -> None:
     assert [order_id_of(f) for f in wire.frames] == list(range(1, 13))  # in order
 
 
+async def test_an_order_guard_saying_no_holds_every_order_until_a_purge() -> None:
+    """The desk's stall check: once the guard says no, neither the queued orders nor a new
+    one reach the wire (other messages and cancels still go), and the hold lasts until a
+    kill's purge decides their fate, even if the guard says yes again meanwhile."""
+    wire = Wire()
+    p = pacer(wire)
+    for i in range(50):
+        p.submit(place(i + 1))
+    assert wire.ids().count("3") == 40 and p.queued == 10
+    stalled = [True]
+    p.order_guard = lambda: not stalled[0]
+    wire.now = 1.0  # a fresh budget: without the guard, all of it would go now
+    p.submit(place(51))  # the frozen code's next order
+    p.submit(msg(1, 2, 1001))  # a market-data request
+    p.submit(msg(58, 1))  # the kill's global cancel
+    assert wire.ids()[40:] == ["1", "58"]
+    assert p.hold_orders and len(p.held) == 11
+    stalled[0] = False  # the desk beats again: the hold stays until the kill decides
+    p._drain()
+    assert wire.ids().count("3") == 40
+    assert {order_id_of(m) for m in p.purge()} == set(range(41, 52))
+    p.submit(place(52))
+    assert wire.ids()[-1] == "3" and not p.hold_orders
+
+
 def test_message_parsing() -> None:
     assert message_id(msg(3, 12)) == "3"
     assert order_id_of(msg(3, 12, "x")) == 12
