@@ -106,6 +106,7 @@ class RiskSettings:
     flatten_collar_ticks: float = field(default=4.0, metadata=_rule(lo=0, hi=10_000))
     kill_shortcut: str = "Ctrl+Shift+K"
     flatten_shortcut: str = "Ctrl+Shift+F"
+    reduce_shortcut: str = "Ctrl+Shift+R"
     kill_client_id: int = field(
         default=0, metadata=_rule(lo=0, hi=2**31 - 2, doc="0: the main client id + 100")
     )

@@ -6,6 +6,10 @@ it cancelled, closed and verified, and exits 0 only when verified. It also latch
 the journal, so a running desk halts too within a second. It works whether the desktop is
 running, frozen or gone.
 
+``ibdesk kill --reduce`` latches REDUCING (exits only) instead: nothing is cancelled here, and
+a running desk adopts it within a second, cancelling its own orders that would add to a
+position and keeping its exits.
+
 ``ibdesk kill --window`` opens the always-on-top kill window instead, with a connection kept
 open so that a click goes out at once.
 """
@@ -35,8 +39,15 @@ def parser() -> argparse.ArgumentParser:
         "screen), verify with the broker, and halt a running ibdesk. Exits 0 only when "
         "verified.",
     )
-    p.add_argument("--flatten", action="store_true", help="also close every position")
-    p.add_argument(
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--flatten", action="store_true", help="also close every position")
+    mode.add_argument(
+        "--reduce",
+        action="store_true",
+        help="latch REDUCING (exits only) instead of killing: a running ibdesk cancels its own "
+        "orders that would add to a position and keeps its exits; nothing else is cancelled",
+    )
+    mode.add_argument(
         "--window", action="store_true", help="open the always-on-top kill window instead"
     )
     p.add_argument("--host", default=None, help="TWS / IB Gateway host (default: the config's)")
@@ -83,6 +94,8 @@ def main(argv: list[str]) -> int:
     client_id = args.client_id if args.client_id is not None else conn.client_id + offset
     journal = args.journal or default_journal_path()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.CRITICAL)
+    if args.reduce:
+        return reduce(journal, conn.account)
     if args.window:
         from ibdesk.kill_window_app import run_kill_window  # Qt only for the window
 
@@ -105,6 +118,24 @@ def main(argv: list[str]) -> int:
         print(f"(client id {client_id} was in use; the kill connected as {report.client_id})")
     print(describe(report))
     return EXIT_VERIFIED if report.verified else EXIT_NOT_VERIFIED
+
+
+def reduce(journal: Path, account: str) -> int:
+    """Latch REDUCING for ``account`` (else the account the desk traded last); exit 0 once
+    it is in the journal."""
+    from ibdesk.broker.emergency import latch_reducing
+
+    accounts, problem = latch_reducing(journal, "ibdesk kill (cli)", "exits only", account)
+    if problem:
+        print(f"ibdesk kill: REDUCING NOT latched: {problem}", file=sys.stderr)
+        return EXIT_NOT_VERIFIED
+    print(
+        f"REDUCING latched for {', '.join(accounts) or 'the desk'} in {journal}. A running "
+        "ibdesk adopts it within a second: it cancels its own orders that would add to a "
+        "position and keeps its exits. Orders of other clients keep working: 'ibdesk kill' "
+        "cancels everything."
+    )
+    return EXIT_VERIFIED
 
 
 def describe(report: KillReport) -> str:

@@ -29,6 +29,7 @@ def run_kill_window(
         f"{host}:{port} as client {client_id}",
         standby.kill,
         lambda: standby.connected,
+        on_reduce=standby.reduce,
     )
     closed = loop.create_future()
     app.lastWindowClosed.connect(lambda: closed.done() or closed.set_result(None))

@@ -61,6 +61,22 @@ def record_halt(
     return None
 
 
+def latch_reducing(
+    journal_path: Path, who: str, why: str, account: str = ""
+) -> tuple[list[str], str | None]:
+    """Latch REDUCING for ``account`` (else the account the desk traded last); returns the
+    accounts latched and why it could not, or None."""
+    accounts = [account] if account else []
+    if not accounts:
+        try:
+            with Journal(journal_path) as journal:
+                accounts = [a for a in [latch.last_account(journal)] if a]
+        except (JournalError, OSError) as exc:
+            return [], f"the journal cannot be read ({exc})"
+    problem = record_halt(journal_path, who, why, accounts, TradingState.REDUCING)
+    return accounts, problem
+
+
 class BookSnapshot:
     """The open orders reported after a kill's ``reqAllOpenOrders``, first report of each
     (the book before the cancel, since TWS answers in order).
@@ -323,6 +339,20 @@ class StandbyKill:
             timeout=timeout,
             who="kill window",
             problems=(journal_problem,) if journal_problem else (),
+        )
+
+    def reduce(self) -> str:
+        """Latch REDUCING (exits only) for a running desk to adopt; what happened, in words."""
+        if self.journal_path is None:
+            return "REDUCING NOT latched: this window was started without a journal."
+        accounts, problem = latch_reducing(
+            self.journal_path, "ibdesk kill (kill window)", "exits only"
+        )
+        if problem:
+            return f"REDUCING NOT latched: {problem}"
+        return (
+            f"REDUCING latched for {', '.join(accounts) or 'the desk'}: a running ibdesk "
+            "cancels its own entries and keeps its exits."
         )
 
     def stop(self) -> None:

@@ -1,4 +1,5 @@
-"""The kill window: KILL and FLATTEN ALL in a small always-on-top window of its own process.
+"""The kill window: KILL, FLATTEN ALL and REDUCE in a small always-on-top window of its own
+process.
 
 It stays clickable when the main window is frozen or gone. It knows nothing of the broker: it
 is handed the two operations and a way to tell whether its connection is up
@@ -33,6 +34,7 @@ class KillWindow(QWidget):
         on_kill: Callable[[bool], Awaitable[KillReport]],
         connected: Callable[[], bool],
         parent: QWidget | None = None,
+        on_reduce: Callable[[], str] | None = None,
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window | Qt.WindowType.WindowStaysOnTopHint)
         self.setWindowTitle("ibdesk kill")
@@ -49,12 +51,21 @@ class KillWindow(QWidget):
         self.flatten_button.setMinimumHeight(56)
         self.flatten_button.setToolTip("Kill, then close every position with market orders")
         self.flatten_button.clicked.connect(lambda: self.start(flatten=True))
+        self.reduce_button = QPushButton("REDUCE", self)
+        self.reduce_button.setMinimumHeight(56)
+        self.reduce_button.setToolTip(
+            "Exits only: the desk cancels its orders that would add to a position"
+        )
+        self.reduce_button.setEnabled(on_reduce is not None)
+        self.on_reduce = on_reduce
+        self.reduce_button.clicked.connect(self.reduce)
         self.link = QLabel(self)
         self.result = QLabel("No kill sent from this window yet.", self)
         self.result.setWordWrap(True)
         buttons = QHBoxLayout()
         buttons.addWidget(self.kill_button, 2)
         buttons.addWidget(self.flatten_button, 1)
+        buttons.addWidget(self.reduce_button, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.link)
@@ -84,6 +95,11 @@ class KillWindow(QWidget):
         self.running = asyncio.ensure_future(self.on_kill(flatten))
         self.running.add_done_callback(self._done)
         return self.running
+
+    def reduce(self) -> None:
+        """Latch REDUCING for the desk to adopt (a journal write: nothing to wait for)."""
+        if self.on_reduce is not None:
+            self.result.setText(self.on_reduce())
 
     def _done(self, task: asyncio.Task[KillReport]) -> None:
         self.kill_button.setEnabled(True)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ibdesk.domain.bars import Timeframe
     from ibdesk.domain.instruments import Instrument
     from ibdesk.domain.orders import BracketIntent, GateDecision, OrderIntent
-    from ibdesk.domain.risk import KillReport, StateChange
+    from ibdesk.domain.risk import KillReport, StateChange, TradingState
     from ibdesk.domain.ticket import TicketRequest, WhatIf
     from ibdesk.state.account import AccountStore, PositionStore
     from ibdesk.state.bars import BarKey, BarStore
@@ -57,6 +57,7 @@ DOCKS = (
 DEFAULT_SHORTCUTS = {
     "kill": "Ctrl+Shift+K",
     "flatten": "Ctrl+Shift+F",
+    "reduce": "Ctrl+Shift+R",
     "buy": "Ctrl+B",
     "sell": "Ctrl+S",
 }
@@ -144,8 +145,11 @@ class DeskApi(Protocol):
     def flatten_position(self, con_id: int, who: str = ...) -> asyncio.Task[KillReport]:
         """Close one position."""
 
-    def rearm(self, who: str, reason: str) -> StateChange:
-        """Back to ACTIVE with a typed reason."""
+    def rearm(self, who: str, reason: str, to: TradingState = ...) -> StateChange:
+        """Back to ACTIVE (or HALTED to REDUCING) with a typed reason."""
+
+    def reduce(self, who: str) -> StateChange:
+        """REDUCING: exits only."""
 
     def retry_kill(self, who: str) -> asyncio.Task[KillReport]:
         """Cancel again, verify again."""
@@ -280,6 +284,7 @@ class MainWindow(QMainWindow):
         risk = desk.settings.risk
         self._bind_shortcut(self.kill_action, risk.kill_shortcut, "kill")
         self._bind_shortcut(self.flatten_action, risk.flatten_shortcut, "flatten")
+        self._bind_shortcut(self.reduce_action, risk.reduce_shortcut, "reduce")
         ticket = desk.settings.ticket
         self._bind_shortcut(self.buy_action, ticket.buy_shortcut, "buy")
         self._bind_shortcut(self.sell_action, ticket.sell_shortcut, "sell")
@@ -361,13 +366,15 @@ class MainWindow(QMainWindow):
         self.kill_action.triggered.connect(lambda: self._desk_op("kill"))
         self.flatten_action = QAction("&FLATTEN ALL: kill, close every position", self)
         self.flatten_action.triggered.connect(lambda: self._desk_op("flatten"))
+        self.reduce_action = QAction("&REDUCE: exits only", self)
+        self.reduce_action.triggered.connect(lambda: self._desk_op("reduce"))
         rearm = QAction("&Re-arm…", self)
         rearm.triggered.connect(self._open_rearm)
         self.buy_action = QAction("&Buy bracket (ticket's template)", self)
         self.buy_action.triggered.connect(lambda: self._desk_op("buy"))
         self.sell_action = QAction("&Sell bracket (ticket's template)", self)
         self.sell_action.triggered.connect(lambda: self._desk_op("sell"))
-        for action in (self.kill_action, self.flatten_action, rearm):
+        for action in (self.kill_action, self.flatten_action, self.reduce_action, rearm):
             trading.addAction(action)
         trading.addSeparator()
         trading.addAction(self.buy_action)
@@ -381,6 +388,7 @@ class MainWindow(QMainWindow):
             about,
             self.kill_action,
             self.flatten_action,
+            self.reduce_action,
             rearm,
             self.buy_action,
             self.sell_action,
@@ -407,6 +415,11 @@ class MainWindow(QMainWindow):
             self.desk.kill("kill shortcut or menu")
         elif what == "flatten":
             self.desk.flatten_all("flatten shortcut or menu")
+        elif what == "reduce":
+            try:
+                self.desk.reduce("reduce shortcut or menu")
+            except ValueError as exc:  # HALTED is stricter: it takes a re-arm
+                self.statusBar().showMessage(str(exc), 10_000)
         else:
             self.ticket_panel.quick(Side.BUY if what == "buy" else Side.SELL)
 

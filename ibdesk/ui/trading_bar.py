@@ -1,8 +1,9 @@
-"""The trading bar: the desk's state shown large, KILL, FLATTEN ALL, Re-arm, and what the last
-kill or flatten verified.
+"""The trading bar: the desk's state shown large, KILL, FLATTEN ALL, REDUCE, Re-arm, and what
+the last kill or flatten verified.
 
-KILL asks nothing: it only ever reduces risk. Re-arm needs a typed reason, in a small
-non-modal dialog (a modal one would block the event loop the kill switch runs on).
+KILL and REDUCE ask nothing: they only ever reduce risk. Re-arm needs a typed reason, in a
+small non-modal dialog (a modal one would block the event loop the kill switch runs on); from
+HALTED it can re-arm to REDUCING (exits only) instead of ACTIVE.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -42,8 +44,11 @@ class KillOps(Protocol):
     def flatten_all(self, who: str) -> object:
         """Kill, close every position, verify flat."""
 
-    def rearm(self, who: str, reason: str) -> object:
-        """Back to ACTIVE with a typed reason (raises ValueError without one)."""
+    def rearm(self, who: str, reason: str, to: TradingState = ...) -> object:
+        """Back to ACTIVE (or HALTED to REDUCING) with a typed reason (ValueError without)."""
+
+    def reduce(self, who: str) -> object:
+        """REDUCING: exits only (ValueError while HALTED)."""
 
     def retry_kill(self, who: str) -> object:
         """Cancel again and verify again."""
@@ -52,16 +57,24 @@ class KillOps(Protocol):
 class RearmDialog(QDialog):
     """Asks why trading should resume; the button stays disabled until there is a reason."""
 
-    def __init__(self, on_rearm: Callable[[str], object], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        on_rearm: Callable[[str, TradingState], object],
+        state: TradingState,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Re-arm trading")
         layout = QVBoxLayout(self)
         layout.addWidget(
-            QLabel("Trading is halted. Type why it may resume (it is journaled):", self)
+            QLabel(f"Trading is {state.value}. Type why it may resume (it is journaled):", self)
         )
         self.reason = QLineEdit(self)
         self.reason.setPlaceholderText("e.g. runaway strategy fixed and disabled")
         layout.addWidget(self.reason)
+        self.exits_only = QCheckBox("Exits only: re-arm to REDUCING, not ACTIVE", self)
+        self.exits_only.setVisible(state is TradingState.HALTED)
+        layout.addWidget(self.exits_only)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
         self.rearm_button = buttons.addButton("Re-arm", QDialogButtonBox.ButtonRole.AcceptRole)
         self.rearm_button.setEnabled(False)
@@ -72,8 +85,9 @@ class RearmDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
-    def _accept(self, on_rearm: Callable[[str], object]) -> None:
-        on_rearm(self.reason.text())
+    def _accept(self, on_rearm: Callable[[str, TradingState], object]) -> None:
+        to = TradingState.REDUCING if self.exits_only.isChecked() else TradingState.ACTIVE
+        on_rearm(self.reason.text(), to)
         self.accept()
 
 
@@ -106,6 +120,18 @@ class TradingBar(QToolBar):
         self.flatten_button.setToolTip("Kill, then close every position and verify flat")
         self.flatten_button.setMinimumHeight(34)
         self.flatten_button.clicked.connect(lambda: self.ops.flatten_all("flatten button"))
+        self.reduce_button = QPushButton("REDUCE", body)
+        self.reduce_button.setToolTip(
+            "Exits only: cancel this desk's orders that would add to a position, keep its "
+            "exits, refuse new entries (no confirmation)"
+        )
+        self.reduce_button.setMinimumHeight(34)
+        self.reduce_button.setStyleSheet(
+            "QPushButton { background: #9a6700; color: white; font-weight: bold; "
+            "border-radius: 4px; padding: 0 10px; } QPushButton:pressed { background: #7d5400; }"
+            " QPushButton:disabled { background: #5c4a24; color: #bbb; }"
+        )
+        self.reduce_button.clicked.connect(lambda: self.ops.reduce("reduce button"))
         self.rearm_button = QPushButton("Re-arm…", body)
         self.rearm_button.clicked.connect(self.open_rearm)
         self.report = QLabel(body)
@@ -114,12 +140,19 @@ class TradingBar(QToolBar):
         self.retry_button.setToolTip("Send the global cancel again and verify again")
         self.retry_button.clicked.connect(lambda: self.ops.retry_kill("retry button"))
         self.retry_button.hide()
-        for widget in (self.state, self.kill_button, self.flatten_button, self.rearm_button):
+        for widget in (
+            self.state,
+            self.kill_button,
+            self.flatten_button,
+            self.reduce_button,
+            self.rearm_button,
+        ):
             row.addWidget(widget)
         row.addWidget(self.report, 1)
         row.addWidget(self.retry_button)
         self.addWidget(body)
         self.dialog: RearmDialog | None = None
+        self._state = TradingState.ACTIVE
 
     def show_state(self, change: StateChange) -> None:
         """Show a trading state large, in its colour, with who set it and why."""
@@ -132,6 +165,8 @@ class TradingBar(QToolBar):
             f"{change.state.value} by {change.who}" + (f": {change.why}" if change.why else "")
         )
         self.rearm_button.setEnabled(change.state is not TradingState.ACTIVE)
+        self.reduce_button.setEnabled(change.state is TradingState.ACTIVE)
+        self._state = change.state
 
     def show_report(self, report: KillReport) -> None:
         """Show what the last kill or flatten verified (or what remains, with Retry)."""
@@ -141,6 +176,8 @@ class TradingBar(QToolBar):
 
     def open_rearm(self) -> RearmDialog:
         """Ask for the reason to re-arm (non-modal)."""
-        self.dialog = RearmDialog(lambda reason: self.ops.rearm("re-arm dialog", reason), self)
+        self.dialog = RearmDialog(
+            lambda reason, to: self.ops.rearm("re-arm dialog", reason, to), self._state, self
+        )
         self.dialog.open()
         return self.dialog

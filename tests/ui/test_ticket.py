@@ -312,8 +312,14 @@ class TestFuzz:
     ) -> None:
         """Typed input through the real widgets: every refusal says why, and every order
         that reaches the simulator is on the tick, whole, and on the right side."""
+        # Hypothesis runs every example without letting the loop turn: on a busy machine
+        # that is a stall past the watchdog's threshold, and its halt would swallow orders.
         risk = dataclasses.replace(
-            RiskSettings(), max_orders_per_minute=0, duplicate_window_ms=0, max_open_orders=0
+            RiskSettings(),
+            max_orders_per_minute=0,
+            duplicate_window_ms=0,
+            max_open_orders=0,
+            watchdog_halt_after=0,
         )
         desk, panel, es = await ticket_for(make_desk, sim, "ES", 6800.0, risk=risk)
         refused: list[str] = []
