@@ -46,7 +46,7 @@ from ibdesk.domain.orders import (
     OrderType,
     Side,
     Source,
-    new_ref,
+    order_ref,
 )
 
 
@@ -174,7 +174,7 @@ async def blotter_10k(desk: Any, es: Any, seconds: float) -> tuple[float, float]
     now = time.time()
     refs = []
     for i in range(10_000):
-        ref = new_ref(Source("strategy", f"s{i % 7}"))
+        ref = order_ref(Source("strategy", f"s{i % 7}"), 1, 1_000_000 + i)
         desk.orders.put(
             OrderSnapshot(
                 ref,

@@ -1,14 +1,14 @@
 """Orders as ibdesk thinks of them: intents (what someone wants) and snapshots (what the
 broker says), with the honest states in between.
 
-Every order carries an ``orderRef`` of the form ``<source>#<id>`` (``ticket#k3f9a2``,
-``strategy:trend#0c1d7e``), so it can be attributed after a restart and from other clients.
+Every order carries an ``orderRef`` of the form ``<source>#<client id>.<order id>``
+(``ticket#1.1042``, ``strategy:trend#1.1043``), so it can be attributed after a restart and
+from other clients; it is unique because order ids never are reused (ibdesk.trading.ids).
 """
 
 from __future__ import annotations
 
 import math
-import secrets
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -102,9 +102,11 @@ class Source:
             return cls("external", text.replace("#", "")[:40])
 
 
-def new_ref(source: Source) -> str:
-    """A fresh orderRef: the source, ``#``, and six random hex digits."""
-    return f"{source}#{secrets.token_hex(3)}"
+def order_ref(source: Source, client_id: int, order_id: int) -> str:
+    """The orderRef of an order: its source, ``#``, and the client and order ids that no
+    other order of this journal ever had (random digits would clash: 6 hex digits do 3 %
+    of the time within 1,000 refs)."""
+    return f"{source}#{client_id}.{order_id}"
 
 
 def source_of(ref: str) -> Source:

@@ -28,7 +28,7 @@ from ibdesk.domain.orders import (
     OrderState,
     OrderType,
     Source,
-    new_ref,
+    order_ref,
 )
 from ibdesk.domain.risk import TradingState
 from ibdesk.trading.checks import reduces_position
@@ -54,6 +54,9 @@ class JournalWriter(Protocol):
 
     def order(self, snap: OrderSnapshot) -> None:
         """Record an order's state."""
+
+    def knows(self, ref: str) -> bool:
+        """Whether an order with this orderRef was ever journaled."""
 
     def action(self, who: str, action: str, detail: str = "") -> None:
         """Record a user action or a gate decision."""
@@ -115,6 +118,8 @@ Check = Callable[[OrderIntent, CheckContext], str | None]
 """A risk check: None to allow, or the reason to deny (in plain words)."""
 
 RECENT_WINDOW = 60.0
+MAX_ID_SKIPS = 1_000
+""" blocks of ids skipped at most because their refs are journaled already """
 
 _ONCE_PER_INTENT = frozenset({"duplicate_guard", "max_orders_per_minute", "max_open_orders"})
 """Checks about the intent as a whole (a double click, a runaway sender, the book's size),
@@ -317,8 +322,7 @@ class OrderGate:
         )
 
     def _send_order(self, intent: OrderIntent) -> tuple[str, ...]:
-        ref = new_ref(intent.source)
-        [order_id] = self.ids.take(1)
+        [(ref, order_id)] = self._fresh(intent.source, 1)
         self._record(intent, ref, order_id, "order")
         self.port.place(intent, ref, order_id)
         return (ref,)
@@ -326,8 +330,8 @@ class OrderGate:
     def _send_bracket(self, b: BracketIntent) -> tuple[str, ...]:
         entry = b.entry
         take, stop = _take_leg(b), _stop_leg(b)
-        refs = tuple(new_ref(entry.source) for _ in range(3))
-        parent_id, take_id, stop_id = self.ids.take(3)
+        (parent, parent_id), (take_ref, take_id), (stop_ref, stop_id) = self._fresh(entry.source, 3)
+        refs = (parent, take_ref, stop_ref)
         oca = "oca-" + refs[0].rpartition("#")[2]
         self._record(
             entry,
@@ -348,6 +352,18 @@ class OrderGate:
             stop, refs[2], stop_id, parent_id=parent_id, transmit=True, oca_group=oca, oca_type=3
         )
         return refs
+
+    def _fresh(self, source: Source, count: int) -> list[tuple[str, int]]:
+        """``count`` consecutive order ids and their refs, none of which the journal or the
+        store has ever held (a journal restored from a backup can hold refs above its id
+        floor: those ids are skipped, never reused)."""
+        client_id = self.port.client_id
+        for _ in range(MAX_ID_SKIPS):
+            ids = self.ids.take(count)
+            made = [(order_ref(source, client_id, i), i) for i in ids]
+            if not any(self.journal.knows(r) or self.store.get(r) for r, _ in made):
+                return made
+        raise RuntimeError(f"{MAX_ID_SKIPS} blocks of order ids were all used already")
 
     def _record(
         self,

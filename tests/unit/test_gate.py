@@ -97,6 +97,7 @@ class MemoryJournal:
         self.states: list[OrderSnapshot] = []
         self.actions: list[str] = []
         self.floors: dict[int, int] = {}
+        self.known_refs: set[str] = set()
 
     def intent(
         self, ref: str, kind: str, source: str, account: str, details: Any, parent_ref: str = ""
@@ -105,6 +106,10 @@ class MemoryJournal:
 
     def order(self, snap: OrderSnapshot) -> None:
         self.states.append(snap)
+        self.known_refs.add(snap.ref)
+
+    def knows(self, ref: str) -> bool:
+        return ref in self.known_refs
 
     def action(self, who: str, action: str, detail: str = "") -> None:
         self.actions.append(f"{who} {action} {detail}")
@@ -337,3 +342,32 @@ def test_cancel_all_withdraws_the_queue_then_cancels_globally(
         OrderState.CANCELLED,
         OrderState.CANCELLED,
     ]
+
+
+def test_order_refs_are_unique_by_construction(
+    port: FakePort, store: OrderStore, journal: MemoryJournal
+) -> None:
+    """A ref is made from the client id and the order id, which the id floor never reuses:
+    5,000 refs of one source never clash (six random hex digits clash 53 % of the time)."""
+    gate = make_gate(port, store, journal)
+    refs = []
+    for i in range(2_500):
+        refs += gate.submit(limit(price=6795.0 - (i % 40) * 0.25)).refs
+        gate.recent.clear()
+        refs += gate.submit(BracketIntent(limit(), 6805.0, 6790.0)).refs[:1]
+        gate.recent.clear()
+    assert len(refs) == len(set(refs)) == 5_000
+    snap = store.orders[refs[-1]]
+    assert refs[-1] == f"ticket#{snap.client_id}.{snap.order_id}"
+
+
+def test_a_ref_the_journal_already_holds_is_never_used_again(
+    port: FakePort, store: OrderStore, journal: MemoryJournal
+) -> None:
+    """A journal restored from a backup lost its id floors but kept its orders: the ref the
+    next id would make is already there, so the gate skips that id instead of overwriting
+    the old order's record."""
+    journal.known_refs.update({"ticket#1.1", "ticket#1.2"})
+    decision = make_gate(port, store, journal).submit(limit())
+    assert decision.refs == ("ticket#1.3",)
+    assert port.placed[0]["id"] == 3 and journal.floors[1] == 4

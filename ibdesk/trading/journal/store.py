@@ -223,6 +223,11 @@ class Journal:
             ).fetchone()
         return int(row[0])
 
+    def knows(self, ref: str) -> bool:
+        """Whether an order with this orderRef was ever journaled."""
+        row = self._db.execute("SELECT 1 FROM orders WHERE ref = ?", (ref,)).fetchone()
+        return row is not None
+
     def id_floor(self, client_id: int) -> int:
         """The lowest order id ``client_id`` may use (1 when nothing is stored)."""
         row = self._db.execute(
