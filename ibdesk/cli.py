@@ -122,11 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         sim, settings = _start_demo(settings, args.sim_port)
         connect_now = True
-    from ibdesk.desktop import run_desktop  # Qt is imported only when a window is wanted
+    from ibdesk.desktop import default_state_path, run_desktop  # Qt only for a window
+    from ibdesk.trading.journal import default_path as journal_path
 
     try:
         return run_desktop(
             settings,
+            state_path=default_state_path(demo=args.demo),
+            journal_path=journal_path(demo=args.demo),
             connect_now=connect_now,
             screenshot=args.screenshot,
             exit_after=args.exit_after,

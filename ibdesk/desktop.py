@@ -27,15 +27,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("ibdesk.desktop")
 
 
-def default_state_path() -> Path:
-    """Where the window layout and the watchlist are kept between runs."""
-    return platformdirs.user_state_path(APP_NAME) / "window.ini"
+def default_state_path(demo: bool = False) -> Path:
+    """Where the window layout and the watchlist are kept between runs (the demo's apart)."""
+    folder = platformdirs.user_state_path(APP_NAME)
+    return (folder / "demo" if demo else folder) / "window.ini"
 
 
 def run_desktop(
     settings: Settings,
     *,
     state_path: Path | None = None,
+    journal_path: Path | None = None,
     connect_now: bool = True,
     screenshot: Path | None = None,
     exit_after: float | None = None,
@@ -69,7 +71,7 @@ def run_desktop(
 
     loop = DeskEventLoop(app)
     asyncio.set_event_loop(loop)
-    desk = Desk(settings, window)
+    desk = Desk(settings, window, journal_path)
     reporter = ErrorReporter(window)
     reporter.install(loop)
     outcome = {"code": 0}

@@ -34,12 +34,16 @@ def parser() -> argparse.ArgumentParser:
         "(local time unless it has an offset)",
     )
     export.add_argument("--csv", required=True, type=Path, metavar="PATH", help="CSV to write")
-    export.add_argument(
+    where = export.add_mutually_exclusive_group()
+    where.add_argument(
         "--journal",
         type=Path,
         default=None,
         metavar="PATH",
         help=f"journal file (default: {default_path()})",
+    )
+    where.add_argument(
+        "--demo", action="store_true", help=f"the demo's journal ({default_path(demo=True)})"
     )
     return p
 
@@ -66,7 +70,9 @@ def main(argv: list[str]) -> int:
         args = parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse has already explained
         return exc.code if isinstance(exc.code, int) else 2
-    return export(args.since, args.csv, args.journal)
+    return export(
+        args.since, args.csv, args.journal or (default_path(demo=True) if args.demo else None)
+    )
 
 
 def export(since_text: str, csv_path: Path, journal_path: Path | None) -> int:

@@ -66,7 +66,13 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="PATH",
-        help=f"journal to latch the halt in (default: {default_journal_path()})",
+        help=f"journal to latch the halt in (default: {default_journal_path()}; with --demo, "
+        "the demo's)",
+    )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="latch in the demo's journal (the demo's simulator port still goes in --port)",
     )
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per broker step")
     p.add_argument("--exit-after", type=float, default=None, help=argparse.SUPPRESS)
@@ -92,7 +98,7 @@ def main(argv: list[str]) -> int:
     conn = settings.connection
     offset = WINDOW_ID_OFFSET if args.window else CLI_ID_OFFSET
     client_id = args.client_id if args.client_id is not None else conn.client_id + offset
-    journal = args.journal or default_journal_path()
+    journal = args.journal or default_journal_path(demo=args.demo)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.CRITICAL)
     if args.reduce:
         return reduce(journal, conn.account)

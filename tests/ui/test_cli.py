@@ -46,3 +46,22 @@ def test_bad_config_is_reported_by_key_and_nothing_starts(tmp_path: Path) -> Non
 def test_screenshot_needs_exit_after(tmp_path: Path) -> None:
     result = run(["--screenshot", str(tmp_path / "x.png")], tmp_path)
     assert result.returncode == 2 and "--exit-after" in result.stderr
+
+
+def test_the_demo_keeps_its_own_journal_and_window_state(tmp_path: Path) -> None:
+    """The demo never touches a real account's journal, latch or layout: its orders, fills,
+    kills and watchlist live in a folder of its own."""
+    shot = tmp_path / "demo.png"
+    result = run(["--demo", "--screenshot", str(shot), "--exit-after", "3"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = tmp_path / "ibdesk"
+    assert (data / "demo" / "journal.sqlite").exists()
+    assert not (data / "journal.sqlite").exists()
+    state = tmp_path / "ibdesk" / "window.ini"
+    assert not state.exists() and (tmp_path / "ibdesk" / "demo" / "window.ini").exists()
+    export = run(
+        ["journal", "export", "--demo", "--since", "2000-01-01", "--csv", str(tmp_path / "d.csv")],
+        tmp_path,
+    )
+    assert export.returncode == 0, export.stderr
+    assert len((tmp_path / "d.csv").read_text().splitlines()) > 1  # the demo session's rows

@@ -91,9 +91,12 @@ class JournalError(Exception):
     written by a newer ibdesk."""
 
 
-def default_path() -> Path:
-    """``journal.sqlite`` in the user data folder (e.g. ~/.local/share/ibdesk on Linux)."""
-    return platformdirs.user_data_path("ibdesk") / "journal.sqlite"
+def default_path(demo: bool = False) -> Path:
+    """``journal.sqlite`` in the user data folder (e.g. ~/.local/share/ibdesk on Linux); the
+    demo's in its own ``demo`` folder, so that nothing done in the demo (a kill, its fills)
+    ever shows in, or latches, a real account's journal."""
+    folder = platformdirs.user_data_path("ibdesk")
+    return (folder / "demo" if demo else folder) / "journal.sqlite"
 
 
 def _open(path: Path) -> sqlite3.Connection:
