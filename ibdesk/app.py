@@ -50,7 +50,7 @@ from ibdesk.trading import journal as journal_module
 from ibdesk.trading.checks import build_checks
 from ibdesk.trading.confirm import ConfirmPolicy, reasons_to_confirm
 from ibdesk.trading.gate import CheckContext, OrderGate
-from ibdesk.trading.ids import OrderIds
+from ibdesk.trading.ids import OrderIdError, OrderIds
 from ibdesk.trading.usage import Usage, usage
 from ibdesk.ui.main_window import MainWindow
 from ibdesk.ui.panels.log import PanelHandler
@@ -174,7 +174,10 @@ class Desk:
         entry = intent.entry if isinstance(intent, BracketIntent) else intent
         # The library numbers the what-if with its next request id: taking one of ours first
         # puts that id above every order id this client ever used.
-        self.ids.take(1)
+        try:
+            self.ids.take(1)
+        except OrderIdError as exc:
+            raise LookupError(str(exc)) from exc
         return await self.router.what_if(entry)
 
     def place(self, intent: OrderIntent | BracketIntent) -> GateDecision:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ibdesk.broker import ib as shim
+from ibdesk.broker.closing import ClosingOrders
 from ibdesk.broker.kill import open_order_line, position_line
 from ibdesk.domain.risk import KillReport, OpenOrderLine, PositionLine, TradingState
 from ibdesk.trading import latch
@@ -145,19 +146,25 @@ async def _positions(ib: Any, account: str) -> list[PositionLine]:
     ]
 
 
-async def _close_positions(ib: Any, account: str, order_ref: str) -> list[str]:
-    """A market order against every position of the account; the orders sent, in words."""
-    sent = []
-    for pos in await _positions(ib, account):
-        [contract] = await ib.qualifyContractsAsync(shim.Contract(conId=pos.con_id))
-        if contract is None:
-            sent.append(f"{pos.symbol}: contract not found, NOT closed")
-            continue
-        action = "SELL" if pos.qty > 0 else "BUY"
-        order = shim.MarketOrder(action, abs(pos.qty), account=pos.account, orderRef=order_ref)
-        ib.placeOrder(contract, order)
-        sent.append(f"{action} {abs(pos.qty):g} {pos.symbol}")
-    return sent
+async def _flatten(
+    ib: Any, account: str, who: str, journal_path: Path | None, timeout: float
+) -> list[str]:
+    """Close every position of the account and wait (bounded) until it is flat; the closing
+    orders in words."""
+    try:
+        journal = Journal(journal_path) if journal_path is not None else None
+    except (JournalError, OSError) as exc:
+        return [f"every position NOT closed: the journal for the order ids failed ({exc})"]
+    try:
+        closer = ClosingOrders(ib, who, journal)
+        said = await closer.close(await _positions(ib, account))
+        if closer.sent:
+            await _await_flat(ib, account, timeout)
+        closer.record_outcomes()
+        return said
+    finally:
+        if journal is not None:
+            journal.close()
 
 
 async def _await_flat(ib: Any, account: str, timeout: float) -> list[PositionLine]:
@@ -179,8 +186,10 @@ async def finish_kill(
     timeout: float,
     who: str,
     problems: tuple[str, ...] = (),
+    journal_path: Path | None = None,
 ) -> KillReport:
-    """After the kill's messages: verify, close positions if asked, verify flat; the report."""
+    """After the kill's messages: verify, close positions if asked (with ids above the
+    journal's floor, journaled), verify flat; the report."""
     account = account or (ib.managedAccounts() or [""])[0]
     problems_found = list(problems)
     left: list[PositionLine] = []
@@ -189,8 +198,8 @@ async def finish_kill(
         working = await _working_orders(ib, timeout)
         snapshot.recording = False  # its answer came after the snapshot's: the book is in
         if flatten and not working:
-            closing = await _close_positions(ib, account, f"flatten#{who}")
-            left = await _await_flat(ib, account, timeout)
+            closing = await _flatten(ib, account, who, journal_path, timeout)
+            left = await _positions(ib, account)
             working = await _working_orders(ib, timeout)
         elif flatten:
             problems_found.append("orders still working, so no position was closed")
@@ -264,6 +273,9 @@ async def emergency_kill(
         return KillReport(
             account, started, time.time(), False, flatten=flatten, problems=(str(exc), *problems)
         )
+    # The global cancel reached every account of the login: each is latched, not only the
+    # one the desk traded last (latched above, before the connection could fail).
+    record_halt(journal_path, f"ibdesk kill ({who})", why, ib.managedAccounts())
     try:
         return await finish_kill(
             ib,
@@ -274,6 +286,7 @@ async def emergency_kill(
             timeout=timeout,
             who=who,
             problems=problems,
+            journal_path=journal_path,
         )
     finally:
         ib.disconnect()
@@ -329,7 +342,9 @@ class StandbyKill:
         self.snapshot.restart()
         send_kill(self.ib)
         why = "kill window" + (" and flatten" if flatten else "")
-        journal_problem = record_halt(self.journal_path, "ibdesk kill (kill window)", why)
+        journal_problem = record_halt(
+            self.journal_path, "ibdesk kill (kill window)", why, self.ib.managedAccounts()
+        )
         return await finish_kill(
             self.ib,
             self.snapshot,
@@ -339,6 +354,7 @@ class StandbyKill:
             timeout=timeout,
             who="kill window",
             problems=(journal_problem,) if journal_problem else (),
+            journal_path=self.journal_path,
         )
 
     def reduce(self) -> str:

@@ -41,6 +41,27 @@ RequestError = getattr(lib, "RequestError", Exception)
 util = lib.util
 
 
+class LibraryIdPort:
+    """``trading.ids.IdPort`` on a library connection: the nextValidId it was told (raised
+    by every request since) and its request-id counter, kept above the order ids taken."""
+
+    def __init__(self, ib: Any) -> None:
+        self.ib = ib
+
+    @property
+    def client_id(self) -> int:
+        """The connection's API client id."""
+        return int(self.ib.client.clientId)
+
+    def next_valid_id(self) -> int:
+        """The library's next request id."""
+        return int(self.ib.client._reqIdSeq)
+
+    def reserve_ids(self, above: int) -> None:
+        """Keep the library's request ids above ``above``."""
+        self.ib.client.updateReqId(above)
+
+
 async def qualify(ib: Any, *contracts: Any) -> list[Any | None]:
     """Qualify contracts; one result per input, None where the contract is unknown.
 

@@ -132,11 +132,11 @@ class OrderRouter:
 
     def next_valid_id(self) -> int:
         """The library's next request id (nextValidId, raised by every request since)."""
-        return int(self.ib.client._reqIdSeq)
+        return shim.LibraryIdPort(self.ib).next_valid_id()
 
     def reserve_ids(self, above: int) -> None:
         """Keep the library's request ids above the order ids ibdesk has taken."""
-        self.ib.client.updateReqId(above)  # type: ignore[no-untyped-call]
+        shim.LibraryIdPort(self.ib).reserve_ids(above)
 
     def place(
         self,

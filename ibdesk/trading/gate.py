@@ -32,7 +32,7 @@ from ibdesk.domain.orders import (
 )
 from ibdesk.domain.risk import TradingState
 from ibdesk.trading.checks import reduces_position
-from ibdesk.trading.ids import OrderIds
+from ibdesk.trading.ids import OrderIdError, OrderIds
 from ibdesk.trading.ports import OrderPort
 
 Intent = OrderIntent | BracketIntent
@@ -220,11 +220,14 @@ class OrderGate:
         denial = self._screen(intent)
         if denial is not None:
             return self._decide(kind, intent.source, denial)
-        refs = (
-            self._send_bracket(intent)
-            if isinstance(intent, BracketIntent)
-            else self._send_order(intent)
-        )
+        try:
+            refs = (
+                self._send_bracket(intent)
+                if isinstance(intent, BracketIntent)
+                else self._send_order(intent)
+            )
+        except OrderIdError as exc:  # ids are taken before anything is recorded or sent
+            return self._decide(kind, intent.source, GateDecision.deny("order_id", str(exc)))
         entry = intent.entry if isinstance(intent, BracketIntent) else intent
         self.recent.append((self.clock(), str(entry.source), entry))
         return self._decide(kind, intent.source, GateDecision(True, refs))

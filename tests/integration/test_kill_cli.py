@@ -250,3 +250,54 @@ def test_missing_config_file_exits_2(tmp_path: Path) -> None:
     result = run_kill(["--config", str(missing)], tmp_path, timeout=60)
     assert result.returncode == 2, result.stdout + result.stderr
     assert str(missing) in result.stderr and "no such file" in result.stderr
+
+
+async def test_kill_flatten_after_an_id_rollback_uses_the_journals_floor(
+    connect: Connect, sim: SimThread, tmp_path: Path
+) -> None:
+    """The kill's closing orders take their ids above the journal's floor for its client id,
+    not the broker's nextValidId alone: after a gateway restart that rolled nextValidId
+    back, a second flatten sends no id twice, closes the position, and is journaled."""
+    journal = tmp_path / "kill.sqlite"
+    first = await run_kill_async(
+        ["--flatten", "--port", str(sim.port), "--journal", str(journal)], tmp_path
+    )
+    assert first.returncode == 0, first.stdout + first.stderr[-3000:]
+    used = {o["order_id"] for o in sim.control.orders() if o["client_id"] == KILL_ID}
+    assert used
+    buyer = await connect(7)
+    es = await es_future(buyer, sim)
+    buyer.placeOrder(es, shim.MarketOrder("BUY", 3))
+    await wait_until(sim.control.positions, what="a new ES position")
+    buyer.disconnect()
+    sim.control.restart(down_seconds=0.2, roll_back_ids=50)
+    second = await run_kill_async(
+        ["--flatten", "--port", str(sim.port), "--journal", str(journal)], tmp_path
+    )
+    assert second.returncode == 0, second.stdout + second.stderr[-3000:]
+    assert sim.control.positions() == []
+    ids = [o["order_id"] for o in sim.control.orders() if o["client_id"] == KILL_ID]
+    assert len(ids) == len(set(ids)) == len(used) + 1
+    with Journal(journal) as j:
+        closing = [o for o in j.orders_since(0.0) if o.source.kind == "flatten"]
+        assert sorted(o.order_id for o in closing) == sorted(ids)
+        assert j.id_floor(KILL_ID) > max(ids)
+
+
+async def test_an_absurd_next_valid_id_is_refused_not_persisted(
+    connect: Connect, sim: SimThread, tmp_path: Path
+) -> None:
+    """A server announcing nextValidId at the top of TWS's 32-bit range: the kill still
+    cancels (a global cancel needs no id) but sends no closing order with such an id, says
+    why, exits 1, and leaves the journal's floor where it was."""
+    journal = tmp_path / "kill.sqlite"
+    sim.control.restart(down_seconds=0.2, roll_back_ids=-(2**31 - 20))
+    result = await run_kill_async(
+        ["--flatten", "--port", str(sim.port), "--journal", str(journal)], tmp_path
+    )
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr[-3000:]
+    assert "32-bit" in out and "NOT closed" in out
+    assert [o for o in sim.control.orders() if o["client_id"] == KILL_ID] == []
+    with Journal(journal) as j:
+        assert j.id_floor(KILL_ID) < 2**31 - 1_000_000

@@ -371,3 +371,23 @@ def test_a_ref_the_journal_already_holds_is_never_used_again(
     decision = make_gate(port, store, journal).submit(limit())
     assert decision.refs == ("ticket#1.3",)
     assert port.placed[0]["id"] == 3 and journal.floors[1] == 4
+
+
+@pytest.mark.parametrize(
+    ("announced", "floor", "words"),
+    [(2**31 - 1, 1, "32-bit"), (2**31 - 20, 500, "32-bit"), (200_000_500, 500, "above the last")],
+)
+def test_an_absurd_next_valid_id_is_refused_and_never_persisted(
+    port: FakePort,
+    store: OrderStore,
+    journal: MemoryJournal,
+    announced: int,
+    floor: int,
+    words: str,
+) -> None:
+    journal.floors[1] = floor
+    port.next_id = announced
+    decision = make_gate(port, store, journal).submit(limit())
+    assert (decision.accepted, decision.check) == (False, "order_id")
+    assert words in decision.reason
+    assert journal.floors[1] == floor and port.placed == [] and store.orders == {}
