@@ -24,7 +24,7 @@ from ibdesk.broker.kill import open_order_line, position_line
 from ibdesk.domain.risk import KillReport, OpenOrderLine, PositionLine, TradingState
 from ibdesk.trading import latch
 from ibdesk.trading.journal import Journal, JournalError
-from ibdesk.trading.killswitch import WORKING_STATUSES
+from ibdesk.trading.verify import SETTLE, WORKING_STATUSES, QuietBook
 
 log = logging.getLogger("ibdesk.broker.emergency")
 
@@ -127,14 +127,21 @@ def send_kill(ib: Any) -> None:
     ib.client.reqGlobalCancel()
 
 
-async def _working_orders(ib: Any, timeout: float) -> list[OpenOrderLine]:
-    """Ask the broker until no order is working (or the time is up); what is still working."""
+async def _await_quiet(ib: Any, book: QuietBook, timeout: float) -> bool:
+    """Ask the broker until nothing is working and nothing new has turned up for the settle
+    window (or the time is up), cancelling again whenever new orders appear; whether it
+    became quiet. ``book.working`` holds what is still working."""
     deadline = time.monotonic() + timeout
     while True:
         trades = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), timeout)
-        working = [open_order_line(t) for t in trades if t.orderStatus.status in WORKING_STATUSES]
-        if not working or time.monotonic() > deadline:
-            return working
+        now = time.monotonic()
+        book.observe([open_order_line(t) for t in trades], now)
+        if book.take_cancel_request():
+            ib.client.reqGlobalCancel()
+        if book.quiet(now):
+            return True
+        if now > deadline:
+            return False
         await asyncio.sleep(POLL)
 
 
@@ -194,19 +201,30 @@ async def finish_kill(
     problems_found = list(problems)
     left: list[PositionLine] = []
     closing: list[str] = []
+    # TWS answers in order, so the snapshot's answer (asked just before the cancel) is in
+    # once the first verification answer is: every order it lacks came after the cancel.
+    book = QuietBook((), time.monotonic())
     try:
-        working = await _working_orders(ib, timeout)
-        snapshot.recording = False  # its answer came after the snapshot's: the book is in
-        if flatten and not working:
+        first = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), timeout)
+        snapshot.recording = False
+        # The settle window counts from this first answer: one empty answer is not enough.
+        book = QuietBook(snapshot.lines.values(), time.monotonic())
+        book.observe([open_order_line(t) for t in first], time.monotonic())
+        quiet = await _await_quiet(ib, book, timeout)
+        if flatten and not book.working:
             closing = await _flatten(ib, account, who, journal_path, timeout)
             left = await _positions(ib, account)
-            working = await _working_orders(ib, timeout)
+            quiet = await _await_quiet(ib, book, timeout)
         elif flatten:
             problems_found.append("orders still working, so no position was closed")
             left = await _positions(ib, account)
+        if not quiet and not book.working:
+            problems_found.append(f"orders kept coming: never quiet for {SETTLE:g} s")
     except (TimeoutError, ConnectionError) as exc:
-        working, left = [], []
+        left = []
+        book.working = []
         problems_found.append(f"the broker stopped answering ({exc or type(exc).__name__})")
+    working = book.working
     problems_found += [c for c in closing if "NOT closed" in c]
     verified = not working and not left and not problems_found
     return KillReport(
@@ -221,6 +239,7 @@ async def finish_kill(
         tuple(problems_found),
         cancelled=tuple(snapshot.working()),
         client_id=int(ib.client.clientId),
+        notes=book.notes(),
     )
 
 

@@ -75,6 +75,8 @@ class KillReport:
     """ orders that were working, from every client, when the kill was sent """
     client_id: int = 0
     """ the client id the kill's connection used (0: unknown, or the desk's own) """
+    notes: tuple[str, ...] = ()
+    """ what the trader should know besides (who kept placing orders after the cancel) """
 
     def summary(self) -> str:
         """One line for the window and the command line."""
@@ -82,11 +84,12 @@ class KillReport:
 
         stamp = dt.datetime.fromtimestamp(self.finished).strftime("%H:%M:%S")
         where = self.account or "the account"
+        noted = "".join(f" {note[0].upper()}{note[1:]}." for note in self.notes)
         if self.verified:
             text = f"0 working orders in {where}"
             if self.flatten:
                 text += ", 0 positions"
-            return f"{text}, verified at {stamp}."
+            return f"{text}, verified at {stamp}.{noted}"
         parts = []
         if self.open_orders:
             parts.append(
@@ -94,5 +97,5 @@ class KillReport:
             )
         if self.flatten and self.positions:
             parts.append(f"{len(self.positions)} position{'s' * (len(self.positions) != 1)} remain")
-        parts += list(self.problems)
+        parts += list(self.problems) + list(self.notes)
         return f"NOT verified at {stamp} in {where}: " + "; ".join(parts or ["no answer"])

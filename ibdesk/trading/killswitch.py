@@ -3,7 +3,9 @@ proves the desk is flat.
 
 KILL sets HALTED at once (the gate then refuses every new order from every source), purges
 every queued order message, sends a global cancel through the priority lane (it reaches other
-client ids and the TWS screen), and asks the broker again until no order is working. FLATTEN
+client ids and the TWS screen), and asks the broker again until no order is working and
+none has turned up for a settle window (a client still placing orders gets the cancel again
+and is named in the report: ibdesk.trading.verify). FLATTEN
 kills first, waits (bounded) for the cancels, closes every position with reduce-only orders
 through the gate, and asks the broker for positions until they are zero. Nothing here asks
 for confirmation: these only ever reduce risk. Getting out of HALTED takes a person and a
@@ -33,10 +35,11 @@ from ibdesk.trading.checks import reduces_position
 from ibdesk.trading.gate import OrderGate
 from ibdesk.trading.latch import StateJournal as LatchJournal
 from ibdesk.trading.latch import StateLatch
+from ibdesk.trading.verify import SETTLE, QuietBook
 
-WORKING_STATUSES = frozenset(
-    {"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted", "PendingCancel"}
-)
+LIVE_AFTER_CANCEL = frozenset({"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted"})
+""" statuses an order the global cancel already reached no longer has: working in the first
+answer after it means placed after it """
 
 
 class KillPort(Protocol):
@@ -95,6 +98,7 @@ class KillSwitch:
         flatten_style: str = "market",
         flatten_collar_ticks: float = 4.0,
         latch: StateLatch | None = None,
+        settle: float = SETTLE,
     ) -> None:
         self.gate = gate
         self.port = port
@@ -102,6 +106,7 @@ class KillSwitch:
         self.clock = clock
         self.verify_timeout = verify_timeout
         self.poll_interval = poll_interval
+        self.settle = settle
         self.flatten_style = flatten_style
         self.flatten_collar_ticks = flatten_collar_ticks
         self.latch = latch or StateLatch(journal, clock)
@@ -243,34 +248,62 @@ class KillSwitch:
                     self.journal.order(after)
 
     async def _verify_kill(self, started: float) -> KillReport:
-        remaining = await self._await_no_orders()
+        book = await self._await_quiet()
+        quiet = book is not None and book.quiet(time.monotonic())
+        problems = [] if self.port.connected else ["not connected"]
+        if book is not None and not book.working and not quiet:
+            problems.append(f"orders kept coming: never quiet for {self.settle:g} s")
         report = KillReport(
             self.port.account,
             started,
             self.clock(),
-            not remaining,
-            tuple(remaining),
-            problems=() if self.port.connected else ("not connected",),
+            quiet,
+            tuple(book.working if book is not None else ()),
+            problems=tuple(problems),
+            notes=book.notes() if book is not None else (),
         )
         return self._report(report, "kill")
 
-    async def _await_no_orders(self) -> list[OpenOrderLine]:
-        """Ask the broker until no order is working (or the time is up)."""
+    async def _await_quiet(
+        self, settle: float | None = None, ours: frozenset[int] = frozenset()
+    ) -> QuietBook | None:
+        """Ask the broker until nothing is working and nothing new has turned up for the
+        settle window (or the time is up), sending the global cancel again whenever orders
+        appear after it; None when the broker never answered.
+
+        The orders of the first answer that the cancel already hit are known; any other
+        order (working in it, or turning up later) came after the cancel, except the
+        closing orders of this desk's flatten (``ours``: their order ids).
+        """
         deadline = time.monotonic() + self.verify_timeout
-        remaining: list[OpenOrderLine] = []
+        book: QuietBook | None = None
+        mine = self.gate.port.client_id
         while True:
-            if self.port.connected:
-                try:
-                    lines = await asyncio.wait_for(self.port.open_orders(), self.verify_timeout)
-                except (TimeoutError, ConnectionError):
-                    lines = None
-                if lines is not None:
-                    remaining = [o for o in lines if o.status in WORKING_STATUSES]
-                    if not remaining:
-                        return []
+            lines = await self._open_orders() if self.port.connected else None
+            if lines is not None:
+                now = time.monotonic()
+                if book is None:
+                    known = [o for o in lines if o.status not in LIVE_AFTER_CANCEL]
+                    book = QuietBook(known, now, self.settle if settle is None else settle)
+                book.known |= {
+                    (o.perm_id, o.client_id, o.order_id)
+                    for o in lines
+                    if o.client_id == mine and o.order_id in ours
+                }
+                book.observe(lines, now)
+                if book.take_cancel_request():
+                    self.port.global_cancel()
+                if book.quiet(now):
+                    return book
             if time.monotonic() >= deadline:
-                return remaining
+                return book
             await asyncio.sleep(self.poll_interval)
+
+    async def _open_orders(self) -> list[OpenOrderLine] | None:
+        try:
+            return await asyncio.wait_for(self.port.open_orders(), self.verify_timeout)
+        except (TimeoutError, ConnectionError):
+            return None
 
     def retry(self, who: str) -> asyncio.Task[KillReport]:
         """Send the global cancel again and verify again (the Retry button)."""
@@ -291,7 +324,9 @@ class KillSwitch:
 
     async def _flatten(self, started: float, who: str, only: int | None) -> KillReport:
         if only is None:
-            await self._await_no_orders()
+            # Cancels confirmed is enough to start closing; the quiet window is the final
+            # verification's (a trader flattening must not wait on it twice).
+            await self._await_quiet(settle=0.0)
         else:
             self._cancel_own_orders(only)
             await self._settle(only)
@@ -305,16 +340,28 @@ class KillSwitch:
             else:
                 problems.append(f"{pos.symbol}: {decision.reason}")
         left = await self._await_flat(only)
+        open_lines: Sequence[OpenOrderLine] = ()
+        notes: tuple[str, ...] = ()
+        quiet = True
+        if only is None and self.port.connected:
+            ids = frozenset(s.order_id for r in closing if (s := self.gate.store.get(r)))
+            book = await self._await_quiet(ours=ids)
+            quiet = book is not None and book.quiet(time.monotonic())
+            open_lines = tuple(book.working) if book is not None else ()
+            notes = book.notes() if book is not None else ()
+            if not quiet and not open_lines:
+                problems.append(f"orders kept coming: never quiet for {self.settle:g} s")
         report = KillReport(
             self.port.account,
             started,
             self.clock(),
-            not left and not problems,
-            tuple(await self._open_lines(only)),
+            not left and not problems and quiet,
+            tuple(open_lines),
             tuple(left),
             flatten=True,
             closing=tuple(closing),
             problems=tuple(problems),
+            notes=notes,
         )
         return self._report(report, "flatten" if only is None else f"flatten {only}")
 
@@ -368,15 +415,6 @@ class KillSwitch:
             if not left or time.monotonic() >= deadline:
                 return left
             await asyncio.sleep(self.poll_interval)
-
-    async def _open_lines(self, only: int | None) -> Sequence[OpenOrderLine]:
-        if only is not None or not self.port.connected:
-            return ()
-        try:
-            lines = await asyncio.wait_for(self.port.open_orders(), self.verify_timeout)
-        except (TimeoutError, ConnectionError):
-            return ()
-        return [o for o in lines if o.status in WORKING_STATUSES]
 
     # ---- reporting --------------------------------------------------------------------------
 

@@ -301,3 +301,61 @@ async def test_an_absurd_next_valid_id_is_refused_not_persisted(
     assert [o for o in sim.control.orders() if o["client_id"] == KILL_ID] == []
     with Journal(journal) as j:
         assert j.id_floor(KILL_ID) < 2**31 - 1_000_000
+
+
+async def runaway(connect: Connect, sim: SimThread, stop: asyncio.Event, client_id: int = 7) -> int:
+    """Another client placing a resting order every 20 ms until told to stop."""
+    ib = await connect(client_id)
+    es = await es_future(ib, sim)
+    placed = 0
+    while not stop.is_set():
+        ib.placeOrder(es, shim.LimitOrder("BUY", 1, 6000.0 + (placed % 400) * 0.25))
+        placed += 1
+        await asyncio.sleep(0.02)
+    return placed
+
+
+async def test_a_client_still_placing_orders_keeps_the_kill_from_claiming_verified(
+    connect: Connect, sim: SimThread, tmp_path: Path
+) -> None:
+    """A runaway client keeps placing orders through the kill: the kill repeats its global
+    cancel, names the client and what it placed after the cancel, and exits 1: it never
+    claims "verified" while orders keep coming."""
+    stop = asyncio.Event()
+    loop_task = asyncio.ensure_future(runaway(connect, sim, stop))
+    await wait_until(lambda: sim.control.orders(open_only=True), what="the runaway's orders")
+    try:
+        result = await run_kill_async(
+            ["--port", str(sim.port), "--journal", str(tmp_path / "k.sqlite"), "--timeout", "3"],
+            tmp_path,
+        )
+    finally:
+        stop.set()
+        await loop_task
+    out = result.stdout
+    assert result.returncode == 1, out
+    assert "verified at" not in out.replace("NOT verified at", "")
+    assert re.search(r"client 7 placed \d+ orders? after the global cancel", out, re.I), out
+    cancels = [r for r in sim.control.received(msg_id=58) if r["client_id"] == KILL_ID]
+    assert len(cancels) >= 2, "the global cancel is repeated while orders keep coming"
+
+
+async def test_a_runaway_that_stops_is_named_and_then_verified(
+    connect: Connect, sim: SimThread, tmp_path: Path
+) -> None:
+    stop = asyncio.Event()
+    loop_task = asyncio.ensure_future(runaway(connect, sim, stop))
+    await wait_until(lambda: sim.control.orders(open_only=True), what="the runaway's orders")
+    asyncio.get_running_loop().call_later(1.0, stop.set)
+    try:
+        result = await run_kill_async(
+            ["--port", str(sim.port), "--journal", str(tmp_path / "k.sqlite"), "--timeout", "8"],
+            tmp_path,
+        )
+    finally:
+        stop.set()
+        await loop_task
+    out = result.stdout
+    assert result.returncode == 0, out
+    assert re.search(r"client 7 placed \d+ orders? after the global cancel", out, re.I), out
+    assert sim.control.orders(open_only=True) == []

@@ -859,3 +859,35 @@ async def test_an_order_over_the_quantity_limit_is_denied_end_to_end(
     [order] = sim.control.orders()
     assert order["order_ref"] == ref and order["total_qty"] == 1
     assert len(placed_by(sim, 1)) == 1
+
+
+async def test_a_client_placing_orders_through_a_desk_kill_is_named_and_cancelled_again(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """Another client keeps placing orders for a second after the desk's KILL: the desk
+    cancels again until the book stays quiet, and its report names the client."""
+    desk, es = await ready_desk(make_desk, sim)
+    async with raw_client(sim) as other:
+        stop = asyncio.Event()
+
+        async def keep_placing() -> None:
+            n = 0
+            while not stop.is_set():
+                other.placeOrder(es_contract(es), shim.LimitOrder("SELL", 1, 6900.0 + n * 0.25))
+                n += 1
+                await asyncio.sleep(0.02)
+
+        task = asyncio.ensure_future(keep_placing())
+        await wait_until(lambda: sim.control.orders(open_only=True), what="its first orders")
+        asyncio.get_running_loop().call_later(1.0, stop.set)
+        try:
+            report = await desk.kill("kill button")
+        finally:
+            stop.set()
+            await task
+    assert report.verified, report.summary()
+    assert any(f"client {OTHER_CLIENT} placed" in n for n in report.notes), report.notes
+    assert f"Client {OTHER_CLIENT} placed" in report.summary()
+    cancels = sim.control.received(msg_id=GLOBAL_CANCEL, client_id=1)
+    assert len(cancels) >= 2
+    assert sim.control.orders(open_only=True) == []
