@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ibdesk import config, logs
+from ibdesk import config, files, logs
 
 if TYPE_CHECKING:
     from ibdesk.simtws.runner import SimThread
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     not in ``--help``; see ibdesk.broker.watchdog).
     """
     argv = sys.argv[1:] if argv is None else argv
+    files.private_umask()  # the journal, the log, the layout: the trader's business alone
     if argv[:1] == ["watchdog"]:
         from ibdesk.broker import watchdog_process
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import platformdirs
 from PySide6.QtWidgets import QApplication
 
+from ibdesk import files
 from ibdesk.config import APP_NAME, Settings
 from ibdesk.ui import theme
 from ibdesk.ui.main_window import MainWindow
@@ -57,7 +58,8 @@ def run_desktop(
     # Closing the window ends main() below, which disconnects before the loop stops.
     app.setQuitOnLastWindowClosed(False)
     path = state_path or default_state_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    files.private_folder(path.parent)
+    files.tighten_if_present(path)  # written by an older ibdesk, readable by others
     window = MainWindow(path)
     theme.apply(app, theme_override or window.saved_theme() or settings.ui.theme)
     window.show()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import platformdirs
 
+from ibdesk import files
 from ibdesk.config import APP_NAME
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -20,12 +21,11 @@ def log_dir() -> Path:
 
 def setup(level: int = logging.INFO, directory: Path | None = None) -> Path:
     """Log to ``ibdesk.log`` (5 files of 5 MB) and to stderr for warnings; returns the file."""
-    folder = directory or log_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = files.private_folder(directory or log_dir())
     path = folder / "ibdesk.log"
     root = logging.getLogger()
     root.setLevel(level)
-    file_handler = logging.handlers.RotatingFileHandler(
+    file_handler = files.PrivateRotatingFileHandler(
         path, maxBytes=5 << 20, backupCount=5, encoding="utf-8"
     )
     file_handler.setFormatter(logging.Formatter(FORMAT))

@@ -65,3 +65,19 @@ def test_the_demo_keeps_its_own_journal_and_window_state(tmp_path: Path) -> None
     )
     assert export.returncode == 0, export.stderr
     assert len((tmp_path / "d.csv").read_text().splitlines()) > 1  # the demo session's rows
+
+
+def test_the_demos_files_are_private(tmp_path: Path) -> None:
+    """Journal, log and window state as the real app writes them: 0600 in 0700 folders."""
+    import stat
+
+    result = run(["--demo", "--screenshot", str(tmp_path / "s.png"), "--exit-after", "3"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = [
+        tmp_path / "ibdesk" / "demo" / "journal.sqlite",
+        tmp_path / "ibdesk" / "demo" / "window.ini",
+        tmp_path / "ibdesk" / "log" / "ibdesk.log",
+    ]
+    for path in written:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700, path.parent

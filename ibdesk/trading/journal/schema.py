@@ -15,6 +15,8 @@ from pathlib import Path
 
 import platformdirs
 
+from ibdesk import files
+
 #: Marks the file as an ibdesk journal (``PRAGMA application_id``): "ibJn".
 APPLICATION_ID = 0x69624A6E
 
@@ -109,7 +111,11 @@ def _open(path: Path) -> sqlite3.Connection:
         JournalError: the file is not SQLite, not an ibdesk journal, or from a newer ibdesk.
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Orders, fills and account codes are the trader's alone: SQLite gives the WAL and
+        # shared-memory files the database file's own mode.
+        files.private_file(path)
+        files.tighten_if_present(path.with_name(path.name + "-wal"))
+        files.tighten_if_present(path.with_name(path.name + "-shm"))
         db = sqlite3.connect(path, isolation_level=None, timeout=2.0)
     except (OSError, sqlite3.Error) as exc:
         raise JournalError(f"cannot open the journal {path}: {exc}") from exc
