@@ -49,7 +49,8 @@ from ibdesk.state.quotes import QuoteStore, WatchlistStore
 from ibdesk.trading import journal as journal_module
 from ibdesk.trading.checks import build_checks
 from ibdesk.trading.confirm import ConfirmPolicy, reasons_to_confirm
-from ibdesk.trading.gate import CheckContext, OrderGate
+from ibdesk.trading.context import CheckContext
+from ibdesk.trading.gate import OrderGate
 from ibdesk.trading.ids import OrderIdError, OrderIds
 from ibdesk.trading.usage import Usage, usage
 from ibdesk.ui.main_window import MainWindow

@@ -38,7 +38,7 @@ from ibdesk.domain.orders import (
 )
 from ibdesk.domain.ticket import WhatIf
 from ibdesk.state.orders import OrderStore
-from ibdesk.trading.gate import JournalWriter
+from ibdesk.trading.ports import JournalWriter
 
 log = logging.getLogger("ibdesk.broker.orders")
 

@@ -23,9 +23,9 @@ from ibdesk.domain.instruments import Instrument, SecType
 from ibdesk.domain.orders import OrderIntent, OrderType
 from ibdesk.trading.hours import Session, parse_sessions
 
-if TYPE_CHECKING:  # gate.py may import this module (reduces_position) without a cycle
+if TYPE_CHECKING:
     from ibdesk.config import RiskSettings
-    from ibdesk.trading.gate import Check, CheckContext
+    from ibdesk.trading.context import Check, CheckContext
 
 #: How far back ``max_orders_per_minute`` looks, in seconds.
 MINUTE = 60.0

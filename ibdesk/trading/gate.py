@@ -9,15 +9,12 @@ id that is never reused, journals it, and only then hands it to the broker port.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from ibdesk import events
-from ibdesk.domain.instruments import SecType
 from ibdesk.domain.orders import (
     BracketIntent,
     CancelIntent,
@@ -26,96 +23,18 @@ from ibdesk.domain.orders import (
     OrderIntent,
     OrderSnapshot,
     OrderState,
-    OrderType,
     Source,
     order_ref,
 )
 from ibdesk.domain.risk import TradingState
 from ibdesk.trading.checks import reduces_position
+from ibdesk.trading.context import Check, CheckContext, FixedState, TradingStateSource
 from ibdesk.trading.ids import OrderIdError, OrderIds
-from ibdesk.trading.ports import OrderPort
+from ibdesk.trading.ports import JournalWriter, OrderBook, OrderPort
+from ibdesk.trading.validate import new_terms, stop_leg, take_leg, validated
 
 Intent = OrderIntent | BracketIntent
 
-
-class JournalWriter(Protocol):
-    """The journal calls the gate makes (ibdesk.trading.journal.Journal)."""
-
-    def intent(
-        self,
-        ref: str,
-        kind: str,
-        source: str,
-        account: str,
-        details: Mapping[str, Any],
-        parent_ref: str = "",
-    ) -> None:
-        """Record an intent."""
-
-    def order(self, snap: OrderSnapshot) -> None:
-        """Record an order's state."""
-
-    def knows(self, ref: str) -> bool:
-        """Whether an order with this orderRef was ever journaled."""
-
-    def action(self, who: str, action: str, detail: str = "") -> None:
-        """Record a user action or a gate decision."""
-
-
-class OrderBook(Protocol):
-    """The order store calls the gate makes (ibdesk.state.orders.OrderStore)."""
-
-    def get(self, ref: str) -> OrderSnapshot | None:
-        """An order by orderRef."""
-
-    def put(self, snap: OrderSnapshot) -> bool:
-        """Store a snapshot."""
-
-    def merge(self, ref: str, **changes: Any) -> OrderSnapshot | None:
-        """Change fields of an order."""
-
-    def live(self) -> list[OrderSnapshot]:
-        """Orders that may still trade."""
-
-
-@dataclass(frozen=True, slots=True)
-class CheckContext:
-    """What a risk check may look at: a read-only view, no way to act."""
-
-    now: float
-    position: Callable[[str, int], float]
-    """ (account, conId) -> signed position """
-    working: Sequence[OrderSnapshot]
-    last_price: Callable[[int], float]
-    """ conId -> last (or mid) price, NaN when unknown """
-    recent: Sequence[tuple[float, str, OrderIntent]] = ()
-    """ (time, source, intent) of every order the gate accepted in the last minute """
-    daily_pnl: float = math.nan
-    """ the traded account's P&L today (reqPnL), NaN when unknown """
-    loss_limit_waived: bool = False
-    """ a typed re-arm after a daily-loss breach waives the limit until the next session """
-    state: TradingState = TradingState.ACTIVE
-    new_orders: int = 1
-    """ how many orders the intent under judgement would add to the book (a bracket: 3) """
-
-
-class TradingStateSource(Protocol):
-    """Where the gate reads the trading state in force (ibdesk.trading.latch.StateLatch)."""
-
-    @property
-    def state(self) -> TradingState:
-        """ACTIVE, REDUCING or HALTED."""
-
-
-@dataclass(slots=True)
-class FixedState:
-    """A trading state nobody latches: a gate on its own (tests, tools) starts ACTIVE."""
-
-    state: TradingState = TradingState.ACTIVE
-
-
-Check = Callable[[OrderIntent, CheckContext], str | None]
-"""A risk check: None to allow, or the reason to deny (in plain words)."""
 
 RECENT_WINDOW = 60.0
 MAX_ID_SKIPS = 1_000
@@ -124,38 +43,6 @@ MAX_ID_SKIPS = 1_000
 _ONCE_PER_INTENT = frozenset({"duplicate_guard", "max_orders_per_minute", "max_open_orders"})
 """Checks about the intent as a whole (a double click, a runaway sender, the book's size),
 which a bracket passes once at its entry and a modify does not repeat (see :meth:`modify`)."""
-
-
-def _take_leg(b: BracketIntent) -> OrderIntent:
-    """A bracket's take-profit: a limit on the exit side for the entry's quantity."""
-    e = b.entry
-    return OrderIntent(
-        e.instrument,
-        e.side.opposite,
-        e.qty,
-        OrderType.LIMIT,
-        e.source,
-        limit_price=b.take_profit,
-        tif=e.tif,
-        outside_rth=e.outside_rth,
-        account=e.account,
-    )
-
-
-def _stop_leg(b: BracketIntent) -> OrderIntent:
-    """A bracket's stop-loss: a stop on the exit side for the entry's quantity."""
-    e = b.entry
-    return OrderIntent(
-        e.instrument,
-        e.side.opposite,
-        e.qty,
-        OrderType.STOP,
-        e.source,
-        stop_price=b.stop_loss,
-        tif=e.tif,
-        outside_rth=e.outside_rth,
-        account=e.account,
-    )
 
 
 class OrderGate:
@@ -214,7 +101,7 @@ class OrderGate:
         """Screen an order or bracket and, if it passes, send it."""
         kind = "bracket" if isinstance(intent, BracketIntent) else "order"
         try:
-            intent = self._validated(intent)
+            intent = validated(intent, self.context().last_price, self.round_off_tick)
         except ValueError as exc:
             return self._decide(kind, intent.source, GateDecision.deny("validate", str(exc)))
         denial = self._screen(intent)
@@ -240,7 +127,7 @@ class OrderGate:
         market and the book may have moved in between).
         """
         try:
-            intent = self._validated(intent)
+            intent = validated(intent, self.context().last_price, self.round_off_tick)
         except ValueError as exc:
             return GateDecision.deny("validate", str(exc))
         return self._screen(intent) or GateDecision(True)
@@ -309,7 +196,7 @@ class OrderGate:
             return held + entry.signed_qty if cid == con_id and account == entry.account else held
 
         legs = dataclasses.replace(context, position=after_entry)
-        for label, leg in (("Take-profit", _take_leg(b)), ("Stop-loss", _stop_leg(b))):
+        for label, leg in (("Take-profit", take_leg(b)), ("Stop-loss", stop_leg(b))):
             denial = self._run_checks(leg, legs, _ONCE_PER_INTENT)
             if denial is not None:
                 return GateDecision.deny(denial.check, f"{label}: {denial.reason}")
@@ -332,7 +219,7 @@ class OrderGate:
 
     def _send_bracket(self, b: BracketIntent) -> tuple[str, ...]:
         entry = b.entry
-        take, stop = _take_leg(b), _stop_leg(b)
+        take, stop = take_leg(b), stop_leg(b)
         (parent, parent_id), (take_ref, take_id), (stop_ref, stop_id) = self._fresh(entry.source, 3)
         refs = (parent, take_ref, stop_ref)
         oca = "oca-" + refs[0].rpartition("#")[2]
@@ -413,87 +300,6 @@ class OrderGate:
         self.journal.order(snap)
         self.store.put(snap)
 
-    # ---- validation -------------------------------------------------------------------------
-
-    def _validated(self, intent: Intent) -> Intent:
-        """The intent with prices on the tick grid, or ValueError saying what is wrong."""
-        if isinstance(intent, BracketIntent):
-            entry = self._validated_order(intent.entry)
-            inst = entry.instrument
-            take = self._on_tick(inst, intent.take_profit, "take-profit")
-            stop = self._on_tick(inst, intent.stop_loss, "stop-loss")
-            # A stop-limit enters near its trigger; its limit only bounds the fill.
-            reference = (
-                entry.stop_price or entry.limit_price or self.context().last_price(inst.con_id)
-            )
-            sign = entry.side.sign
-            if sign * (take - stop) <= 0:
-                raise ValueError(
-                    "The take-profit must be above the stop-loss for a buy (below it for a sell)."
-                )
-            if not math.isnan(reference) and (
-                sign * (take - reference) <= 0 or sign * (reference - stop) <= 0
-            ):
-                raise ValueError(
-                    f"The take-profit ({take:g}) and stop-loss ({stop:g}) must be "
-                    f"on either side of the entry ({reference:g})."
-                )
-            return BracketIntent(entry, take, stop)
-        return self._validated_order(intent)
-
-    def _validated_order(self, o: OrderIntent) -> OrderIntent:
-        if not (math.isfinite(o.qty) and o.qty > 0):
-            raise ValueError(f"Quantity must be a positive number, not {o.qty!r}.")
-        if o.instrument.sec_type is SecType.FUTURE and not float(o.qty).is_integer():
-            raise ValueError(f"Futures trade in whole contracts, not {o.qty:g}.")
-        limit, stop = o.limit_price, o.stop_price
-        uses_stop = o.order_type.needs_stop or o.order_type is OrderType.TRAIL
-        # A price the type does not use would still go on the wire (lmtPrice/auxPrice):
-        # refuse it rather than send something the trader did not mean.
-        if limit is not None and not o.order_type.needs_limit:
-            raise ValueError(f"A {o.order_type.value} order takes no limit price.")
-        if stop is not None and not uses_stop:
-            raise ValueError(f"A {o.order_type.value} order takes no stop price.")
-        if o.order_type.needs_limit:
-            if limit is None:
-                raise ValueError(f"A {o.order_type.value} order needs a limit price.")
-            limit = self._on_tick(o.instrument, limit, "limit price")
-        if uses_stop:
-            if stop is None:
-                raise ValueError(
-                    f"A {o.order_type.value} order needs a stop price"
-                    + (" (the trailing amount)." if o.order_type is OrderType.TRAIL else ".")
-                )
-            stop = self._on_tick(o.instrument, stop, "stop price")
-        if (limit, stop) == (o.limit_price, o.stop_price):
-            return o
-        return OrderIntent(
-            o.instrument,
-            o.side,
-            o.qty,
-            o.order_type,
-            o.source,
-            limit,
-            stop,
-            o.tif,
-            o.outside_rth,
-            o.account,
-        )
-
-    def _on_tick(self, inst: Any, price: float, what: str) -> float:
-        if not (math.isfinite(price) and price > 0):
-            raise ValueError(f"The {what} must be a positive price, not {price!r}.")
-        if inst.on_tick(price):
-            return float(inst.round_to_tick(price))
-        rounded = float(inst.round_to_tick(price))
-        if self.round_off_tick:
-            return rounded
-        below = rounded if rounded < price else rounded - inst.min_tick
-        raise ValueError(
-            f"The {what} {price:g} is not on {inst.display}'s {inst.min_tick:g} "
-            f"tick: {below:g} or {below + inst.min_tick:g}?"
-        )
-
     # ---- modify and cancel --------------------------------------------------------------------
 
     def modify(self, intent: ModifyIntent) -> GateDecision:
@@ -529,7 +335,7 @@ class OrderGate:
             return denial, None
         assert snap is not None
         try:
-            qty, limit, stop = self._new_terms(snap, intent)
+            qty, limit, stop = new_terms(snap, intent, self.round_off_tick)
         except ValueError as exc:
             return GateDecision.deny("validate", str(exc)), None
         denial = self._screen_modify(snap, intent.source, qty, limit, stop)
@@ -574,26 +380,6 @@ class OrderGate:
         if qty <= snap.qty and (limit, stop) == (snap.limit_price, snap.stop_price):
             return None
         return self._run_checks(would_be, context, _ONCE_PER_INTENT)
-
-    def _new_terms(
-        self, snap: OrderSnapshot, m: ModifyIntent
-    ) -> tuple[float, float | None, float | None]:
-        qty = snap.qty if m.qty is None else m.qty
-        if not (math.isfinite(qty) and qty > 0):
-            raise ValueError(f"Quantity must be a positive number, not {qty!r}.")
-        if qty < snap.filled:
-            raise ValueError(f"{snap.filled:g} already filled: the quantity cannot go below it.")
-        if snap.instrument.sec_type is SecType.FUTURE and not float(qty).is_integer():
-            raise ValueError(f"Futures trade in whole contracts, not {qty:g}.")
-        limit = snap.limit_price if m.limit_price is None else m.limit_price
-        stop = snap.stop_price if m.stop_price is None else m.stop_price
-        if m.limit_price is not None:
-            limit = self._on_tick(snap.instrument, m.limit_price, "limit price")
-        if m.stop_price is not None:
-            stop = self._on_tick(snap.instrument, m.stop_price, "stop price")
-        if (qty, limit, stop) == (snap.qty, snap.limit_price, snap.stop_price):
-            raise ValueError("Nothing to change: the order already has these terms.")
-        return qty, limit, stop
 
     def cancel(self, intent: CancelIntent) -> GateDecision:
         """Cancel one order. Cancels are allowed in every mode."""

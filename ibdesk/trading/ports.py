@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from ibdesk.domain.orders import OrderIntent, OrderSnapshot
 
@@ -58,3 +59,43 @@ class OrderPort(Protocol):
     def withdraw(self, order_ids: set[int] | None = None) -> set[int]:
         """Take order messages still queued (not on the wire) out of the queue; None means
         all of them. Returns the order ids withdrawn."""
+
+
+class JournalWriter(Protocol):
+    """The journal calls the gate makes (ibdesk.trading.journal.Journal)."""
+
+    def intent(
+        self,
+        ref: str,
+        kind: str,
+        source: str,
+        account: str,
+        details: Mapping[str, Any],
+        parent_ref: str = "",
+    ) -> None:
+        """Record an intent."""
+
+    def order(self, snap: OrderSnapshot) -> None:
+        """Record an order's state."""
+
+    def knows(self, ref: str) -> bool:
+        """Whether an order with this orderRef was ever journaled."""
+
+    def action(self, who: str, action: str, detail: str = "") -> None:
+        """Record a user action or a gate decision."""
+
+
+class OrderBook(Protocol):
+    """The order store calls the gate makes (ibdesk.state.orders.OrderStore)."""
+
+    def get(self, ref: str) -> OrderSnapshot | None:
+        """An order by orderRef."""
+
+    def put(self, snap: OrderSnapshot) -> bool:
+        """Store a snapshot."""
+
+    def merge(self, ref: str, **changes: Any) -> OrderSnapshot | None:
+        """Change fields of an order."""
+
+    def live(self) -> list[OrderSnapshot]:
+        """Orders that may still trade."""

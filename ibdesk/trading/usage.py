@@ -11,7 +11,7 @@ from ibdesk.config import RiskSettings
 from ibdesk.domain.instruments import Instrument
 from ibdesk.domain.risk import TradingState
 from ibdesk.trading.checks import MINUTE, limit_for
-from ibdesk.trading.gate import CheckContext
+from ibdesk.trading.context import CheckContext
 
 
 @dataclass(frozen=True, slots=True)

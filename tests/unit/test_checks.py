@@ -20,7 +20,7 @@ from ibdesk.domain.instruments import Instrument, SecType
 from ibdesk.domain.orders import OrderIntent, OrderSnapshot, OrderState, OrderType, Side, Source
 from ibdesk.trading import checks
 from ibdesk.trading.checks import build_checks, reduces_position
-from ibdesk.trading.gate import CheckContext
+from ibdesk.trading.context import CheckContext
 
 CHICAGO = ZoneInfo("America/Chicago")  # IB says "US/Central"; the tests use the IANA name
 ES_HOURS = (

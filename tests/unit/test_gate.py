@@ -22,7 +22,8 @@ from ibdesk.domain.orders import (
     source_of,
 )
 from ibdesk.state.orders import OrderStore
-from ibdesk.trading.gate import CheckContext, OrderGate
+from ibdesk.trading.context import CheckContext
+from ibdesk.trading.gate import OrderGate
 from ibdesk.trading.ids import OrderIds
 
 ES = Instrument(11, "ES", SecType.FUTURE, "CME", "USD", "ESZ6", 50, 0.25, "20261218")

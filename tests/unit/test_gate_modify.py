@@ -24,7 +24,8 @@ from ibdesk.domain.orders import (
 from ibdesk.domain.risk import TradingState
 from ibdesk.state.orders import OrderStore
 from ibdesk.trading.checks import build_checks
-from ibdesk.trading.gate import CheckContext, OrderGate
+from ibdesk.trading.context import CheckContext
+from ibdesk.trading.gate import OrderGate
 from ibdesk.trading.ids import OrderIds
 from tests.unit.test_gate import ES, TICKET, FakePort, MemoryJournal
 

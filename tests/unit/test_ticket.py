@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from ibdesk.domain.instruments import Instrument, SecType
 from ibdesk.domain.orders import BracketIntent, OrderIntent, OrderType, Side, Tif
-from ibdesk.trading.gate import CheckContext, OrderGate
+from ibdesk.trading.context import CheckContext
+from ibdesk.trading.gate import OrderGate
 from ibdesk.trading.ticket import (
     ENTRY_TYPES,
     TicketForm,
@@ -26,6 +27,7 @@ from ibdesk.trading.ticket import (
     qty_for_risk,
     tick_value,
 )
+from ibdesk.trading.validate import validated
 
 ES = Instrument(11, "ES", SecType.FUTURE, "CME", "USD", "ESZ6", 50, 0.25, "20261218")
 CL = Instrument(17, "CL", SecType.FUTURE, "NYMEX", "USD", "CLF7", 1000, 0.01, "20261221")
@@ -280,8 +282,5 @@ def test_fuzz_every_refusal_has_a_message_and_every_intent_is_valid(
         sign = side.sign
         assert inst.on_tick(r.intent.take_profit) and inst.on_tick(r.intent.stop_loss)
         assert sign * (r.intent.take_profit - r.intent.stop_loss) > 0
-    # The gate (strict about ticks) accepts exactly what the ticket built.
-    gate = _gate()
-    context = CheckContext(0.0, lambda a, c: 0.0, (), lambda c: market.reference)
-    gate.context = lambda: context
-    assert gate._validated(r.intent) == r.intent
+    # The gate's validation (strict about ticks) accepts exactly what the ticket built.
+    assert validated(r.intent, lambda c: market.reference) == r.intent

@@ -8,7 +8,7 @@ from ibdesk.config import RiskSettings
 from ibdesk.domain.instruments import Instrument, SecType
 from ibdesk.domain.orders import OrderIntent, OrderSnapshot, OrderState, OrderType, Side, Source
 from ibdesk.domain.risk import TradingState
-from ibdesk.trading.gate import CheckContext
+from ibdesk.trading.context import CheckContext
 from ibdesk.trading.usage import usage
 
 ES = Instrument(11, "ES", SecType.FUTURE, "CME", "USD", "ESZ6", 50, 0.25, "20261218")
