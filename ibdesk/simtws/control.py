@@ -322,13 +322,17 @@ class SimControl:
         return acct.summary(self.server.engine.marks())
 
     def clients(self) -> list[dict[str, Any]]:
-        """Connected clients."""
+        """Connected clients, with what each holds: subscriptions, bytes queued for it (not
+        yet taken by its socket), and requests received but not yet handled."""
         return [
             {
                 "client_id": s.client_id,
                 "peer": s.peer,
                 "version": s.version,
                 "market_lines": len(s.subs.market),
+                "tick_by_tick": len(s.subs.tick_by_tick),
+                "queued_bytes": s.queued_bytes,
+                "pending_requests": len(s.inbox),
             }
             for s in self.server.sessions
         ]
@@ -364,6 +368,10 @@ class SimControl:
             "paused": server.market.paused,
             "steps": server.market.steps,
             "accounts": list(server.config.accounts),
+            "queued_bytes": server.queued_bytes(),
+            "market_lines": server.market_lines_used(),
+            "tick_by_tick": server.tick_by_tick_used(),
+            "inbound_log_bytes": server.inbound.bytes,
         }
 
 

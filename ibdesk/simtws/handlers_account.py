@@ -9,6 +9,7 @@ from ibdesk.simtws import streams
 from ibdesk.simtws.registry import handles
 from ibdesk.simtws.request import Request
 from ibdesk.simtws.session import ClientSession
+from ibdesk.simtws.throttle import show
 
 if TYPE_CHECKING:
     from ibdesk.simtws.server import SimServer
@@ -23,7 +24,7 @@ def account_of(server: SimServer, s: ClientSession, code: str, req_id: int) -> s
         out.error(
             req_id,
             321,
-            f"Error validating request: account {code!r} is not managed by this TWS",
+            f"Error validating request: account {show(code)} is not managed by this TWS",
             s.version,
         )
     )

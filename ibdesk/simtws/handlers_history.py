@@ -18,6 +18,7 @@ from ibdesk.simtws.history import (
 from ibdesk.simtws.registry import handles, resolve
 from ibdesk.simtws.request import Request
 from ibdesk.simtws.session import BarsSub, ClientSession
+from ibdesk.simtws.throttle import show
 from ibdesk.simtws.wire import fmt_float, fmt_int
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def req_historical_data(server: SimServer, s: ClientSession, req: Request) -> No
     now = server.clock()
     try:
         if what not in WHAT_TO_SHOW:
-            raise HistoryRequestError(f"whatToShow {what!r} is not supported")
+            raise HistoryRequestError(f"whatToShow {show(what)} is not supported")
         if keep and end_text.strip():
             raise HistoryRequestError("keepUpToDate requires an empty end date/time")
         bar_seconds = parse_bar_size(bar_text)
@@ -189,7 +190,8 @@ def req_real_time_bars(server: SimServer, s: ClientSession, req: Request) -> Non
             out.error(
                 req_id,
                 321,
-                f"Error validating request: whatToShow {what!r} is not valid for real-time bars",
+                f"Error validating request: whatToShow {show(what)} "
+                "is not valid for real-time bars",
                 s.version,
             )
         )

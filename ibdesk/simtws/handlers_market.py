@@ -1,4 +1,9 @@
-"""Request handlers for streaming market data: reqMktData and tick-by-tick."""
+"""Request handlers for streaming market data: reqMktData and tick-by-tick.
+
+Both are limited as at IB, over all clients together (an account's lines are shared by
+every API client and the TWS screen): streaming market-data lines (error 101) and
+tick-by-tick subscriptions (error 10190). Snapshots take no line.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,13 @@ from ibdesk.simtws import streams
 from ibdesk.simtws.registry import handles, resolve
 from ibdesk.simtws.request import Request
 from ibdesk.simtws.session import ClientSession, MarketSub
+from ibdesk.simtws.throttle import show
 
 if TYPE_CHECKING:
     from ibdesk.simtws.server import SimServer
 
-MAX_MARKET_LINES = 100
+MAX_TICKERS = "Max number of tickers has been reached"
+MAX_TICK_BY_TICK = "Max number of tick-by-tick requests has been reached."
 
 
 @handles(1)
@@ -35,16 +42,8 @@ def req_mkt_data(server: SimServer, s: ClientSession, req: Request) -> None:
     inst = resolve(server, s, req_id, q)
     if inst is None:
         return
-    lines = sum(len(x.subs.market) for x in server.sessions)
-    if not snapshot and lines >= MAX_MARKET_LINES:
-        s.send(
-            out.error(
-                req_id,
-                101,
-                f"Max number of tickers has been reached ({MAX_MARKET_LINES} market data lines)",
-                s.version,
-            )
-        )
+    if not snapshot and server.market_lines_used() >= server.config.market_data_lines:
+        s.send(out.error(req_id, 101, MAX_TICKERS, s.version))
         return
     sub = MarketSub(req_id, inst, generic)
     s.send(out.tick_req_params(req_id, inst.min_tick, "9c0001" if inst.sec_type == "STK" else ""))
@@ -81,7 +80,7 @@ def req_tick_by_tick(server: SimServer, s: ClientSession, req: Request) -> None:
             out.error(
                 req_id,
                 321,
-                f"Error validating request: tick-by-tick type {kind!r} "
+                f"Error validating request: tick-by-tick type {show(kind)} "
                 f"is not one of {', '.join(TICK_BY_TICK_KINDS)}",
                 s.version,
             )
@@ -89,6 +88,11 @@ def req_tick_by_tick(server: SimServer, s: ClientSession, req: Request) -> None:
         return
     inst = resolve(server, s, req_id, q)
     if inst is None:
+        return
+    if req_id not in s.subs.tick_by_tick and (
+        server.tick_by_tick_used() >= server.config.tick_by_tick_slots
+    ):
+        s.send(out.error(req_id, 10190, MAX_TICK_BY_TICK, s.version))
         return
     s.subs.tick_by_tick[req_id] = (inst, kind)
     server.rebuild_watchers()

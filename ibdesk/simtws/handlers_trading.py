@@ -17,6 +17,7 @@ from ibdesk.simtws.orders import SimOrder, Status
 from ibdesk.simtws.registry import handles
 from ibdesk.simtws.request import Request, RequestError
 from ibdesk.simtws.session import ClientSession
+from ibdesk.simtws.throttle import show
 
 if TYPE_CHECKING:
     from ibdesk.simtws.server import SimServer
@@ -122,7 +123,7 @@ def req_executions(server: SimServer, s: ClientSession, req: Request) -> None:
     try:
         after = parse_end(since, 0.0) if since.strip() else 0.0
     except HistoryRequestError as exc:
-        raise RequestError(f"execution filter time {since!r}: {exc}") from exc
+        raise RequestError(f"execution filter time {show(since)}: {exc}") from exc
     for e in server.engine.executions:
         if (
             (client and e.client_id != client)

@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from ibdesk.simtws.catalog import Instrument
 from ibdesk.simtws.market import FAMILY_DAILY_VOL, Market
+from ibdesk.simtws.throttle import show
 
 F64 = npt.NDArray[np.float64]
 
@@ -62,7 +63,7 @@ def parse_bar_size(text: str) -> int:
     """Seconds in a bar size setting such as ``"5 mins"``."""
     seconds = BAR_SECONDS.get(" ".join(text.split()))
     if seconds is None:
-        raise HistoryRequestError(f"Historical data bar size setting is invalid: {text!r}")
+        raise HistoryRequestError(f"Historical data bar size setting is invalid: {show(text)}")
     return seconds
 
 
@@ -74,10 +75,10 @@ def parse_duration(text: str) -> int:
         or parts[1] not in DURATION_UNITS
         or not (parts[0].isascii() and parts[0].isdigit())
     ):
-        raise HistoryRequestError(f"Invalid duration format: {text!r}")
+        raise HistoryRequestError(f"Invalid duration format: {show(text)}")
     seconds = int(parts[0]) * DURATION_UNITS[parts[1]]
     if not 0 < seconds <= MAX_DURATION:
-        raise HistoryRequestError(f"Duration {text!r} must be more than 0 and at most 30 Y")
+        raise HistoryRequestError(f"Duration {show(text)} must be more than 0 and at most 30 Y")
     return seconds
 
 
@@ -97,7 +98,7 @@ def parse_end(text: str, now: float) -> float:
         return stamp.replace(tzinfo=ZoneInfo(zone)).timestamp()
     except (ValueError, KeyError, OSError) as exc:
         # OSError: with the tzdata package, ZoneInfo("America") names a directory.
-        raise HistoryRequestError(f"Invalid end date/time: {text!r}") from exc
+        raise HistoryRequestError(f"Invalid end date/time: {show(text)}") from exc
 
 
 def _liquid_windows(inst: Instrument, first: float, last: float) -> tuple[F64, F64]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ibdesk.simtws.catalog import ContractQuery
+from ibdesk.simtws.throttle import show
 from ibdesk.simtws.wire import UNSET_DOUBLE, UNSET_INTEGER
 
 
@@ -42,7 +43,7 @@ class Request:
         try:
             self.msg_id = int(fields[0])
         except (ValueError, IndexError) as exc:
-            raise RequestError(f"message id {fields[:1]!r} is not a number") from exc
+            raise RequestError(f"message id {show(fields[:1])} is not a number") from exc
 
     def __len__(self) -> int:
         return len(self.fields)
@@ -82,7 +83,7 @@ class Request:
             except (ValueError, OverflowError) as exc:
                 # OverflowError: "inf" and "1e999" parse as floats but are no int.
                 raise RequestError(
-                    f"field {i} of message {self.msg_id} is not an int: {value!r}"
+                    f"field {i} of message {self.msg_id} is not an int: {show(value)}"
                 ) from exc
         return default if number == UNSET_INTEGER else number
 
@@ -95,10 +96,10 @@ class Request:
             number = float(value)
         except ValueError as exc:
             raise RequestError(
-                f"field {i} of message {self.msg_id} is not a number: {value!r}"
+                f"field {i} of message {self.msg_id} is not a number: {show(value)}"
             ) from exc
         if math.isnan(number):
-            raise RequestError(f"field {i} of message {self.msg_id} is not a number: {value!r}")
+            raise RequestError(f"field {i} of message {self.msg_id} is not a number: {show(value)}")
         return default if number >= UNSET_DOUBLE else number
 
     def flag(self, i: int) -> bool:

@@ -60,7 +60,7 @@ def advance(server: SimServer, steps: int, now: float) -> None:
         if touched:
             server.engine.on_quotes(touched)
         fanout(server, changes, now)
-    if server.keepers:
+    if server.watchers().keepers:
         send_bar_updates(server, now)
 
 
@@ -100,9 +100,10 @@ def fanout(server: SimServer, changes: list[QuoteChange], now: float) -> None:
         return
     batches: dict[ClientSession, list[bytes]] = {}
     quotes = server.market.quotes
+    index = server.watchers()
     for ch in changes:
-        watchers = server.md_watchers.get(ch.con_id)
-        tbt = server.tbt_watchers.get(ch.con_id)
+        watchers = index.market.get(ch.con_id)
+        tbt = index.tick_by_tick.get(ch.con_id)
         if not watchers and not tbt:
             continue
         q = quotes[ch.con_id]
@@ -201,7 +202,7 @@ def current_bar(server: SimServer, sub: BarsSub, now: float) -> list[float] | No
 
 def send_bar_updates(server: SimServer, now: float, force: bool = False) -> None:
     """keepUpToDate: the forming bar, at most once a second per subscription."""
-    for s, sub in list(server.keepers):
+    for s, sub in list(server.watchers().keepers):
         if s.closed or (not force and now - sub.last_sent < 1.0):
             continue
         bar = current_bar(server, sub, now)
