@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ibdesk.simtws import accounts_feed as feed
 from ibdesk.simtws import outbound as out
-from ibdesk.simtws import streams
 from ibdesk.simtws.registry import handles
 from ibdesk.simtws.request import Request
 from ibdesk.simtws.session import ClientSession
@@ -48,6 +48,24 @@ def cancel_positions(server: SimServer, s: ClientSession, req: Request) -> None:
     s.subs.positions = False
 
 
+@handles(74)
+def req_positions_multi(server: SimServer, s: ClientSession, req: Request) -> None:
+    """reqPositionsMulti: ``74, 1, reqId, account, modelCode``; changes follow."""
+    req_id = req.integer(2)
+    accounts = accounts_of(server, s, req.text(3), req.text(4), req_id)
+    if accounts is None:
+        return
+    s.subs.positions_multi[req_id] = accounts
+    feed.send_positions_multi(server, s, req_id, accounts)
+    s.send(out.position_multi_end(req_id))
+
+
+@handles(75)
+def cancel_positions_multi(server: SimServer, s: ClientSession, req: Request) -> None:
+    """cancelPositionsMulti."""
+    s.subs.positions_multi.pop(req.integer(2), None)
+
+
 @handles(6)
 def req_account_updates(server: SimServer, s: ClientSession, req: Request) -> None:
     """reqAccountUpdates: values, portfolio, time, accountDownloadEnd; then updates."""
@@ -59,19 +77,33 @@ def req_account_updates(server: SimServer, s: ClientSession, req: Request) -> No
         s.subs.account_updates = None
         return
     s.subs.account_updates = account
-    streams.send_account_updates(server, s, account)
+    feed.send_account_updates(server, s, account)
     s.send(out.account_download_end(account))
+
+
+def accounts_of(
+    server: SimServer, s: ClientSession, code: str, model: str, req_id: int
+) -> tuple[str, ...] | None:
+    """The accounts a *Multi request is about: one, or all for ``""`` / ``"All"``; none for a
+    model code (a paper account has no models); error 321 for an unknown account."""
+    if model.strip():
+        return ()
+    found = feed.accounts_named(server, code)
+    if found:
+        return found
+    account_of(server, s, code, req_id)  # sends the refusal
+    return None
 
 
 @handles(76)
 def req_account_updates_multi(server: SimServer, s: ClientSession, req: Request) -> None:
     """reqAccountUpdatesMulti: ``76, 1, reqId, account, modelCode, ledgerAndNLV``."""
     req_id = req.integer(2)
-    account = account_of(server, s, req.text(3), req_id)
-    if account is None:
+    accounts = accounts_of(server, s, req.text(3), req.text(4), req_id)
+    if accounts is None:
         return
-    s.subs.account_multi[req_id] = account
-    streams.send_account_multi(server, s, req_id, account)
+    s.subs.account_multi[req_id] = accounts
+    feed.send_account_multi(server, s, req_id, accounts)
     s.send(out.account_update_multi_end(req_id))
 
 
@@ -96,10 +128,8 @@ def send_account_summary(
 ) -> None:
     """accountSummary rows for the requested tags of every account."""
     for code in server.accounts:
-        rows = streams.account_values(server, code)
-        for key, value, cur in rows:
-            if key in tags or "$LEDGER" in tags:
-                s.send(out.account_summary(req_id, code, key, value, cur or "USD"))
+        for key, value, cur in feed.summary_rows(server, code, tags):
+            s.send(out.account_summary(req_id, code, key, value, cur))
 
 
 @handles(63)

@@ -238,6 +238,27 @@ def position(account: str, pos: Position) -> list[str]:
     ]
 
 
+def position_multi(req_id: int, account: str, pos: Position, model: str = "") -> list[str]:
+    """positionMulti: exactly 18 fields (the position message's, with reqId and model)."""
+    i = pos.inst
+    exchange = i.exchange if i.sec_type != "STK" else i.primary_exchange
+    return [
+        "71",
+        "1",
+        fmt_int(req_id),
+        account,
+        *_contract11(i, exchange),
+        fmt_float(pos.qty),
+        fmt_float(pos.avg_cost),
+        model,
+    ]
+
+
+def position_multi_end(req_id: int) -> list[str]:
+    """positionMultiEnd."""
+    return ["72", "1", fmt_int(req_id)]
+
+
 def position_end() -> list[str]:
     """positionEnd."""
     return ["62", "1"]

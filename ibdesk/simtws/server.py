@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ibdesk.simtws import accounts_feed as feed
 from ibdesk.simtws import outbound as out
 from ibdesk.simtws import streams
 from ibdesk.simtws.account import Account
@@ -364,7 +365,7 @@ class SimServer:
             s.send(order_status_fields(order, order.order_id))
             s.send(encode_open_order(order, s.version, order.order_id))
             s.send(out.commission_report(execution))
-        streams.position_changed(self, order.account, order.inst.con_id)
+        feed.position_changed(self, order.account, order.inst.con_id)
 
     def order_error(self, client_id: int, order_id: int, code: int, message: str) -> None:
         """An error about an order goes to the client that placed it."""

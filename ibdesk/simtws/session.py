@@ -84,7 +84,8 @@ class Subscriptions:
     pnl: dict[int, str] = field(default_factory=dict)
     pnl_single: dict[int, tuple[str, int]] = field(default_factory=dict)
     account_updates: str | None = None
-    account_multi: dict[int, str] = field(default_factory=dict)
+    account_multi: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    positions_multi: dict[int, tuple[str, ...]] = field(default_factory=dict)
     account_summary: dict[int, tuple[str, ...]] = field(default_factory=dict)
     positions: bool = False
 
