@@ -57,3 +57,11 @@ def req_matching_symbols(server: SimServer, s: ClientSession, req: Request) -> N
         if s.version >= 176:
             rows += [inst.long_name, ""]
     s.send(rows)
+
+
+@handles(91)
+def req_market_rule(server: SimServer, s: ClientSession, req: Request) -> None:
+    """reqMarketRule: ``91, marketRuleId``; the increments of every rule contract details
+    advertise (an unknown id has none: the answer still ends the client's wait)."""
+    rule_id = req.integer(1)
+    s.send(out.market_rule(rule_id, server.catalog.market_rules().get(rule_id, [])))

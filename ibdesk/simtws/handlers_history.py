@@ -167,7 +167,7 @@ def req_head_timestamp(server: SimServer, s: ClientSession, req: Request) -> Non
     inst = resolve(server, s, req_id, req.contract(2))
     if inst is None:
         return
-    first = server.history.head_timestamp(inst)
+    first = server.history.head_timestamp(inst, use_rth=req.flag(15))
     stamp = str(int(first)) if req.integer(17, 1) == 2 else out.ib_time(first, inst.session.tz)
     s.send(out.head_timestamp(req_id, stamp))
 

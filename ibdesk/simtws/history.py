@@ -51,6 +51,10 @@ FIVE_SEC_DAYS = 2
 MINUTE_DAYS = 30
 DAILY_YEARS = 5
 TAPE = 5
+#: Families whose synthetic past has no upward drift (commodities and currencies).
+FLAT_FAMILIES = frozenset({"WTI", "GOLD", "EURUSD"})
+#: Daily log drift of equity families' synthetic past (about 8 % a year).
+EQUITY_DRIFT = 0.08 / 365
 #: Longest duration a request may ask for (IB's own limit for daily bars is of this order).
 MAX_DURATION = 30 * DURATION_UNITS["Y"]
 
@@ -263,7 +267,8 @@ def _bars_from_points(
     wiggle = closes * vol * math.sqrt(seconds / 86400) * 0.5
     highs = np.maximum(opens, closes) + wiggle * _noise(idx, salt)
     lows = np.minimum(opens, closes) - wiggle * _noise(idx, salt + 1)
-    grid = [np.round(x / tick) * tick for x in (opens, highs, lows, closes)]
+    # Never below one tick: decades of a random walk may wander close to zero.
+    grid = [np.maximum(np.round(x / tick) * tick, tick) for x in (opens, highs, lows, closes)]
     volume = np.round(seconds * (0.5 + _noise(idx, salt + 2)) * 2)
     count = np.maximum(1, np.round(volume / 3))
     return Bars(
@@ -278,9 +283,19 @@ def _bars_from_points(
 
 
 def synthesize_past(
-    name: str, start_price: float, tick: float, end: float, seed: int
+    name: str,
+    start_price: float,
+    tick: float,
+    end: float,
+    seed: int,
+    since: float | None = None,
+    drift: float = 0.0,
 ) -> _FamilyPast:
     """The fixed synthetic past of one family, ending at ``start_price`` at ``end``.
+
+    Daily bars go back ``DAILY_YEARS``, or to ``since`` if that is earlier (a stock listed in
+    1980 has history since then). ``drift`` is a daily log return the walk rises by on
+    average, so that decades back an index or a stock stood lower, as they did.
 
     Minute bars cover whole minutes; ``end`` may fall inside a minute (the simulator starts
     at any second), and the seconds between the last whole minute and ``end`` exist as
@@ -292,11 +307,18 @@ def synthesize_past(
     vol = FAMILY_DAILY_VOL.get(name, 0.015)
     minute_end = math.floor(end / 60) * 60
     ndays = DAILY_YEARS * 365
+    if since is not None:
+        ndays = max(ndays, math.ceil((end - since) / 86400) + 2)
     last_midnight = math.ceil(minute_end / 86400) * 86400 - 86400
     marks = last_midnight - 86400.0 * np.arange(ndays - 1, -1, -1)
     anchor_t = np.concatenate([marks, [minute_end]])
     rets = rng.normal(0.0, vol, size=ndays)
-    anchor_lp = math.log(start_price) - np.concatenate([np.cumsum(rets[::-1])[::-1], [0.0]])
+    days_back = np.concatenate([np.arange(ndays, 0, -1), [0]])
+    anchor_lp = (
+        math.log(start_price)
+        - np.concatenate([np.cumsum(rets[::-1])[::-1], [0.0]])
+        - drift * days_back
+    )
     anchor_t = np.asarray(anchor_t, dtype=np.float64)
     daily = _bars_from_points(
         anchor_t[:-1], anchor_lp[1:, None], anchor_lp[:-1], 86400, tick, vol, 1.0
@@ -410,7 +432,17 @@ class HistoryService:
                 # the price now is the starting price, and the bar it opens is the forming one.
                 self.tape.record_family(family, fam.price, self.tape.start)
             start_price = self.tape.bars(family)[0].open
-            got = synthesize_past(family, start_price, fam.tick, self.synthetic_end, self.seed)
+            members = [i for i in self.market.catalog.instruments.values() if i.family == family]
+            since = min((self.head_timestamp(i) for i in members), default=None)
+            got = synthesize_past(
+                family,
+                start_price,
+                fam.tick,
+                self.synthetic_end,
+                self.seed,
+                since=since,
+                drift=0.0 if family in FLAT_FAMILIES else EQUITY_DRIFT,
+            )
             self._past[family] = got
         return got
 
@@ -435,7 +467,8 @@ class HistoryService:
         that starts before the open is labelled with the open, as IB labels it.
         """
         past = self.past(inst.family)
-        first = math.floor(start / bar_seconds) * bar_seconds
+        # Nothing before the instrument was listed (its head timestamp's day).
+        first = max(float(math.floor(start / bar_seconds) * bar_seconds), listing_midnight(inst))
         if bar_seconds < 60:
             segments = [(past.five, TAPE)]
         elif bar_seconds < 86400:
@@ -485,6 +518,28 @@ class HistoryService:
         tick = inst.min_tick / (2 if what == "MIDPOINT" else 1)
         return b.with_prices(lambda x: np.round((x + offset) / tick) * tick)
 
-    def head_timestamp(self, inst: Instrument) -> float:
-        """The earliest time any bar exists for the instrument."""
-        return float(self.past(inst.family).daily.time[0])
+    def head_timestamp(self, inst: Instrument, use_rth: bool = False) -> float:
+        """The earliest time any bar exists for the instrument: the open of its listing day
+        (stocks: the regular open, as IB reports them; futures and FX: the session open,
+        or the regular open with ``use_rth``)."""
+        day = listing_day(inst)
+        liquid = use_rth or inst.sec_type == "STK"
+        for _, opened, _ in (
+            inst.session.liquid_sessions(day, 7) if liquid else inst.session.sessions(day, 7)
+        ):
+            if opened is not None:
+                return opened.timestamp()
+        return listing_midnight(inst)
+
+
+def listing_day(inst: Instrument) -> dt.date:
+    """The day an instrument was listed (five years ago if the catalog does not say)."""
+    if inst.listed:
+        return dt.datetime.strptime(inst.listed, "%Y%m%d").date()
+    return dt.date.today() - dt.timedelta(days=DAILY_YEARS * 365)
+
+
+def listing_midnight(inst: Instrument) -> float:
+    """UTC midnight of the listing day: no bar of the instrument starts before it."""
+    day = listing_day(inst)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
