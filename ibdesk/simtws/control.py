@@ -267,6 +267,13 @@ class SimControl:
         self.server.engine.fill(order, qty or order.fillable, at)
         return order_view(order)
 
+    def run_closing_auction(self, symbol: str | int | None = None) -> int:
+        """Hold the closing auction now: every MOC/LOC order (of one instrument, or all)
+        trades at the current price, or expires (a LOC out of its limit). Returns how many
+        orders took part. Without this, they wait for the instrument's regular close."""
+        con_id = self.instrument(symbol).con_id if symbol is not None else None
+        return self.server.engine.run_closing_auction(con_id)
+
     # ---- state ----------------------------------------------------------------------------
 
     def orders(self, open_only: bool = False) -> list[dict[str, Any]]:
