@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 from ibdesk.simtws import outbound as out
 from ibdesk.simtws.catalog import Instrument
-from ibdesk.simtws.history import (
+from ibdesk.simtws.history import liquid_start
+from ibdesk.simtws.history_past import Bars
+from ibdesk.simtws.history_request import (
     WHAT_TO_SHOW,
-    Bars,
     HistoryRequestError,
-    liquid_start,
     parse_bar_size,
     parse_duration,
     parse_end,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ibdesk.simtws import outbound as out
-from ibdesk.simtws.history import HistoryRequestError, parse_end
+from ibdesk.simtws.history_request import HistoryRequestError, parse_end
 from ibdesk.simtws.order_codec import (
     OrderParseError,
     encode_completed_order,
