@@ -6,15 +6,17 @@ from typing import TYPE_CHECKING
 
 from ibdesk.simtws import outbound as out
 from ibdesk.simtws.catalog import Instrument
-from ibdesk.simtws.history import liquid_start
 from ibdesk.simtws.history_past import Bars
 from ibdesk.simtws.history_request import (
     WHAT_TO_SHOW,
+    HistoryLimitError,
     HistoryRequestError,
+    check_step,
     parse_bar_size,
     parse_duration,
     parse_end,
 )
+from ibdesk.simtws.history_sessions import liquid_start
 from ibdesk.simtws.registry import handles, resolve
 from ibdesk.simtws.request import Request
 from ibdesk.simtws.session import BarsSub, ClientSession
@@ -23,6 +25,9 @@ from ibdesk.simtws.wire import fmt_float, fmt_int
 
 if TYPE_CHECKING:
     from ibdesk.simtws.server import SimServer
+
+HMDS_ERROR = "Historical Market Data Service error message:"
+INVALID_REQUEST = "Error validating request.-'bK' : cause - "
 
 
 def pacing_violation(
@@ -64,12 +69,17 @@ def req_historical_data(server: SimServer, s: ClientSession, req: Request) -> No
             raise HistoryRequestError("keepUpToDate requires an empty end date/time")
         bar_seconds = parse_bar_size(bar_text)
         end = parse_end(end_text, now)
-        start = end - parse_duration(duration_text)
+        duration = parse_duration(duration_text)
+        check_step(bar_seconds, duration)
+        start = end - duration
         count, unit = duration_text.split()  # parse_duration has vetted the form
         if use_rth and unit == "D" and int(count) > 0:
             start = liquid_start(inst, end, int(count)) or start
+    except HistoryLimitError as exc:
+        s.send(out.error(req_id, 162, f"{HMDS_ERROR}{exc}", s.version))
+        return
     except HistoryRequestError as exc:
-        s.send(out.error(req_id, 321, f"Error validating request:-'bP' : cause - {exc}", s.version))
+        s.send(out.error(req_id, 321, f"{INVALID_REQUEST}{exc}", s.version))
         return
     if server.config.pacing and bar_seconds <= 30:
         key = (inst.con_id, bar_text, duration_text, end_text, what, use_rth)
@@ -79,8 +89,7 @@ def req_historical_data(server: SimServer, s: ClientSession, req: Request) -> No
                 out.error(
                     req_id,
                     162,
-                    "Historical Market Data Service error message:"
-                    f"Historical data request pacing violation ({why})",
+                    f"{HMDS_ERROR}Historical data request pacing violation ({why})",
                     s.version,
                 )
             )
@@ -96,7 +105,7 @@ def req_historical_data(server: SimServer, s: ClientSession, req: Request) -> No
             out.error(
                 req_id,
                 162,
-                "Historical Market Data Service error message:HMDS query returned no data: "
+                f"{HMDS_ERROR}HMDS query returned no data: "
                 f"{inst.local_symbol}@{inst.exchange} {what.title()}",
                 s.version,
             )

@@ -15,73 +15,27 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 
 from ibdesk.simtws.catalog import Instrument
 from ibdesk.simtws.history_past import (
     DAILY_YEARS,
-    F64,
     TAPE,
     Bars,
     FamilyPast,
-    noise,
+    group_by_calendar,
     resample,
+    split_seconds,
     synthesize_past,
 )
+from ibdesk.simtws.history_request import MONTH
+from ibdesk.simtws.history_sessions import liquid_mask
+from ibdesk.simtws.history_volume import bar_volumes, slot_volumes
 from ibdesk.simtws.market import Market
 
 #: Families whose synthetic past has no upward drift (commodities and currencies).
 FLAT_FAMILIES = frozenset({"WTI", "GOLD", "EURUSD"})
 #: Daily log drift of equity families' synthetic past (about 8 % a year).
 EQUITY_DRIFT = 0.08 / 365
-
-
-def _liquid_windows(inst: Instrument, first: float, last: float) -> tuple[F64, F64]:
-    """Opens and closes (epoch) of the regular sessions around ``[first, last]``."""
-    first_day = dt.datetime.fromtimestamp(first, dt.UTC).date() - dt.timedelta(days=2)
-    days = (dt.datetime.fromtimestamp(last, dt.UTC).date() - first_day).days + 3
-    rows = [
-        (o.timestamp(), c.timestamp())
-        for _, o, c in inst.session.liquid_sessions(first_day, days)
-        if o is not None and c is not None
-    ]
-    opens = np.array([r[0] for r in rows], dtype=np.float64)
-    closes = np.array([r[1] for r in rows], dtype=np.float64)
-    return opens, closes
-
-
-def liquid_mask(inst: Instrument, times: F64, width: float = 0.0) -> npt.NDArray[np.bool_]:
-    """Which bars ``[t, t + width)`` overlap the instrument's regular trading hours.
-
-    With no width, whether each time lies inside them. Sessions never overlap, so the
-    last one to open before a bar ends is the only one that can overlap it.
-    """
-    result = np.zeros(len(times), dtype=bool)
-    if not len(times):
-        return result
-    opens, closes = _liquid_windows(inst, float(times[0]), float(times[-1]) + width)
-    if width > 0:
-        idx = np.searchsorted(opens, times + width, side="left") - 1
-    else:
-        idx = np.searchsorted(opens, times, side="right") - 1
-    ok = idx >= 0
-    result[ok] = closes[idx[ok]] > times[ok]
-    return result
-
-
-def liquid_start(inst: Instrument, end: float, sessions: int) -> float | None:
-    """Where ``sessions`` regular sessions back from ``end`` begin (useRTH with ``"N D"``).
-
-    IB counts a duration in days as trading days when only regular hours are wanted, so
-    ``"1 D"`` on a Sunday is Friday's session, not an empty weekend. None if there is none.
-    """
-    # Weekends and holidays never outnumber trading days two to one, plus a margin.
-    span = 2 * sessions + 10
-    opens, _ = _liquid_windows(inst, end - span * 86400.0, end)
-    opens = opens[opens < end]
-    if not len(opens):
-        return None
-    return float(opens[-sessions] if len(opens) >= sessions else opens[0])
 
 
 @dataclass(slots=True)
@@ -195,41 +149,67 @@ class HistoryService:
 
         With ``liquid_only`` (useRTH) the base bars outside regular trading hours are dropped
         *before* aggregating, so no bar carries prices from outside them; an intraday bar
-        that starts before the open is labelled with the open, as IB labels it.
+        that starts before the open is labelled with the open, as IB labels it. Daily bars
+        exist for trading days only; weekly and monthly bars group them by trading week and
+        calendar month, each dated by its last trading day, as IB dates them.
         """
+        if bar_seconds > 86400:
+            days = self.bars(inst, 86400, start, end, what, liquid_only)
+            return group_by_calendar(days, by_month=bar_seconds == MONTH)
+        base = self._base_bars(inst, bar_seconds, start, end, what, liquid_only)
+        if bar_seconds == 1:
+            base = split_seconds(base).window(math.floor(start), end)
+        out = resample(base, bar_seconds, label_first=liquid_only and bar_seconds < 86400)
+        if bar_seconds == 86400 and len(out):
+            weekday = ((out.time // 86400).astype(np.int64) + 3) % 7  # 1970-01-01: a Thursday
+            out = out.select(np.isin(weekday, inst.session.days))
+        return self._shift(out, inst, what)
+
+    def _base_bars(
+        self,
+        inst: Instrument,
+        bar_seconds: int,
+        start: float,
+        end: float,
+        what: str,
+        liquid_only: bool,
+    ) -> Bars:
+        """The finest bars a request aggregates, with the instrument's own volumes."""
         past = self.past(inst.family)
+        unit = max(bar_seconds, TAPE) if bar_seconds < 86400 else 86400
         # Nothing before the instrument was listed (its head timestamp's day).
-        first = max(float(math.floor(start / bar_seconds) * bar_seconds), listing_midnight(inst))
+        first = max(float(math.floor(start / unit) * unit), listing_midnight(inst))
         if bar_seconds < 60:
             segments = [(past.five, TAPE)]
         elif bar_seconds < 86400:
             segments = [(past.minute, 60)]
         else:
-            # Daily and weekly: synthetic days before the minute window, minutes within it.
+            # Daily: synthetic days before the minute window, minutes within it.
             segments = [(past.daily.window(0, past.minute.time[0]), 86400), (past.minute, 60)]
-        live = _tape_bars(self.tape.bars(inst.family))
-        if what == "TRADES":
-            live = self._with_trades(live, inst)
         cut = min(end, self.synthetic_end)
-        pieces = [seg.window(first, cut) for seg, _ in segments] + [live.window(first, end)]
-        widths = [width for _, width in segments] + [TAPE]
         merged = Bars.empty()
-        for piece, width in zip(pieces, widths, strict=True):
-            kept = piece.select(liquid_mask(inst, piece.time, width)) if liquid_only else piece
-            merged = merged.concat(kept)
-        out = resample(merged, bar_seconds, label_first=liquid_only and bar_seconds < 86400)
-        return self._shift(out, inst, what)
+        for seg, width in segments:
+            piece = seg.window(first, cut)
+            piece.volume, piece.count = bar_volumes(inst, piece.time, width, self.synthetic_end)
+            if liquid_only:
+                piece = piece.select(liquid_mask(inst, piece.time, width))
+            merged = merged.concat(piece)
+        live = self._live_bars(inst, what).window(first, end)
+        if liquid_only:
+            live = live.select(liquid_mask(inst, live.time, TAPE))
+        return merged.concat(live)
 
-    def _with_trades(self, family_bars: Bars, inst: Instrument) -> Bars:
-        """Family bars, replaced by the instrument's own trades where it traded.
+    def _live_bars(self, inst: Instrument, what: str) -> Bars:
+        """The tape since the start, as the instrument's 5-second bars.
 
         Trade prices are moved back into family space (minus the basis) so that one shift
-        at the end serves both; bars without trades get synthetic volume.
+        at the end serves both; where the instrument did not trade (and for quotes), the
+        volume is the profile's.
         """
-        out = family_bars
-        idx = out.time / TAPE
-        out.volume = np.round(TAPE * (0.5 + noise(idx, 7.0)) * 2)
-        out.count = np.maximum(1, np.round(out.volume / 3))
+        out = _tape_bars(self.tape.bars(inst.family))
+        out.volume, out.count = slot_volumes(inst, out.time)
+        if what != "TRADES":
+            return out
         for row in self.tape.trades.get(inst.con_id, []):
             i = int(np.searchsorted(out.time, row.start))
             if i < len(out.time) and out.time[i] == row.start:

@@ -97,6 +97,68 @@ def resample(b: Bars, seconds: int, label_first: bool = False) -> Bars:
     )
 
 
+def split_seconds(b: Bars) -> Bars:
+    """Five 1-second bars for every 5-second bar, adding up to it exactly.
+
+    Each 5-second bar becomes a path of six points: its open, four inner points and its
+    close; two inner points are its high and low (in an order fixed by the bar's time), the
+    others repeat the open or the close, so every price stays on the tick grid. Volume and
+    count are split in five whole parts, the remainder in the last second.
+    """
+    n = len(b)
+    if not n:
+        return b
+    index = b.time / 5
+    high_at = np.minimum(3, np.floor(noise(index, 11.0) * 4)).astype(np.int64)
+    low_at = (high_at + 1 + np.minimum(2, np.floor(noise(index, 12.0) * 3)).astype(np.int64)) % 4
+    inner = np.concatenate([np.repeat(b.open[:, None], 2, 1), np.repeat(b.close[:, None], 2, 1)], 1)
+    rows = np.arange(n)
+    inner[rows, high_at] = b.high
+    inner[rows, low_at] = b.low
+    path = np.concatenate([b.open[:, None], inner, b.close[:, None]], axis=1)
+    opens, closes = path[:, :5], path[:, 1:]
+
+    def parts(total: F64) -> F64:
+        each = np.floor(total / 5)
+        out = np.repeat(each[:, None], 5, axis=1)
+        out[:, 4] += total - 5 * each
+        return np.asarray(out.ravel(), dtype=np.float64)
+
+    return Bars(
+        (b.time[:, None] + np.arange(5.0)[None, :]).ravel(),
+        opens.ravel(),
+        np.maximum(opens, closes).ravel(),
+        np.minimum(opens, closes).ravel(),
+        closes.ravel(),
+        parts(b.volume),
+        parts(b.count),
+    )
+
+
+def group_by_calendar(days: Bars, by_month: bool) -> Bars:
+    """Daily bars grouped by trading week (Monday to Sunday) or calendar month, each group
+    dated by its last day, as IB dates weekly and monthly bars."""
+    if not len(days):
+        return days
+    day_index = (days.time // 86400).astype(np.int64)
+    if by_month:
+        moments = days.time.astype("datetime64[s]")
+        keys = moments.astype("datetime64[M]").astype(np.int64)
+    else:
+        keys = (day_index + 3) // 7  # 1970-01-01 was a Thursday: +3 makes weeks start Monday
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    ends = np.r_[starts[1:], len(keys)] - 1
+    return Bars(
+        days.time[ends],
+        days.open[starts],
+        np.maximum.reduceat(days.high, starts),
+        np.minimum.reduceat(days.low, starts),
+        days.close[ends],
+        np.add.reduceat(days.volume, starts),
+        np.add.reduceat(days.count, starts),
+    )
+
+
 def noise(index: F64, salt: float) -> F64:
     """Deterministic pseudo-random numbers in [0, 1) from bar indices (vectorised)."""
     x = np.sin(index * 12.9898 + salt * 78.233) * 43758.5453

@@ -187,7 +187,10 @@ def send_snapshot(server: SimServer, s: ClientSession, sub: MarketSub) -> None:
 
 def current_bar(server: SimServer, sub: BarsSub, now: float) -> list[float] | None:
     """The forming bar of a subscription: [start, open, high, low, close, volume, count]."""
-    start = math.floor(now / sub.bar_seconds) * sub.bar_seconds
+    if sub.bar_seconds > 86400:
+        start = now - sub.bar_seconds - 86400  # weeks and months follow the calendar
+    else:
+        start = math.floor(now / sub.bar_seconds) * sub.bar_seconds
     bars = server.history.bars(sub.inst, sub.bar_seconds, start, now + 1, sub.what)
     if not len(bars):
         return None
