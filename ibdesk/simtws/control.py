@@ -143,6 +143,19 @@ class SimControl:
                 count += 1
         return count
 
+    def news_bulletin(self, text: str, kind: int = 1, exchange: str = "") -> int:
+        """Send an IB news bulletin (kind 1 regular, 2 exchange unavailable, 3 available
+        again) to every client subscribed with reqNewsBulletins; returns how many."""
+        from ibdesk.simtws import outbound_reference as ref
+
+        server = self.server
+        msg_id = len(server.bulletins) + 1
+        server.bulletins.append((msg_id, kind, text, exchange))
+        targets = [s for s in server.by_client.values() if s.subs.bulletins]
+        for s in targets:
+            s.send(ref.news_bulletin(msg_id, kind, text, exchange))
+        return len(targets)
+
     def drop_clients(self) -> int:
         """Close every client socket."""
         return self.server.drop_clients()

@@ -10,7 +10,12 @@ from ibdesk.simtws import (  # noqa: F401  (imported for their registrations)
     handlers_contracts,
     handlers_history,
     handlers_market,
+    handlers_news,
+    handlers_reference,
+    handlers_refusals,
+    handlers_scanner,
     handlers_session,
+    handlers_ticks,
     handlers_trading,
 )
 from ibdesk.simtws.registry import HANDLERS, Handler

@@ -88,6 +88,10 @@ class SimServer:
         self.hist_requests: deque[tuple[float, tuple[object, ...], int]] = deque()
         self.data_down = False
         self.competing = False
+        #: display group id -> the contract shown in it (``conId@exchange``)
+        self.display_groups: dict[int, str] = {}
+        #: news bulletins sent so far: (msgId, type, text, exchange)
+        self.bulletins: list[tuple[int, int, str, str]] = []
         self.id_rollback = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.faults: Faults

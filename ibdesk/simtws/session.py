@@ -36,6 +36,7 @@ from ibdesk.simtws.wire import (
 )
 
 if TYPE_CHECKING:
+    from ibdesk.simtws.scanner import ScanSpec
     from ibdesk.simtws.server import SimServer
 
 log = logging.getLogger("ibdesk.simtws.session")
@@ -88,6 +89,9 @@ class Subscriptions:
     positions_multi: dict[int, tuple[str, ...]] = field(default_factory=dict)
     account_summary: dict[int, tuple[str, ...]] = field(default_factory=dict)
     positions: bool = False
+    scanners: dict[int, ScanSpec] = field(default_factory=dict)
+    display_groups: dict[int, int] = field(default_factory=dict)
+    bulletins: bool = False
 
 
 class ClientSession(asyncio.Protocol):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ibdesk.simtws import accounts_feed as feed
 from ibdesk.simtws import outbound as out
+from ibdesk.simtws.handlers_scanner import REFRESH_SECONDS, refresh_scanners
 from ibdesk.simtws.market import ASK, ASK_SIZE, BID, BID_SIZE, HIGH, LOW, TRADE, QuoteChange
 from ibdesk.simtws.session import BarsSub, ClientSession, MarketSub
 from ibdesk.simtws.wire import fmt_float
@@ -260,6 +261,7 @@ class _Periodic:
     def __init__(self, now: float) -> None:
         self.last_pnl = now
         self.last_account = now
+        self.last_scan = now
         self.last_rt_bucket = math.floor(now / 5) * 5
 
     def run(self, server: SimServer, now: float) -> None:
@@ -274,6 +276,9 @@ class _Periodic:
                     feed.send_account_updates(server, s, s.subs.account_updates)
                 for req_id, accounts in s.subs.account_multi.items():
                     feed.send_account_multi(server, s, req_id, accounts)
+        if now - self.last_scan >= REFRESH_SECONDS:
+            self.last_scan = now
+            refresh_scanners(server)
         bucket = math.floor(now / 5) * 5
         if bucket > self.last_rt_bucket:
             if not server.data_down:
