@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 INVALID = "Error validating request.-'cB' : cause - "
 PERIOD_UNITS = {"day": 86400, "week": 7 * 86400, "month": 30 * 86400, "year": 365 * 86400}
 MAX_TICKS = 1000
+MAX_PERIOD = 365 * 86400
 HISTOGRAM_ROWS = 40
 
 
@@ -41,7 +42,11 @@ def parse_period(text: str) -> int | None:
     if len(parts) != 2 or not parts[0].isascii() or not parts[0].isdigit():
         return None
     unit = PERIOD_UNITS.get(parts[1].lower().rstrip("s"))
-    return int(parts[0]) * unit if unit and int(parts[0]) > 0 else None
+    if not unit or int(parts[0]) <= 0:
+        return None
+    seconds = int(parts[0]) * unit
+    # A year of hourly bars at most: a histogram is about recent trading.
+    return seconds if seconds <= MAX_PERIOD else None
 
 
 def histogram(inst: Instrument, bars: Bars) -> list[tuple[float, float]]:
