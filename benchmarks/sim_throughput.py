@@ -11,12 +11,19 @@
 * ``sim_connect_sync_ms``: ``connectAsync`` (handshake plus the full startup sync) until it
   returns, median of 20. Baseline: the bare handshake (TCP connect, version exchange,
   startApi until nextValidId) on a raw socket. Goal: at most 50 ms.
+* ``sim_clients50_msgs_per_s``: 50 clients, each streaming 10 stocks (500 market-data
+  lines), the market offering far more than the simulator can send: messages delivered to
+  all of them together per second. The clients are raw sockets that only count frames, so
+  the figure is the simulator's, not a client library's. Also reported: the longest time
+  any one client waited between two deliveries (goal: none starved over 250 ms) and the
+  slowest client's share. Baseline: one such client alone. Goal: at least 100,000.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import socket
 import struct
 import time
@@ -110,6 +117,92 @@ def handshake_ms(port: int, client_id: int) -> float:
                     return (time.perf_counter() - t0) * 1000
 
 
+class FrameCounter(asyncio.Protocol):
+    """A raw TWS API client that handshakes, subscribes, then only counts frames and notes
+    when data arrived (to find the longest wait)."""
+
+    def __init__(self, client_id: int, symbols: list[str]) -> None:
+        self.client_id = client_id
+        self.symbols = symbols
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.started = False
+        self.ready = asyncio.get_running_loop().create_future()
+        self.frames = 0
+        self.arrivals: list[float] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        hello = b"v157..176"
+        transport.write(b"API\0" + struct.pack(">I", len(hello)) + hello)
+
+    def _send(self, *fields: str) -> None:
+        assert self.transport is not None
+        payload = "".join(f + "\0" for f in fields).encode()
+        self.transport.write(struct.pack(">I", len(payload)) + payload)
+
+    def data_received(self, data: bytes) -> None:
+        self.arrivals.append(time.perf_counter())
+        buf = self.buf
+        buf += data
+        pos, end, count = 0, len(buf), 0
+        while end - pos >= 4:
+            (size,) = struct.unpack_from(">I", buf, pos)
+            if end - pos - 4 < size:
+                break
+            if not self.started:
+                first = bytes(buf[pos + 4 : pos + 4 + size]).split(b"\0", 1)[0]
+                self._on_startup(first)
+            pos += 4 + size
+            count += 1
+        del buf[:pos]
+        self.frames += count
+
+    def _on_startup(self, msg_id: bytes) -> None:
+        if msg_id.isdigit() and int(msg_id) >= 100:  # the server version: the handshake reply
+            self._send("71", "2", str(self.client_id), "")
+        elif msg_id == b"9":  # nextValidId: the API has started
+            self.started = True
+            for n, symbol in enumerate(self.symbols):
+                contract = ["0", symbol, "STK", "", "0", "", "", "SMART", "", "USD", "", ""]
+                self._send("1", "11", str(n + 1), *contract, "0", "", "0", "0", "")
+            self.ready.set_result(None)
+
+
+async def many_clients(
+    port: int, stocks: list[str], clients: int, seconds: float
+) -> dict[str, float]:
+    """``clients`` frame counters, 10 stocks each; aggregate rate and the longest wait."""
+    loop = asyncio.get_running_loop()
+    counters = []
+    for k in range(clients):
+        chosen = [stocks[(7 * k + j) % len(stocks)] for j in range(10)]
+        counter = FrameCounter(200 + k, chosen)
+        await loop.create_connection(lambda c=counter: c, "127.0.0.1", port)  # type: ignore[misc]
+        counters.append(counter)
+    await asyncio.wait_for(asyncio.gather(*(c.ready for c in counters)), 30)
+    await asyncio.sleep(1.0)  # every line has sent its first snapshot
+    before = [c.frames for c in counters]
+    t0 = time.perf_counter()
+    await asyncio.sleep(seconds)
+    t1 = time.perf_counter()
+    got = [c.frames - b for c, b in zip(counters, before, strict=True)]
+    gaps = []
+    for c in counters:
+        inside = [t for t in c.arrivals if t0 <= t <= t1]
+        edges = [t0, *inside, t1]
+        gaps.append(max(b - a for a, b in itertools.pairwise(edges)))
+    for c in counters:
+        assert c.transport is not None
+        c.transport.close()
+    return {
+        "rate": sum(got) / (t1 - t0),
+        "max_gap_ms": max(gaps) * 1000,
+        "slowest_share": min(got) / (sum(got) / len(got)) if sum(got) else 0.0,
+    }
+
+
 def main() -> None:
     """Run both measurements and print their metrics."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -125,6 +218,25 @@ def main() -> None:
         times = asyncio.run(connect_times(sim.port, 20))
         bare = [handshake_ms(sim.port, 500 + i) for i in range(20)]
     emit("sim_connect_sync_ms", median(times), median(bare), "<= 50")
+    flags = (
+        *("--tick-interval-ms", "1", "--steps-per-tick", "5", "--no-pacing"),
+        *("--max-msg-rate", "0", "--market-data-lines", "1000"),
+    )
+    with sim_process(*flags) as sim:
+        stocks = [s for s in sim.call("stocks") if "." not in s]
+        alone = asyncio.run(many_clients(sim.port, stocks, 1, args.seconds))
+    with sim_process(*flags) as sim:
+        crowd = asyncio.run(many_clients(sim.port, stocks, 50, args.seconds))
+    emit(
+        "sim_clients50_msgs_per_s",
+        crowd["rate"],
+        alone["rate"],
+        ">= 100000, no client starved > 250 ms",
+        max_gap_ms=round(crowd["max_gap_ms"], 1),
+        slowest_client_share=round(crowd["slowest_share"], 3),
+        clients=50,
+        lines_per_client=10,
+    )
 
 
 if __name__ == "__main__":

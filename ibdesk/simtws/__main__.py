@@ -74,6 +74,24 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
         help="client messages per second before error 100 (0 = no limit)",
     )
     p.add_argument(
+        "--market-data-lines",
+        type=int,
+        default=100,
+        help="streaming market-data lines over all clients before error 101 (IB: 100)",
+    )
+    p.add_argument(
+        "--tick-by-tick-slots",
+        type=int,
+        default=5,
+        help="tick-by-tick subscriptions over all clients before error 10190",
+    )
+    p.add_argument(
+        "--max-outbound-mib",
+        type=float,
+        default=16.0,
+        help="MiB queued for one client before it is dropped as not reading",
+    )
+    p.add_argument(
         "--server-version",
         type=int,
         default=176,
@@ -83,6 +101,8 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
     a = p.parse_args(argv)
     if not 157 <= a.server_version <= 176:
         p.error("--server-version must be between 157 and 176")
+    if a.market_data_lines < 0 or a.tick_by_tick_slots < 0 or a.max_outbound_mib <= 0:
+        p.error("the limits must not be negative, and --max-outbound-mib must be > 0")
     if a.tick_interval_ms <= 0 or a.steps_per_tick < 1:
         p.error("--tick-interval-ms must be > 0 and --steps-per-tick >= 1")
     accounts = tuple(x.strip() for x in a.accounts.split(",") if x.strip())
@@ -104,6 +124,9 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
         pacing=not a.no_pacing,
         max_msg_rate=a.max_msg_rate,
         max_version=a.server_version,
+        market_data_lines=a.market_data_lines,
+        tick_by_tick_slots=a.tick_by_tick_slots,
+        max_outbound_bytes=int(a.max_outbound_mib * 2**20),
         engine=EngineConfig(partial_fills=a.partial_fills, follow_trading_hours=a.follow_hours),
     )
 

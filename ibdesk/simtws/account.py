@@ -19,6 +19,8 @@ STOCK_COMMISSION_MIN = 1.0
 STOCK_COMMISSION_MAX_PCT = 0.01
 FX_COMMISSION_RATE = 0.00002
 FX_COMMISSION_MIN = 2.0
+#: Regulation T initial margin on stock positions.
+REG_T_RATE = 0.5
 
 
 def commission(inst: Instrument, qty: float, price: float) -> float:
@@ -133,43 +135,60 @@ class Account:
         return pos.qty * price * pos.inst.price_multiplier - pos.qty * pos.avg_cost
 
     def summary(self, prices: dict[int, float]) -> dict[str, float]:
-        """Account values at the given prices (conId -> mark)."""
-        stock_value = unrealized = init = maint = gross = 0.0
-        daily = 0.0
+        """Account values at the given prices (conId -> mark), under IB's tag names.
+
+        The figures hang together as IB's do: available funds and excess liquidity are
+        equity with loan value less initial and maintenance margin; the "Full" and
+        "LookAhead" variants equal the current ones (the simulator has no intraday margin
+        discounts and no scheduled margin change); Regulation T margin is half the stock
+        value; leverage is the gross position value over net liquidation.
+        """
+        stock_value = stock_gross = unrealized = init = maint = gross = daily = 0.0
+        futures_open = 0.0
         for pos in self.positions.values():
             price = prices.get(pos.inst.con_id, 0.0)
             mv = self.market_value(pos, price)
-            unrealized += self.unrealized(pos, price)
-            if pos.inst.sec_type != "FUT":
+            open_pnl = self.unrealized(pos, price)
+            unrealized += open_pnl
+            if pos.inst.sec_type == "FUT":
+                futures_open += open_pnl
+            else:
                 stock_value += mv
+                stock_gross += abs(mv)
             gross += abs(mv)
             init += margin(pos.inst, pos.qty, price)
             maint += margin(pos.inst, pos.qty, price, maintenance=True)
             daily += pos.daily_pnl(price)
-        futures_open = sum(
-            self.unrealized(p, prices.get(p.inst.con_id, 0.0))
-            for p in self.positions.values()
-            if p.inst.sec_type == "FUT"
-        )
         net_liq = self.cash + stock_value + futures_open
-        return {
+        reg_t_margin = stock_gross * REG_T_RATE
+        available = net_liq - init
+        excess = net_liq - maint
+        values = {
             "NetLiquidation": net_liq,
             "TotalCashValue": self.cash,
             "SettledCash": self.cash,
+            "AccruedCash": 0.0,
             "EquityWithLoanValue": net_liq,
+            "PreviousDayEquityWithLoanValue": net_liq - daily,
             "GrossPositionValue": gross,
+            "RegTEquity": net_liq,
+            "RegTMargin": reg_t_margin,
+            "SMA": max(0.0, net_liq - reg_t_margin),
             "InitMarginReq": init,
             "MaintMarginReq": maint,
-            "FullInitMarginReq": init,
-            "FullMaintMarginReq": maint,
-            "AvailableFunds": net_liq - init,
-            "ExcessLiquidity": net_liq - maint,
-            "BuyingPower": max(0.0, (net_liq - init) * 4),
-            "Cushion": (net_liq - maint) / net_liq if net_liq else 0.0,
+            "AvailableFunds": available,
+            "ExcessLiquidity": excess,
+            "BuyingPower": max(0.0, available * 4),
+            "Cushion": excess / net_liq if net_liq else 0.0,
+            "Leverage": gross / net_liq if net_liq else 0.0,
             "UnrealizedPnL": unrealized,
             "RealizedPnL": self.realized_today,
             "DailyPnL": daily,
         }
+        for prefix in ("Full", "LookAhead"):
+            for tag in ("InitMarginReq", "MaintMarginReq", "AvailableFunds", "ExcessLiquidity"):
+                values[prefix + tag] = values[tag]
+        return values
 
     def new_day(self, prices: dict[int, float]) -> None:
         """Start a new trading day: today's P&L and flows start from zero at these marks."""

@@ -13,9 +13,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from ibdesk.simtws import calendar as cal
+from ibdesk.simtws.reference import FX_LISTED, STOCK_REFERENCE, isin_from_cusip
 
-FUTURE_ORDER_TYPES = "ACTIVETIM,AD,ALERT,DAY,GTC,IOC,LMT,MKT,OCA,STP,STPLMT,TRAIL,WHATIF"
-STOCK_ORDER_TYPES = "ACTIVETIM,AD,ALERT,DAY,GTC,IOC,LMT,MKT,OCA,OPG,STP,STPLMT,TRAIL,WHATIF"
+FUTURE_ORDER_TYPES = "ACTIVETIM,AD,ALERT,DAY,GTC,IOC,LIT,LMT,MIT,MKT,OCA,STP,STPLMT,TRAIL,WHATIF"
+STOCK_ORDER_TYPES = (
+    "ACTIVETIM,AD,ALERT,DAY,GTC,IOC,LIT,LMT,LOC,MIT,MKT,MOC,OCA,OPG,REL,STP,STPLMT,TRAIL,WHATIF"
+)
 STOCK_EXCHANGES = "SMART,AMEX,NYSE,CBOE,PHLX,ISE,CHX,ARCA,ISLAND"
 EXCHANGE_ALIASES = {"GLOBEX": "CME", "ECBOT": "CBOT"}
 
@@ -59,6 +62,13 @@ class Instrument:
     min_size: float = 1.0
     size_increment: float = 1.0
     delivery_month: str = ""
+    cusip: str = ""
+    listed: str = ""
+
+    @property
+    def isin(self) -> str:
+        """The ISIN of a stock (from its CUSIP), ``""`` for anything else."""
+        return isin_from_cusip(self.cusip) if self.cusip else ""
 
     @property
     def contract_month(self) -> str:
@@ -363,6 +373,8 @@ def _stock(
         market_rule_id=26,
         init_margin=0.5,
         maint_margin=0.25,
+        cusip=STOCK_REFERENCE[symbol][0],
+        listed=STOCK_REFERENCE[symbol][1],
     )
 
 
@@ -443,12 +455,13 @@ EURUSD = Instrument(
     session=cal.IDEALPRO_FX,
     family="EURUSD",
     valid_exchanges="IDEALPRO",
-    order_types="DAY,GTC,IOC,LMT,MKT,STP,STPLMT,TRAIL,WHATIF",
+    order_types="DAY,GTC,IOC,LIT,LMT,MIT,MKT,STP,STPLMT,TRAIL,WHATIF",
     market_rule_id=239,
     init_margin=0.03,
     maint_margin=0.03,
     min_size=1,
     size_increment=1,
+    listed=FX_LISTED,
 )
 
 
@@ -465,6 +478,18 @@ def expiries(root: FutureRoot, today: dt.date) -> list[tuple[int, int, dt.date]]
         if month > 12:
             year, month = year + 1, 1
     return out
+
+
+def listing_day(root: FutureRoot, last: dt.date) -> dt.date:
+    """When an expiry was listed: as many cycle months before its last trading day as the
+    root keeps listed (ES: five quarterly expiries, so about 15 months), on a weekday."""
+    step = 12 // len(root.months) if len(root.months) in (1, 2, 3, 4, 6, 12) else 1
+    months_back = root.listed * step
+    year, month = divmod(last.year * 12 + last.month - 1 - months_back, 12)
+    day = dt.date(year, month + 1, min(last.day, 28))
+    while not cal.is_business_day(day):
+        day += dt.timedelta(days=1)
+    return day
 
 
 def future_chain(root: FutureRoot, today: dt.date) -> list[Instrument]:
@@ -501,6 +526,7 @@ def future_chain(root: FutureRoot, today: dt.date) -> list[Instrument]:
                 industry="",
                 category="",
                 subcategory="",
+                listed=f"{listing_day(root, last):%Y%m%d}",
             )
         )
     return chain
@@ -654,6 +680,17 @@ class Catalog:
         if len(matches) == 1:
             return matches[0]
         raise KeyError(f"unknown symbol {symbol!r}")
+
+    def market_rules(self) -> dict[int, list[tuple[float, float]]]:
+        """Market rule id -> (low edge, increment) pairs, from the instruments that use it.
+
+        One increment from zero: the simulator prices every instrument on one tick grid.
+        """
+        rules: dict[int, float] = {}
+        for inst in self.instruments.values():
+            tick = rules.get(inst.market_rule_id)
+            rules[inst.market_rule_id] = inst.min_tick if tick is None else min(tick, inst.min_tick)
+        return {rule: [(0.0, tick)] for rule, tick in rules.items()}
 
     def answer_contract(self, instrument: Instrument, q: ContractQuery) -> Instrument:
         """The instrument as reported back for this request (stocks keep the asked exchange)."""

@@ -27,6 +27,15 @@ class SimConfig:
             (IB sends them every 3 minutes; shorter keeps a demo alive).
         pnl_interval: seconds between reqPnL / reqPnLSingle updates (IB: about 1).
         max_version: highest server version to announce (157..176), for version tests.
+        max_outbound_bytes: bytes queued for one client (not yet taken by its socket) before
+            it is disconnected as a client that does not read. Market data is conflated long
+            before (at a quarter of this), so only a client that stopped reading gets there.
+        market_data_lines: streaming reqMktData lines, shared by every client as IB shares
+            an account's lines (100 by default); one more is error 101.
+        tick_by_tick_slots: simultaneous tick-by-tick subscriptions over all clients; one
+            more is error 10190. IB sizes this like market depth, from the account's lines;
+            default accounts have been measured at 5 and 6.
+        inbound_log_bytes: memory the record of inbound requests may use (newest kept).
         starting_cash: cash in each account at start.
         positions: (symbol, quantity) held in the first account at start, bought at the
             starting price (a demo has something to show).
@@ -46,6 +55,10 @@ class SimConfig:
     account_update_interval: float = 3.0
     pnl_interval: float = 1.0
     max_version: int = 176
+    max_outbound_bytes: int = 16 << 20
+    market_data_lines: int = 100
+    tick_by_tick_slots: int = 5
+    inbound_log_bytes: int = 64 << 20
     starting_cash: float = 1_000_000.0
     positions: tuple[tuple[str, float], ...] = ()
     engine: EngineConfig = field(default_factory=EngineConfig)

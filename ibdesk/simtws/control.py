@@ -143,6 +143,19 @@ class SimControl:
                 count += 1
         return count
 
+    def news_bulletin(self, text: str, kind: int = 1, exchange: str = "") -> int:
+        """Send an IB news bulletin (kind 1 regular, 2 exchange unavailable, 3 available
+        again) to every client subscribed with reqNewsBulletins; returns how many."""
+        from ibdesk.simtws import outbound_reference as ref
+
+        server = self.server
+        msg_id = len(server.bulletins) + 1
+        server.bulletins.append((msg_id, kind, text, exchange))
+        targets = [s for s in server.by_client.values() if s.subs.bulletins]
+        for s in targets:
+            s.send(ref.news_bulletin(msg_id, kind, text, exchange))
+        return len(targets)
+
     def drop_clients(self) -> int:
         """Close every client socket."""
         return self.server.drop_clients()
@@ -267,6 +280,13 @@ class SimControl:
         self.server.engine.fill(order, qty or order.fillable, at)
         return order_view(order)
 
+    def run_closing_auction(self, symbol: str | int | None = None) -> int:
+        """Hold the closing auction now: every MOC/LOC order (of one instrument, or all)
+        trades at the current price, or expires (a LOC out of its limit). Returns how many
+        orders took part. Without this, they wait for the instrument's regular close."""
+        con_id = self.instrument(symbol).con_id if symbol is not None else None
+        return self.server.engine.run_closing_auction(con_id)
+
     # ---- state ----------------------------------------------------------------------------
 
     def orders(self, open_only: bool = False) -> list[dict[str, Any]]:
@@ -322,13 +342,17 @@ class SimControl:
         return acct.summary(self.server.engine.marks())
 
     def clients(self) -> list[dict[str, Any]]:
-        """Connected clients."""
+        """Connected clients, with what each holds: subscriptions, bytes queued for it (not
+        yet taken by its socket), and requests received but not yet handled."""
         return [
             {
                 "client_id": s.client_id,
                 "peer": s.peer,
                 "version": s.version,
                 "market_lines": len(s.subs.market),
+                "tick_by_tick": len(s.subs.tick_by_tick),
+                "queued_bytes": s.queued_bytes,
+                "pending_requests": len(s.inbox),
             }
             for s in self.server.sessions
         ]
@@ -364,6 +388,10 @@ class SimControl:
             "paused": server.market.paused,
             "steps": server.market.steps,
             "accounts": list(server.config.accounts),
+            "queued_bytes": server.queued_bytes(),
+            "market_lines": server.market_lines_used(),
+            "tick_by_tick": server.tick_by_tick_used(),
+            "inbound_log_bytes": server.inbound.bytes,
         }
 
 

@@ -5,7 +5,9 @@ Fill rules (deterministic, so tests can drive them with the control port):
 * MKT fills at the touch (ask for a buy, bid for a sell).
 * LMT fills on arrival at the touch when marketable; resting, it fills at its limit when the
   market touches it (ask <= limit for a buy) or trades at or through it (last <= limit).
-* STP, STP LMT and TRAIL trigger on the last price, then behave as MKT or LMT.
+* STP, STP LMT and TRAIL trigger on the last price, then behave as MKT or LMT; MIT and LIT
+  the same in the other direction; REL works as a limit pegged to its side of the book;
+  MOC and LOC wait for the closing auction (order_rules.py has the rules of each type).
 * Bracket children wait (PreSubmitted) until the parent fills, and never fill more than the
   parent has; a fill of one child reduces its siblings (IB's attached-order OCA). Explicit OCA
   groups follow ``ocaType``: 1 cancels the others, 2 and 3 reduce them.
@@ -19,11 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ibdesk.simtws import order_rules as rules
 from ibdesk.simtws.account import Account, commission, margin
 from ibdesk.simtws.catalog import Catalog, Instrument
 from ibdesk.simtws.market import Market
 from ibdesk.simtws.order_codec import PlacedOrder, WhatIfState
-from ibdesk.simtws.orders import SUPPORTED_TIFS, SUPPORTED_TYPES, Execution, SimOrder, Status
+from ibdesk.simtws.orders import Execution, SimOrder, Status
 
 
 class EngineListener(Protocol):
@@ -92,6 +95,10 @@ class Engine:
 
     def place(self, client_id: int, p: PlacedOrder, default_account: str) -> None:
         """Handle a placeOrder: a new order, a modify, or a what-if."""
+        if not p.contract.exchange.strip():
+            # TWS refuses this before it looks at anything else, the contract included.
+            self._error(client_id, p.order_id, 321, rules.MISSING_EXCHANGE)
+            return
         existing = self.by_key.get((client_id, p.order_id))
         if existing is not None and not p.flag("whatIf"):
             self._modify(existing, p)
@@ -168,6 +175,9 @@ class Engine:
             created=self.clock(),
             order_ref="",
         )
+        rules.normalize_prices(order)
+        if order.order_type in rules.AUCTION_TYPES:
+            order.auction_at = rules.closing_auction(order, order.created)
         problem = self._validate(order)
         if problem is not None:
             raise ValueError(problem[1])
@@ -186,7 +196,7 @@ class Engine:
     def _new_order(
         self, client_id: int, p: PlacedOrder, inst: Instrument, default_account: str
     ) -> SimOrder:
-        return SimOrder(
+        order = SimOrder(
             perm_id=next(self._perm_ids),
             client_id=client_id,
             order_id=p.order_id,
@@ -210,71 +220,16 @@ class Engine:
             what_if=p.flag("whatIf"),
             created=self.clock(),
         )
+        rules.normalize_prices(order)
+        if order.order_type in rules.AUCTION_TYPES:
+            order.auction_at = rules.closing_auction(order, order.created)
+        return order
 
     def _validate(self, o: SimOrder) -> tuple[int, str] | None:
         """Why TWS would refuse this order, or None (error code, message)."""
-        reject = "Order rejected - reason:"
         if o.account not in self.accounts:
-            return 201, f"{reject}The account code {o.account!r} is invalid"
-        if o.action not in ("BUY", "SELL"):
-            return 201, f"{reject}Invalid side {o.action!r}"
-        if o.order_type not in SUPPORTED_TYPES:
-            return 201, f"{reject}Unsupported order type {o.order_type!r}"
-        if o.tif not in SUPPORTED_TIFS:
-            return 201, f"{reject}Unsupported time in force {o.tif!r}"
-        qty = o.total_qty
-        if not qty > 0:
-            return 201, f"{reject}Order quantity must be positive, not {qty:g}"
-        if o.inst.sec_type == "FUT" and not float(qty).is_integer():
-            return 201, f"{reject}Futures quantity must be a whole number, not {qty:g}"
-        limit = {
-            "FUT": self.config.max_order_size_futures,
-            "STK": self.config.max_order_size_stocks,
-        }.get(o.inst.sec_type, self.config.max_order_size_fx)
-        if qty > limit:
-            return 201, f"{reject}The order size {qty:g} exceeds the Size Limit of {limit:g}"
-        return self._validate_prices(o)
-
-    def _validate_prices(self, o: SimOrder) -> tuple[int, str] | None:
-        reject = "Order rejected - reason:"
-        needs_limit = o.order_type in ("LMT", "STP LMT")
-        needs_aux = o.order_type in ("STP", "STP LMT")
-        if needs_limit and o.lmt_price is None:
-            return 201, f"{reject}A {o.order_type} order needs a limit price"
-        if needs_aux and o.aux_price is None:
-            return 201, f"{reject}A {o.order_type} order needs a stop price"
-        if o.order_type == "TRAIL":
-            if o.aux_price is None and o.trailing_percent is None:
-                return 201, f"{reject}A TRAIL order needs a trailing amount or percent"
-            if o.trailing_percent is not None and not 0 < o.trailing_percent < 100:
-                return 201, (
-                    f"{reject}Trailing percent {o.trailing_percent:g} must be between 0 and 100"
-                )
-            if o.aux_price is not None and not 0 < o.aux_price < 1e9:
-                return 201, f"{reject}Trailing amount {o.aux_price:g} is out of range"
-        for price in (o.lmt_price if needs_limit else None, o.aux_price):
-            if price is None:
-                continue
-            if price <= 0 and o.order_type != "TRAIL":
-                return 201, f"{reject}Price {price:g} must be positive"
-            if price > 1e12:
-                return 201, f"{reject}Price {price:g} is out of range"
-            if not o.inst.on_tick(price):
-                return 110, (
-                    "The price does not conform to the minimum price variation "
-                    f"for this contract (tick {o.inst.min_tick:g})."
-                )
-        if needs_limit and o.lmt_price is not None and self.config.price_band_pct:
-            q = self.market.quote(o.inst.con_id)
-            band = self.config.price_band_pct / 100
-            if (o.sign > 0 and o.lmt_price > q.ask * (1 + band)) or (
-                o.sign < 0 and o.lmt_price < q.bid * (1 - band)
-            ):
-                return 201, (
-                    f"{reject}The limit price {o.lmt_price:g} is more than "
-                    f"{self.config.price_band_pct:g}% through the market"
-                )
-        return None
+            return 201, f"{rules.REJECT}The account code {o.account!r} is invalid"
+        return rules.validate(o, self.config, self.market)
 
     def what_if_state(self, o: SimOrder) -> WhatIfState:
         """Margin and commission before and after ``o`` fills at the current market."""
@@ -390,9 +345,10 @@ class Engine:
             "trailing_percent",
             "order_ref",
             "raw",
+            "auction_at",
         ):
             setattr(o, name, getattr(trial, name))
-        o.triggered = o.triggered and o.order_type in ("STP", "STP LMT", "TRAIL")
+        o.triggered = o.triggered and o.order_type in rules.TRIGGERED
         if o.status is Status.HELD and trial.transmit:
             o.transmit = True
             self._transmit_group(o.parent or o)
@@ -483,24 +439,22 @@ class Engine:
     def _match(self, o: SimOrder, arriving: bool) -> None:
         q = self.market.quote(o.inst.con_id)
         kind = o.order_type
-        if kind in ("STP", "STP LMT", "TRAIL") and not o.triggered:
+        if kind in rules.AUCTION_TYPES:
+            self._auction(o, q.last)
+            return
+        if kind in rules.TRIGGERED and not o.triggered:
             if kind == "TRAIL":
                 self._trail(o, q.last)
-            stop = o.trail_stop_price if kind == "TRAIL" else o.aux_price
-            if stop is None or q.last <= 0:
+            if not rules.triggered_by(o, q.last):
                 return
-            if (o.sign > 0 and q.last >= stop) or (o.sign < 0 and q.last <= stop):
-                # Triggering sends a new market or limit order: it meets the book as it is.
-                o.triggered = True
-                arriving = True
-            else:
-                return
-        as_limit = kind in {"LMT", "STP LMT"}
+            # Triggering sends a new market or limit order: it meets the book as it is.
+            o.triggered = True
+            arriving = True
         touch, shown = (q.ask, q.ask_size) if o.sign > 0 else (q.bid, q.bid_size)
         if touch <= 0:
             return
-        if as_limit:
-            lmt = o.lmt_price or 0.0
+        lmt = rules.working_limit(o, q)
+        if lmt is not None:
             touched = touch <= lmt if o.sign > 0 else touch >= lmt
             traded = q.last > 0 and (q.last <= lmt if o.sign > 0 else q.last >= lmt)
             # A trade printed before the order arrived is history, not a fill for it.
@@ -514,6 +468,31 @@ class Engine:
             qty = min(qty, max(shown, 1.0))
         if qty > 0:
             self.fill(o, qty, price)
+
+    def _auction(self, o: SimOrder, last: float, force: bool = False) -> None:
+        """An MOC/LOC order at its closing auction: all at the closing price, or (LOC out of
+        its limit) nothing, and the order expires."""
+        if (not force and self.clock() < o.auction_at) or last <= 0:
+            return
+        limit = o.lmt_price
+        if limit is None or (last <= limit if o.sign > 0 else last >= limit):
+            self.fill(o, o.fillable, last)
+        else:
+            self._finish(o, Status.CANCELLED, "Cancelled")
+
+    def run_closing_auction(self, con_id: int | None = None) -> int:
+        """Hold the closing auction now for every MOC/LOC order (of one instrument, or all);
+        returns how many took part. The market clock holds it by itself at each close."""
+        count = 0
+        for o in self.open_orders():
+            if (
+                o.order_type in rules.AUCTION_TYPES
+                and o.active
+                and (con_id is None or o.inst.con_id == con_id)
+            ):
+                self._auction(o, self.mark(o.inst), force=True)
+                count += 1
+        return count
 
     def _trail(self, o: SimOrder, last: float) -> None:
         if last <= 0:

@@ -25,6 +25,7 @@ class _Lane:
 
     chunks: deque[bytes] = field(default_factory=deque)
     draining: bool = False
+    size: int = 0
 
 
 @dataclass(slots=True)
@@ -72,9 +73,17 @@ class Faults:
             lane.chunks.extend(data[i : i + step] for i in range(0, len(data), step))
         else:
             lane.chunks.append(data)
+        lane.size += len(data)
         if not lane.draining:
             lane.draining = True
             self._schedule(session, lane)
+        # Held bytes are queued for the client too: they count against its cap.
+        session.check_queue()
+
+    def held(self, session: ClientSession) -> int:
+        """Bytes held back for a session."""
+        lane = self.lanes.get(id(session))
+        return lane.size if lane is not None else 0
 
     def forget(self, session: ClientSession) -> None:
         """Drop what was held for a closed session."""
@@ -94,10 +103,12 @@ class Faults:
             self._schedule(session, lane)
             return
         if self.slice_bytes:
-            session.raw_write(lane.chunks.popleft())
+            chunk = lane.chunks.popleft()
         else:
-            session.raw_write(b"".join(lane.chunks))
+            chunk = b"".join(lane.chunks)
             lane.chunks.clear()
+        lane.size -= len(chunk)
+        session.raw_write(chunk)
         if lane.chunks:
             self._schedule(session, lane)
         else:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ibdesk.simtws.catalog import ContractQuery
 from ibdesk.simtws.orders import SimOrder
+from ibdesk.simtws.throttle import show
 from ibdesk.simtws.wire import UNSET_DOUBLE, fmt_float, fmt_int
 
 #: Fields after condType for each condition type (order.py's dataclasses, minus condType).
@@ -53,7 +54,7 @@ class _Cursor:
         try:
             return int(value or 0)
         except ValueError as exc:
-            raise OrderParseError(f"{name} is not an int: {value!r}") from exc
+            raise OrderParseError(f"{name} is not an int: {show(value)}") from exc
 
     def float_field(self, name: str) -> float:
         """An already taken field as a float (empty or unset: UNSET_DOUBLE)."""
@@ -61,7 +62,7 @@ class _Cursor:
         try:
             return float(value or UNSET_DOUBLE)
         except ValueError as exc:
-            raise OrderParseError(f"{name} is not a number: {value!r}") from exc
+            raise OrderParseError(f"{name} is not a number: {show(value)}") from exc
 
     def _next(self, name: str) -> str:
         if self.pos >= len(self.fields):
@@ -291,15 +292,15 @@ def _check_numbers(raw: dict[str, str]) -> None:
         try:
             number = float(value) if value else 0.0
         except ValueError as exc:
-            raise OrderParseError(f"{name} is not a number: {value!r}") from exc
+            raise OrderParseError(f"{name} is not a number: {show(value)}") from exc
         if not math.isfinite(number):
-            raise OrderParseError(f"{name} is not a finite number: {value!r}")
+            raise OrderParseError(f"{name} is not a finite number: {show(value)}")
     for name in INT_FIELDS:
         value = raw[name]
         try:
             int(value or 0)
         except ValueError as exc:
-            raise OrderParseError(f"{name} is not an int: {value!r}") from exc
+            raise OrderParseError(f"{name} is not an int: {show(value)}") from exc
 
 
 def _take_conditions(c: _Cursor) -> None:
@@ -311,7 +312,7 @@ def _take_conditions(c: _Cursor) -> None:
         cond_type = c._next("condType")
         width = CONDITION_FIELDS.get(int(cond_type)) if cond_type.isdecimal() else None
         if width is None:
-            raise OrderParseError(f"unknown condition type {cond_type!r}")
+            raise OrderParseError(f"unknown condition type {show(cond_type)}")
         parts.append(cond_type)
         parts.extend(c._next("condition") for _ in range(width))
     c.raw["conditions"] = "\x1f".join(parts)

@@ -26,7 +26,7 @@ class Status(StrEnum):
         return self in (Status.CANCELLED, Status.FILLED, Status.INACTIVE, Status.API_CANCELLED)
 
 
-SUPPORTED_TYPES = ("MKT", "LMT", "STP", "STP LMT", "TRAIL")
+SUPPORTED_TYPES = ("MKT", "LMT", "STP", "STP LMT", "TRAIL", "MIT", "LIT", "REL", "MOC", "LOC")
 SUPPORTED_TIFS = ("DAY", "GTC", "IOC", "GTD", "OPG")
 
 
@@ -68,6 +68,7 @@ class SimOrder:
     created: float = 0.0
     completed_time: float = 0.0
     completed_status: str = ""
+    auction_at: float = 0.0
     children: list[SimOrder] = field(default_factory=list)
     parent: SimOrder | None = None
 

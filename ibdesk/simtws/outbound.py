@@ -184,7 +184,7 @@ def contract_details(
         cal.hours_string(i.session, today, liquid=True),
         "",
         "",
-        "0",
+        *(["1", "ISIN", i.isin] if i.isin else ["0"]),
         "1",
         i.under_symbol,
         i.under_sec_type,
@@ -197,6 +197,14 @@ def contract_details(
     elif version >= 164:
         body += [fmt_float(i.min_size), fmt_float(i.size_increment), fmt_float(i.size_increment)]
     return head + body
+
+
+def market_rule(rule_id: int, increments: list[tuple[float, float]]) -> list[str]:
+    """marketRule: no version field; (lowEdge, increment) pairs."""
+    fields = ["93", fmt_int(rule_id), str(len(increments))]
+    for low, step in increments:
+        fields += [fmt_float(low), fmt_float(step)]
+    return fields
 
 
 def contract_details_end(req_id: int) -> list[str]:
@@ -236,6 +244,27 @@ def position(account: str, pos: Position) -> list[str]:
         fmt_float(pos.qty),
         fmt_float(pos.avg_cost),
     ]
+
+
+def position_multi(req_id: int, account: str, pos: Position, model: str = "") -> list[str]:
+    """positionMulti: exactly 18 fields (the position message's, with reqId and model)."""
+    i = pos.inst
+    exchange = i.exchange if i.sec_type != "STK" else i.primary_exchange
+    return [
+        "71",
+        "1",
+        fmt_int(req_id),
+        account,
+        *_contract11(i, exchange),
+        fmt_float(pos.qty),
+        fmt_float(pos.avg_cost),
+        model,
+    ]
+
+
+def position_multi_end(req_id: int) -> list[str]:
+    """positionMultiEnd."""
+    return ["72", "1", fmt_int(req_id)]
 
 
 def position_end() -> list[str]:

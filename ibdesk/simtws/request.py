@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ibdesk.simtws.catalog import ContractQuery
+from ibdesk.simtws.throttle import show
 from ibdesk.simtws.wire import UNSET_DOUBLE, UNSET_INTEGER
 
 
@@ -20,15 +21,56 @@ REQ_ID_FIELD = {
     4: 2,
     7: 2,
     9: 2,
+    10: 2,
+    11: 2,
+    19: 4,
     20: 1,
+    21: 2,
+    22: 1,
+    23: 2,
+    25: 2,
     50: 2,
+    51: 2,
+    52: 2,
+    53: 2,
+    54: 2,
+    55: 2,
+    56: 2,
+    57: 2,
     62: 2,
+    63: 2,
+    67: 2,
+    68: 2,
+    69: 2,
+    70: 2,
+    74: 2,
+    75: 2,
     76: 2,
+    77: 2,
+    78: 1,
+    79: 1,
     81: 1,
+    83: 1,
+    84: 1,
+    86: 1,
     87: 1,
+    88: 1,
+    89: 1,
+    90: 1,
     92: 1,
+    93: 1,
     94: 1,
+    95: 1,
+    96: 1,
     97: 1,
+    98: 1,
+    100: 1,
+    101: 1,
+    102: 1,
+    103: 1,
+    104: 1,
+    106: 1,
+    107: 1,
 }
 
 
@@ -42,7 +84,7 @@ class Request:
         try:
             self.msg_id = int(fields[0])
         except (ValueError, IndexError) as exc:
-            raise RequestError(f"message id {fields[:1]!r} is not a number") from exc
+            raise RequestError(f"message id {show(fields[:1])} is not a number") from exc
 
     def __len__(self) -> int:
         return len(self.fields)
@@ -82,7 +124,7 @@ class Request:
             except (ValueError, OverflowError) as exc:
                 # OverflowError: "inf" and "1e999" parse as floats but are no int.
                 raise RequestError(
-                    f"field {i} of message {self.msg_id} is not an int: {value!r}"
+                    f"field {i} of message {self.msg_id} is not an int: {show(value)}"
                 ) from exc
         return default if number == UNSET_INTEGER else number
 
@@ -95,10 +137,10 @@ class Request:
             number = float(value)
         except ValueError as exc:
             raise RequestError(
-                f"field {i} of message {self.msg_id} is not a number: {value!r}"
+                f"field {i} of message {self.msg_id} is not a number: {show(value)}"
             ) from exc
         if math.isnan(number):
-            raise RequestError(f"field {i} of message {self.msg_id} is not a number: {value!r}")
+            raise RequestError(f"field {i} of message {self.msg_id} is not a number: {show(value)}")
         return default if number >= UNSET_DOUBLE else number
 
     def flag(self, i: int) -> bool:

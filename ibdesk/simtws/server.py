@@ -1,7 +1,9 @@
 """The simulated TWS: listening socket, client registry, and routing of order events.
 
 One asyncio loop runs everything: the sockets, the market clock and the engine. Nothing here
-blocks, so a slow client slows only itself (its market data is conflated, see session.py).
+blocks, so a slow client slows only itself (its market data is conflated, see session.py), a
+client that does not read at all is dropped, and a client that floods the server with
+requests or bad input costs it bounded time, memory and log (see session.py, throttle.py).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ibdesk.simtws import accounts_feed as feed
 from ibdesk.simtws import outbound as out
 from ibdesk.simtws import streams
 from ibdesk.simtws.account import Account
@@ -24,11 +27,13 @@ from ibdesk.simtws.engine import Engine
 from ibdesk.simtws.faults import Faults
 from ibdesk.simtws.handlers import HANDLERS
 from ibdesk.simtws.history import HistoryService, Tape
+from ibdesk.simtws.inbound import InboundLog, InboundRecord
 from ibdesk.simtws.market import Market
 from ibdesk.simtws.order_codec import WhatIfState, encode_open_order, order_status_fields
 from ibdesk.simtws.orders import Execution, SimOrder
 from ibdesk.simtws.request import Request, RequestError
 from ibdesk.simtws.session import BarsSub, ClientSession, MarketSub
+from ibdesk.simtws.throttle import LogThrottle, clip, show
 
 log = logging.getLogger("ibdesk.simtws")
 
@@ -39,15 +44,22 @@ FARM_NOTICES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class InboundRecord:
-    """One message a client sent, as the server received it (for tests and benchmarks)."""
+__all__ = ["InboundRecord", "SimServer", "Watchers"]
 
-    monotonic: float
-    wall: float
-    client_id: int | None
-    msg_id: int
-    fields: tuple[str, ...]
+
+@dataclass(slots=True)
+class Watchers:
+    """Streaming subscriptions indexed for the market clock.
+
+    Attributes:
+        market: conId -> (session, reqMktData subscription) for everyone watching it
+        tick_by_tick: conId -> (session, reqId, tick type)
+        keepers: every keepUpToDate history request
+    """
+
+    market: dict[int, list[tuple[ClientSession, MarketSub]]] = field(default_factory=dict)
+    tick_by_tick: dict[int, list[tuple[ClientSession, int, str]]] = field(default_factory=dict)
+    keepers: list[tuple[ClientSession, BarsSub]] = field(default_factory=list)
 
 
 class SimServer:
@@ -66,14 +78,20 @@ class SimServer:
         self.history = HistoryService(self.market, self.tape, config.seed)
         self.sessions: set[ClientSession] = set()
         self.by_client: dict[int, ClientSession] = {}
-        self.md_watchers: dict[int, list[tuple[ClientSession, MarketSub]]] = {}
-        self.tbt_watchers: dict[int, list[tuple[ClientSession, int, str]]] = {}
-        self.keepers: list[tuple[ClientSession, BarsSub]] = []
-        self.inbound: deque[InboundRecord] = deque(maxlen=200_000)
+        self._watchers = Watchers()
+        self._watchers_stale = False
+        self.inbound = InboundLog(max_bytes=config.inbound_log_bytes)
+        # Log lines any client can provoke at will go through these (see throttle.py).
+        self.noisy = LogThrottle(log)
+        self.noisy_drops = LogThrottle(log, burst=50)
         self.inbound_hooks: list[Callable[[InboundRecord], None]] = []
         self.hist_requests: deque[tuple[float, tuple[object, ...], int]] = deque()
         self.data_down = False
         self.competing = False
+        #: display group id -> the contract shown in it (``conId@exchange``)
+        self.display_groups: dict[int, str] = {}
+        #: news bulletins sent so far: (msgId, type, text, exchange)
+        self.bulletins: list[tuple[int, int, str, str]] = []
         self.id_rollback = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self.faults: Faults
@@ -222,6 +240,7 @@ class SimServer:
         try:
             req = Request(fields)
         except RequestError as exc:
+            self.noisy.warning("%s: unreadable request: %s", session.describe(), exc)
             session.send(out.error(-1, 320, f"Error reading request: {exc}", session.version))
             return
         record = InboundRecord(
@@ -241,11 +260,11 @@ class SimServer:
                 )
             )
         if not session.started and req.msg_id != 71:
-            log.warning("%s sent message %d before startApi", session.describe(), req.msg_id)
+            self.noisy.warning("%s sent message %d before startApi", session.describe(), req.msg_id)
             return
         handler = HANDLERS.get(req.msg_id)
         if handler is None:
-            log.warning("%s sent unknown message id %d", session.describe(), req.msg_id)
+            self.noisy.warning("%s sent unknown message id %d", session.describe(), req.msg_id)
             session.send(
                 out.error(
                     -1,
@@ -258,12 +277,14 @@ class SimServer:
         try:
             handler(self, session, req)
         except RequestError as exc:
-            log.warning("%s: bad request %s: %s", session.describe(), fields[:3], exc)
+            self.noisy.warning(
+                "%s: bad request %s: %s", session.describe(), show(fields[:3]), clip(str(exc))
+            )
             session.send(
                 out.error(req.req_id(), 320, f"Error reading request: {exc}", session.version)
             )
         except Exception:
-            log.exception("%s: request %s failed", session.describe(), fields[:3])
+            self.noisy.exception("%s: request %s failed", session.describe(), show(fields[:3]))
             session.send(
                 out.error(
                     req.req_id(), 320, "Error reading request: internal error", session.version
@@ -282,19 +303,38 @@ class SimServer:
         return len(times) <= limit
 
     def rebuild_watchers(self) -> None:
-        """Re-index streaming subscriptions by instrument after any change."""
-        index: dict[int, list[tuple[ClientSession, MarketSub]]] = {}
-        tbt: dict[int, list[tuple[ClientSession, int, str]]] = {}
-        keepers: list[tuple[ClientSession, BarsSub]] = []
-        for s in self.sessions:
-            for sub in s.subs.market.values():
-                index.setdefault(sub.inst.con_id, []).append((s, sub))
-            for req_id, (inst, kind) in s.subs.tick_by_tick.items():
-                tbt.setdefault(inst.con_id, []).append((s, req_id, kind))
-            keepers.extend((s, b) for b in s.subs.keep_up_to_date.values())
-        self.md_watchers = index
-        self.tbt_watchers = tbt
-        self.keepers = keepers
+        """Note that subscriptions changed; the index is rebuilt when next needed.
+
+        Lazily, so that thousands of subscribe requests in a row cost one rebuild, not one
+        each (each rebuild walks every subscription of every client).
+        """
+        self._watchers_stale = True
+
+    def watchers(self) -> Watchers:
+        """Streaming subscriptions by instrument, rebuilt if anything changed since."""
+        if self._watchers_stale:
+            fresh = Watchers()
+            for s in self.sessions:
+                for sub in s.subs.market.values():
+                    fresh.market.setdefault(sub.inst.con_id, []).append((s, sub))
+                for req_id, (inst, kind) in s.subs.tick_by_tick.items():
+                    fresh.tick_by_tick.setdefault(inst.con_id, []).append((s, req_id, kind))
+                fresh.keepers.extend((s, b) for b in s.subs.keep_up_to_date.values())
+            self._watchers = fresh
+            self._watchers_stale = False
+        return self._watchers
+
+    def market_lines_used(self) -> int:
+        """Streaming market-data lines held by every client together."""
+        return sum(len(s.subs.market) for s in self.sessions)
+
+    def tick_by_tick_used(self) -> int:
+        """Tick-by-tick subscriptions held by every client together."""
+        return sum(len(s.subs.tick_by_tick) for s in self.sessions)
+
+    def queued_bytes(self) -> int:
+        """Bytes queued for every connected client together (see ClientSession)."""
+        return sum(s.queued_bytes for s in self.sessions)
 
     def send_market_snapshot(self, session: ClientSession, sub: MarketSub) -> None:
         """Send a subscription's current values (on subscribe, and after conflation)."""
@@ -329,7 +369,7 @@ class SimServer:
             s.send(order_status_fields(order, order.order_id))
             s.send(encode_open_order(order, s.version, order.order_id))
             s.send(out.commission_report(execution))
-        streams.position_changed(self, order.account, order.inst.con_id)
+        feed.position_changed(self, order.account, order.inst.con_id)
 
     def order_error(self, client_id: int, order_id: int, code: int, message: str) -> None:
         """An error about an order goes to the client that placed it."""

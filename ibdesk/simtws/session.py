@@ -2,8 +2,16 @@
 
 The session owns what a client subscribed to; the server owns everything shared. Outgoing
 bytes go through :meth:`ClientSession.write`, which is where fault injection (stalls, sliced
-and corrupted frames) and flow control live: when the client stops reading, market data is
-conflated (only the newest values are sent once it catches up), never queued without bound.
+and corrupted frames) and flow control live. Two bounds keep one client from costing the
+others anything:
+
+* Outbound: when the client reads slowly, market data is conflated (only the newest values
+  are sent once it catches up); whatever else is queued for it (tick-by-tick, orders,
+  account updates) counts against ``max_outbound_bytes``, and a client over that cap is
+  disconnected as TWS disconnects a client that does not read. Its queue is discarded.
+* Inbound: at most :data:`REQUESTS_PER_TURN` requests are handled per turn of the event loop;
+  the rest wait with reading paused, so a burst of thousands of requests from one client
+  shares the loop with the market clock and every other client instead of holding it.
 """
 
 from __future__ import annotations
@@ -28,9 +36,15 @@ from ibdesk.simtws.wire import (
 )
 
 if TYPE_CHECKING:
+    from ibdesk.simtws.scanner import ScanSpec
     from ibdesk.simtws.server import SimServer
 
 log = logging.getLogger("ibdesk.simtws.session")
+
+#: Requests handled per event-loop turn before the rest wait for the next turn.
+REQUESTS_PER_TURN = 64
+#: How long a closed socket may keep unsent bytes before they are discarded.
+CLOSE_LINGER = 5.0
 
 
 @dataclass(slots=True)
@@ -71,9 +85,13 @@ class Subscriptions:
     pnl: dict[int, str] = field(default_factory=dict)
     pnl_single: dict[int, tuple[str, int]] = field(default_factory=dict)
     account_updates: str | None = None
-    account_multi: dict[int, str] = field(default_factory=dict)
+    account_multi: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    positions_multi: dict[int, tuple[str, ...]] = field(default_factory=dict)
     account_summary: dict[int, tuple[str, ...]] = field(default_factory=dict)
     positions: bool = False
+    scanners: dict[int, ScanSpec] = field(default_factory=dict)
+    display_groups: dict[int, int] = field(default_factory=dict)
+    bulletins: bool = False
 
 
 class ClientSession(asyncio.Protocol):
@@ -96,6 +114,9 @@ class ClientSession(asyncio.Protocol):
         self.msg_times: deque[float] = deque()
         self.connected_at = time.time()
         self.received = 0
+        self.inbox: deque[bytes] = deque()
+        self._turn_scheduled = False
+        self._reading_paused = False
 
     # ---- asyncio.Protocol -------------------------------------------------------------------
 
@@ -108,34 +129,67 @@ class ClientSession(asyncio.Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
-        transport.set_write_buffer_limits(high=4 << 20, low=1 << 20)
+        # Conflation starts well below the cap, so a slow reader never reaches it.
+        high = max(64 << 10, min(4 << 20, self.server.config.max_outbound_bytes // 4))
+        transport.set_write_buffer_limits(high=high, low=high // 4)
         self.server.on_connect(self)
 
     def data_received(self, data: bytes) -> None:
-        """Split the stream into messages and hand each to the server."""
+        """Split the stream into messages and queue them for handling."""
         self.received += len(data)
         try:
             payloads = self.reader.feed(data)
         except ProtocolError as exc:
             self.kill(f"unreadable stream: {exc}")
             return
-        for payload in payloads:
-            if self.closed:
-                return
-            if not self.version:
-                self._hello(payload)
-                continue
-            try:
-                fields = split_fields(payload)
-            except ProtocolError as exc:
-                log.warning("client %s sent a bad message: %s", self.describe(), exc)
-                self.send(out.error(-1, 320, f"Error reading request: {exc}", self.version))
-                continue
-            self.server.dispatch(self, fields)
+        if payloads:
+            self.inbox.extend(payloads)
+            if not self._turn_scheduled:
+                self._handle_some()
+
+    def _handle_some(self) -> None:
+        """Handle up to REQUESTS_PER_TURN queued messages; leave the rest for the next turn.
+
+        While messages wait, reading is paused: the client's own socket buffers fill and its
+        sends block, which is the back-pressure a flooding client should feel.
+        """
+        self._turn_scheduled = False
+        inbox = self.inbox
+        for _ in range(REQUESTS_PER_TURN):
+            if not inbox or self.closed:
+                break
+            self._handle(inbox.popleft())
+        transport = self.transport
+        if self.closed or transport is None:
+            return
+        if inbox:
+            if not self._reading_paused:
+                transport.pause_reading()
+                self._reading_paused = True
+            self._turn_scheduled = True
+            asyncio.get_running_loop().call_soon(self._handle_some)
+        elif self._reading_paused:
+            self._reading_paused = False
+            transport.resume_reading()
+
+    def _handle(self, payload: bytes) -> None:
+        """One message: the hello first, then requests."""
+        if not self.version:
+            self._hello(payload)
+            return
+        try:
+            fields = split_fields(payload)
+        except ProtocolError as exc:
+            self.server.noisy.warning("%s sent a bad message: %s", self.describe(), exc)
+            self.send(out.error(-1, 320, f"Error reading request: {exc}", self.version))
+            return
+        self.server.dispatch(self, fields)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Forget the client."""
+        """Forget the client, and everything waiting to or from it."""
         self.closed = True
+        self.inbox.clear()
+        self.conflated.clear()
         self.server.on_disconnect(self)
 
     def pause_writing(self) -> None:
@@ -183,18 +237,54 @@ class ClientSession(asyncio.Protocol):
         self.server.faults.write(self, data)
 
     def raw_write(self, data: bytes) -> None:
-        """Put bytes on the socket now."""
-        if not self.closed and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
+        """Put bytes on the socket now (or in its buffer), within the outbound cap."""
+        transport = self.transport
+        if not self.closed and transport is not None and not transport.is_closing():
+            transport.write(data)
+            if transport.get_write_buffer_size() > self.server.config.max_outbound_bytes:
+                self.check_queue()
 
-    def kill(self, reason: str) -> None:
-        """Drop this client (logged with the reason)."""
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes waiting for this client: in the socket's buffer and held by a fault."""
+        transport = self.transport
+        buffered = transport.get_write_buffer_size() if transport is not None else 0
+        return buffered + self.server.faults.held(self)
+
+    def check_queue(self) -> None:
+        """Disconnect the client if more is queued for it than the cap allows."""
+        cap = self.server.config.max_outbound_bytes
+        queued = self.queued_bytes
+        if cap and queued > cap and not self.closed:
+            self.kill(
+                f"not reading: {queued / 2**20:.1f} MiB queued for it, "
+                f"over the {cap / 2**20:.1f} MiB cap",
+                discard=True,
+            )
+
+    def kill(self, reason: str, discard: bool = False) -> None:
+        """Drop this client (logged with the reason).
+
+        Args:
+            reason: why, for the log line.
+            discard: throw away what is queued for it instead of trying to send it first
+                (a client that does not read would otherwise hold it for ever).
+        """
         if self.closed:
             return
-        log.warning("dropping client %s: %s", self.describe(), reason)
+        self.server.noisy_drops.warning("dropping client %s: %s", self.describe(), reason)
         self.closed = True
-        if self.transport is not None:
-            self.transport.close()
+        self.inbox.clear()
+        transport = self.transport
+        if transport is None:
+            return
+        if discard:
+            transport.abort()
+            return
+        transport.close()
+        if transport.get_write_buffer_size():
+            # Whatever cannot be sent within the linger time is not worth keeping.
+            asyncio.get_running_loop().call_later(CLOSE_LINGER, transport.abort)
 
     def describe(self) -> str:
         """``clientId 3 at 127.0.0.1:5555`` for log lines."""

@@ -1,4 +1,5 @@
-"""Everything the simulated TWS sends on its own: ticks, bars, P&L and account updates.
+"""Everything the simulated TWS sends on its own: ticks and bars, and the clock of the slower
+streams (P&L and account updates, whose messages accounts_feed.py builds).
 
 The market clock calls :func:`advance` once per update; each step's quote changes are turned
 into tick messages for every watcher, one socket write per client per update. Payloads for
@@ -13,7 +14,9 @@ import math
 import struct
 from typing import TYPE_CHECKING
 
+from ibdesk.simtws import accounts_feed as feed
 from ibdesk.simtws import outbound as out
+from ibdesk.simtws.handlers_scanner import REFRESH_SECONDS, refresh_scanners
 from ibdesk.simtws.market import ASK, ASK_SIZE, BID, BID_SIZE, HIGH, LOW, TRADE, QuoteChange
 from ibdesk.simtws.session import BarsSub, ClientSession, MarketSub
 from ibdesk.simtws.wire import fmt_float
@@ -60,7 +63,7 @@ def advance(server: SimServer, steps: int, now: float) -> None:
         if touched:
             server.engine.on_quotes(touched)
         fanout(server, changes, now)
-    if server.keepers:
+    if server.watchers().keepers:
         send_bar_updates(server, now)
 
 
@@ -100,9 +103,10 @@ def fanout(server: SimServer, changes: list[QuoteChange], now: float) -> None:
         return
     batches: dict[ClientSession, list[bytes]] = {}
     quotes = server.market.quotes
+    index = server.watchers()
     for ch in changes:
-        watchers = server.md_watchers.get(ch.con_id)
-        tbt = server.tbt_watchers.get(ch.con_id)
+        watchers = index.market.get(ch.con_id)
+        tbt = index.tick_by_tick.get(ch.con_id)
         if not watchers and not tbt:
             continue
         q = quotes[ch.con_id]
@@ -184,7 +188,10 @@ def send_snapshot(server: SimServer, s: ClientSession, sub: MarketSub) -> None:
 
 def current_bar(server: SimServer, sub: BarsSub, now: float) -> list[float] | None:
     """The forming bar of a subscription: [start, open, high, low, close, volume, count]."""
-    start = math.floor(now / sub.bar_seconds) * sub.bar_seconds
+    if sub.bar_seconds > 86400:
+        start = now - sub.bar_seconds - 86400  # weeks and months follow the calendar
+    else:
+        start = math.floor(now / sub.bar_seconds) * sub.bar_seconds
     bars = server.history.bars(sub.inst, sub.bar_seconds, start, now + 1, sub.what)
     if not len(bars):
         return None
@@ -201,7 +208,7 @@ def current_bar(server: SimServer, sub: BarsSub, now: float) -> list[float] | No
 
 def send_bar_updates(server: SimServer, now: float, force: bool = False) -> None:
     """keepUpToDate: the forming bar, at most once a second per subscription."""
-    for s, sub in list(server.keepers):
+    for s, sub in list(server.watchers().keepers):
         if s.closed or (not force and now - sub.last_sent < 1.0):
             continue
         bar = current_bar(server, sub, now)
@@ -248,125 +255,30 @@ def send_realtime_bars(server: SimServer, bucket_start: float) -> None:
             )
 
 
-# ---- account, positions and P&L ---------------------------------------------------------------
-
-
-def account_values(server: SimServer, account: str) -> list[tuple[str, str, str]]:
-    """(key, value, currency) rows for updateAccountValue and friends."""
-    acct = server.accounts[account]
-    summary = acct.summary(server.engine.marks())
-    rows = [(k, f"{v:.2f}", "USD") for k, v in summary.items() if k != "DailyPnL"]
-    rows += [
-        ("AccountCode", account, ""),
-        ("AccountType", "INDIVIDUAL", ""),
-        ("Currency", "USD", "USD"),
-        ("CashBalance", f"{acct.cash:.2f}", "BASE"),
-        ("CashBalance", f"{acct.cash:.2f}", "USD"),
-        ("NetLiquidationByCurrency", f"{summary['NetLiquidation']:.2f}", "BASE"),
-        ("TotalCashBalance", f"{acct.cash:.2f}", "BASE"),
-    ]
-    return rows
-
-
-def send_portfolio(
-    server: SimServer, s: ClientSession, account: str, con_ids: list[int] | None = None
-) -> None:
-    """updatePortfolio for the account's positions (all, or the ones given)."""
-    acct = server.accounts[account]
-    for con_id, pos in list(acct.positions.items()):
-        if con_ids is not None and con_id not in con_ids:
-            continue
-        price = server.engine.mark(pos.inst)
-        s.send(
-            out.update_portfolio(
-                account, pos, price, acct.market_value(pos, price), acct.unrealized(pos, price)
-            )
-        )
-
-
-def send_account_updates(
-    server: SimServer, s: ClientSession, account: str, con_ids: list[int] | None = None
-) -> None:
-    """Account values, portfolio and the account time, as reqAccountUpdates streams them."""
-    for key, value, cur in account_values(server, account):
-        s.send(out.update_account_value(key, value, cur, account))
-    send_portfolio(server, s, account, con_ids)
-    s.send(out.update_account_time(server.clock()))
-
-
-def position_changed(server: SimServer, account: str, con_id: int) -> None:
-    """A fill moved a position: push it to every subscriber of positions and accounts."""
-    acct = server.accounts[account]
-    pos = acct.position(con_id)
-    for s in list(server.by_client.values()):
-        if pos is not None and s.subs.positions:
-            s.send(out.position(account, pos))
-        if s.subs.account_updates == account:
-            send_account_updates(server, s, account, [con_id])
-        for req_id, acc in s.subs.account_multi.items():
-            if acc == account:
-                send_account_multi(server, s, req_id, account)
-
-
-def send_account_multi(server: SimServer, s: ClientSession, req_id: int, account: str) -> None:
-    """accountUpdateMulti rows for one subscription."""
-    for key, value, cur in account_values(server, account):
-        s.send(out.account_update_multi(req_id, account, key, value, cur))
-
-
-def send_pnl(server: SimServer) -> None:
-    """reqPnL and reqPnLSingle streams."""
-    marks = server.engine.marks()
-    cache: dict[str, dict[str, float]] = {}
-    for s in list(server.by_client.values()):
-        for req_id, account in s.subs.pnl.items():
-            summary = cache.get(account)
-            if summary is None:
-                summary = cache[account] = server.accounts[account].summary(marks)
-            s.send(
-                out.pnl(
-                    req_id, summary["DailyPnL"], summary["UnrealizedPnL"], summary["RealizedPnL"]
-                )
-            )
-        for req_id, (account, con_id) in s.subs.pnl_single.items():
-            acct = server.accounts[account]
-            pos = acct.position(con_id)
-            if pos is None:
-                s.send(out.pnl_single(req_id, 0, 0, 0, 0, 0))
-                continue
-            price = marks.get(con_id) or server.engine.mark(pos.inst)
-            s.send(
-                out.pnl_single(
-                    req_id,
-                    pos.qty,
-                    pos.daily_pnl(price),
-                    acct.unrealized(pos, price),
-                    pos.realized,
-                    acct.market_value(pos, price),
-                )
-            )
-
-
 class _Periodic:
     """Timers of the slower streams, checked after every market update."""
 
     def __init__(self, now: float) -> None:
         self.last_pnl = now
         self.last_account = now
+        self.last_scan = now
         self.last_rt_bucket = math.floor(now / 5) * 5
 
     def run(self, server: SimServer, now: float) -> None:
         cfg = server.config
         if now - self.last_pnl >= cfg.pnl_interval:
             self.last_pnl = now
-            send_pnl(server)
+            feed.send_pnl(server)
         if now - self.last_account >= cfg.account_update_interval:
             self.last_account = now
             for s in list(server.by_client.values()):
                 if s.subs.account_updates:
-                    send_account_updates(server, s, s.subs.account_updates)
-                for req_id, account in s.subs.account_multi.items():
-                    send_account_multi(server, s, req_id, account)
+                    feed.send_account_updates(server, s, s.subs.account_updates)
+                for req_id, accounts in s.subs.account_multi.items():
+                    feed.send_account_multi(server, s, req_id, accounts)
+        if now - self.last_scan >= REFRESH_SECONDS:
+            self.last_scan = now
+            refresh_scanners(server)
         bucket = math.floor(now / 5) * 5
         if bucket > self.last_rt_bucket:
             if not server.data_down:

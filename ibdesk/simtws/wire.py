@@ -16,6 +16,8 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ibdesk.simtws.throttle import show
+
 #: Largest frame we accept from a client. Real requests are well under 4 KiB; anything near
 #: this is garbage or an attack, and we disconnect rather than buffer it.
 MAX_FRAME = 1 << 20
@@ -105,15 +107,15 @@ def parse_hello(payload: bytes) -> Hello:
         raise ProtocolError("version string is not ASCII") from exc
     head, _, options = text.partition(" ")
     if not head.startswith("v"):
-        raise ProtocolError(f"version string must start with 'v': {text!r}")
+        raise ProtocolError(f"version string must start with 'v': {show(text)}")
     lo, sep, hi = head[1:].partition("..")
     try:
         low = int(lo)
         high = int(hi) if sep else low
     except ValueError as exc:
-        raise ProtocolError(f"bad version range {head!r}") from exc
+        raise ProtocolError(f"bad version range {show(head)}") from exc
     if low > high:
-        raise ProtocolError(f"empty version range {head!r}")
+        raise ProtocolError(f"empty version range {show(head)}")
     return Hello(low, high, options.strip())
 
 

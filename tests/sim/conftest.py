@@ -6,12 +6,17 @@ shim module), so CI runs them unchanged with ib_async and with ib_insync.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from ibdesk.broker import ib as shim
+from ibdesk.simtws import SimThread
 from tests.helpers import Connect, wait_until
+
+from .rawclient import Bystander, RawClient
 
 __all__ = ["Connect", "front_future", "wait_until"]
 
@@ -29,3 +34,30 @@ async def front_future(ib: Any, symbol: str = "ES") -> Any:
     fut = shim.Future(conId=contract.conId)
     [qualified] = await shim.qualify(ib, fut)
     return qualified
+
+
+@pytest_asyncio.fixture
+async def bystander(connect: Connect) -> Bystander:
+    """Client id 1 with a streaming ES ticker."""
+    ib = await connect(client_id=1)
+    contract = await front_future(ib)
+    watcher = Bystander(ib, contract)
+    ib.pendingTickersEvent += watcher.on_tickers
+    ib.reqMktData(contract)
+    await wait_until(lambda: watcher.updates >= 2, what="the first ticks")
+    return watcher
+
+
+@pytest.fixture
+def raw(sim: SimThread) -> Iterator[Callable[..., RawClient]]:
+    """A factory of raw clients (``raw()``, ``raw(rcvbuf=4096)``), all closed afterwards."""
+    made: list[RawClient] = []
+
+    def make(**options: Any) -> RawClient:
+        client = RawClient(sim.port, **options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
