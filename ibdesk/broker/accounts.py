@@ -80,7 +80,10 @@ class AccountFeed:
         )
 
     def _on_portfolio(self, item: Any) -> None:
-        con_id = int(item.contract.conId)
+        con_id = int(item.contract.conId or 0)
+        if con_id <= 0:
+            translate.refused("position:contract", "a position for no contract (conId %r)", con_id)
+            return
         inst = self.resolver.by_con_id.get(con_id)
         if inst is None:
             self._spawn(self._resolve_then_put(item))
@@ -93,6 +96,8 @@ class AccountFeed:
 
     def _put(self, item: Any, inst: Any) -> None:
         snap = translate.position(item, inst)
+        if snap is None:
+            return  # junk, refused (and said) by the translation
         known = self.positions.positions.get(snap.key)
         if known is not None:
             # Keep the live daily P&L between the (slower) portfolio updates.
