@@ -232,6 +232,7 @@ class OrderRouter:
 
     def _on_exec(self, trade: Any, fill: Any) -> None:
         ordered, filled = int(trade.contract.conId or 0), int(fill.contract.conId or 0)
+        snap = None
         if filled != ordered and trade.contract.secType != "BAG":  # a combo fills by leg
             translate.refused(
                 "fill:contract",
@@ -240,11 +241,20 @@ class OrderRouter:
                 filled,
                 ordered,
             )
-            return
-        inst = self.resolver.by_con_id.get(ordered) or translate.instrument(trade.contract)
-        snap = fill_of(fill, inst, ref_of(trade))
-        if snap is not None and self.store.add_fill(snap):
+        else:
+            inst = self.resolver.by_con_id.get(ordered) or translate.instrument(trade.contract)
+            snap = fill_of(fill, inst, ref_of(trade))
+        if snap is None:
+            self._forget_fill(trade, fill)
+        elif self.store.add_fill(snap):
             self.journal.fill(snap)
+
+    def _forget_fill(self, trade: Any, fill: Any) -> None:
+        """Keep a refused fill out of the library's books too: its fills() (which
+        reconciliation reads) and the trade's fills (which its filled() sums)."""
+        self.ib.wrapper.fills.pop(fill.execution.execId, None)
+        if fill in trade.fills:
+            trade.fills.remove(fill)
 
     def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
         known = self.store.fills.get(fill.execution.execId)
