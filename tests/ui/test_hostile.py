@@ -78,10 +78,15 @@ def limit(inst: Any, side: Side, price: float) -> OrderIntent:
     return OrderIntent(inst, side, 1, OrderType.LIMIT, Source("ticket"), limit_price=price)
 
 
-async def round_trip(desk: Any) -> None:
+async def round_trip(desk: Any, inst: Any) -> None:
     """Everything the proxy sent before now has reached the desk's library (TCP keeps order,
-    and the answer comes after it), and the inbound guard has decoded all of it."""
-    await asyncio.wait_for(desk.session.ib.reqCurrentTimeAsync(), 30)
+    and the answer comes after it), and the inbound guard has decoded all of it.
+
+    A contract-details request, not reqCurrentTime: the library keeps one future for the
+    time, and the session's own round-trip probe would take it over.
+    """
+    contract = shim.Contract(conId=inst.con_id)
+    await asyncio.wait_for(desk.session.ib.reqContractDetailsAsync(contract), 30)
     await wait_until(lambda: desk.session.inbound.waiting == 0, what="everything decoded")
 
 
@@ -114,7 +119,7 @@ async def test_a_hostile_stream_keeps_the_desk_responsive_and_its_books_clean(
         tick_size_frame(req, 0, "-5"),
         malformed_ticks(req, 30_000),
     )
-    await round_trip(desk)
+    await round_trip(desk, es)
     await wait_until(lambda: not desk.window.log_panel.backlog(), timeout=10, what="the log")
     lags = probe.stop()
 
@@ -172,7 +177,7 @@ async def test_junk_fills_are_refused_and_said_once_per_kind(
             junk(n, con_id="999999"),
             junk(n, perm_id="0", order_id="0", ref=""),
         )
-    await round_trip(desk)
+    await round_trip(desk, es)
     await desk.router.reconcile()  # the library keeps fills of unknown orders for this
 
     assert len(desk.orders.fills) == 1
