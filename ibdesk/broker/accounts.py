@@ -69,11 +69,11 @@ class AccountFeed:
         field = translate.ACCOUNT_TAGS.get(value.tag)
         if field is None or value.currency not in ("USD", "BASE") or value.modelCode:
             return
-        self.accounts.merge(value.account, **{field: translate.num(value.value)})
+        self.accounts.merge(translate.name(value.account), **{field: translate.num(value.value)})
 
     def _on_pnl(self, entry: Any) -> None:
         self.accounts.merge(
-            entry.account,
+            translate.name(entry.account),
             daily_pnl=translate.num(entry.dailyPnL),
             unrealized_pnl=translate.num(entry.unrealizedPnL),
             realized_pnl=translate.num(entry.realizedPnL),
@@ -113,7 +113,7 @@ class AccountFeed:
             self.ib.cancelPnLSingle(snap.account, "", inst.con_id)
 
     def _on_pnl_single(self, entry: Any) -> None:
-        key = (entry.account, int(entry.conId))
+        key = (translate.name(entry.account), int(entry.conId))
         pos = self.positions.positions.get(key)
         if pos is None:
             return

@@ -229,3 +229,23 @@ def test_instrument_strings_are_clamped() -> None:
     )
     inst = translate.instrument(contract)
     assert len(inst.symbol) <= 64 and len(inst.exchange) <= 64 and len(inst.local_symbol) <= 64
+
+
+# ---- accounts -----------------------------------------------------------------------------
+
+
+def test_a_megabyte_account_code_is_clamped_before_it_becomes_a_key() -> None:
+    from ibdesk.broker.accounts import AccountFeed
+    from ibdesk.broker.instruments import InstrumentResolver
+    from ibdesk.broker.session import BrokerSession
+    from ibdesk.config import ConnectionSettings
+    from ibdesk.state.account import AccountStore, PositionStore
+    from ibdesk.state.link import LinkStore
+
+    session = BrokerSession(ConnectionSettings(), LinkStore())
+    accounts = AccountStore()
+    feed = AccountFeed(session, InstrumentResolver(session.ib), accounts, PositionStore())
+    code = "DU" + "1" * (1 << 20)
+    feed._on_account_value(lib.AccountValue(code, "NetLiquidation", "100", "USD", ""))
+    feed._on_pnl(lib.PnL(code, "", 1.0, 2.0, 3.0))
+    assert accounts.accounts and all(len(a) <= translate.MAX_NAME for a in accounts.accounts)
