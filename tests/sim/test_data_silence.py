@@ -5,6 +5,7 @@ left alone."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -58,8 +59,7 @@ async def watched(sim: SimThread) -> AsyncIterator[Callable[..., Any]]:
             silence_after=SILENCE_AFTER,
             answer_within=ANSWER_WITHIN,
         )
-        for key, value in fields.items():
-            settings = settings.__class__(**{**_fields(settings), key: value})
+        settings = dataclasses.replace(settings, **fields)
         link = LinkStore()
         session = BrokerSession(settings, link)
         made.append(session)
@@ -71,10 +71,6 @@ async def watched(sim: SimThread) -> AsyncIterator[Callable[..., Any]]:
     yield make
     for session in made:
         await session.stop()
-
-
-def _fields(settings: ConnectionSettings) -> dict[str, Any]:
-    return {name: getattr(settings, name) for name in settings.__slots__}
 
 
 async def test_a_stalled_stream_is_noticed_shown_red_and_reconnected(
