@@ -157,6 +157,8 @@ class InboundGuard:
         """The end of the whole frames after ``_fed`` that fit a batch (at least one)."""
         buf, at, stop = self._buf, self._fed, self._framed
         limit = at + BATCH_BYTES
+        if stop <= limit:
+            return stop  # the usual read: everything whole fits one batch
         while at < stop:
             at += 4 + _LEN.unpack_from(buf, at)[0]
             if at >= limit:

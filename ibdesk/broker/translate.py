@@ -119,7 +119,9 @@ def instrument(contract: Any, details: Any | None = None) -> Instrument:
 
 
 QUOTE_PRICES = ("bid", "ask", "last", "close", "high", "low")
-QUOTE_SIZES = {"bid_size": "bidSize", "ask_size": "askSize", "last_size": "lastSize"}
+QUOTE_SIZES = ("bid_size", "ask_size", "last_size", "volume")
+_TOP = math.nextafter(MAX_PRICE, 0.0)
+_POSITIVE = math.ulp(0.0)
 
 
 def sane_band(reference: float, inst: Instrument | None) -> tuple[float, float]:
@@ -132,8 +134,7 @@ def sane_band(reference: float, inst: Instrument | None) -> tuple[float, float]:
     for a future near zero, more than :data:`BAND` times that near-zero zone away from it.
     With no reference (NaN) only the absolute rules apply.
     """
-    top = math.nextafter(MAX_PRICE, 0.0)
-    positive = math.ulp(0.0)
+    top, positive = _TOP, _POSITIVE
     zone = NEAR_ZERO_TICKS * (inst.min_tick if inst is not None else 0.01)
     future = inst is not None and inst.sec_type is SecType.FUTURE
     if math.isnan(reference):
@@ -179,30 +180,58 @@ def judge_quote(
 ) -> tuple[Quote, tuple[str, ...]]:
     """A Ticker's current state as a Quote, and the names of the fields refused (each kept
     at its value in ``previous``, the last sane quote, or NaN). ``self_reference`` judges
-    against the quote's own prices instead of ``previous`` (a reference gone stale)."""
-    values = {f: _quoted(getattr(ticker, f)) for f in QUOTE_PRICES}
-    basis = None if self_reference else previous
-    ref = reference_price(basis, [values[f] for f in ("bid", "ask", "last", "close")])
+    against the quote's own prices instead of ``previous`` (a reference gone stale).
+
+    This runs for every ticker update, so the sane case is a few comparisons.
+    """
+    t = ticker
+    prices = [_quoted(t.bid), _quoted(t.ask), _quoted(t.last)]
+    prices += (_quoted(t.close), _quoted(t.high), _quoted(t.low))
+    sizes = [num(t.bidSize), num(t.askSize), num(t.lastSize), num(t.volume)]
+    ref = reference_price(None if self_reference else previous, prices[:4])
     lo, hi = sane_band(ref, inst)
-    kept: dict[str, float] = {}
+    refusals: tuple[str, ...] = ()
+    sane = not (sizes[0] < 0 or sizes[1] < 0 or sizes[2] < 0 or sizes[3] < 0)  # NaN is sane
+    for p in prices:
+        if not (lo <= p <= hi or math.isnan(p)):
+            sane = False
+            break
+    if not sane:
+        refusals = _refuse_absurd(con_id, prices, sizes, lo, hi, previous)
+    bid, ask, last, close, high, low = prices
+    bid_size, ask_size, last_size, volume = sizes
+    stamp = t.time.timestamp() if getattr(t, "time", None) else time.time()
+    quote = Quote(
+        con_id, bid, ask, last, bid_size, ask_size, last_size, volume, close, high, low, stamp
+    )
+    return quote, refusals
+
+
+def _refuse_absurd(
+    con_id: int,
+    prices: list[float],
+    sizes: list[float],
+    lo: float,
+    hi: float,
+    previous: Quote | None,
+) -> tuple[str, ...]:
+    """Replace absurd prices and negative sizes (in place) by the last sane quote's values,
+    log each, and return the names of the fields refused."""
     refusals: list[str] = []
-    for field, p in values.items():
-        if lo <= p <= hi or math.isnan(p):  # sane or no quote: the common case, kept cheap
-            kept[field] = p
+    for i, field in enumerate(QUOTE_PRICES):
+        p = prices[i]
+        if lo <= p <= hi or math.isnan(p):
             continue
         why = _why_absurd(p, lo)
         refusals.append(field)
         refused(f"quote:{field}:{why}", "a %s of %r for conId %d (%s)", field, p, con_id, why)
-        kept[field] = getattr(previous, field) if previous is not None else math.nan
-    for field, attr in (*QUOTE_SIZES.items(), ("volume", "volume")):
-        size = num(getattr(ticker, attr))
-        if size < 0:
+        prices[i] = getattr(previous, field) if previous is not None else math.nan
+    for i, field in enumerate(QUOTE_SIZES):
+        if sizes[i] < 0:
             refusals.append(field)
-            refused(f"quote:{field}", "a %s of %r for conId %d (negative)", field, size, con_id)
-            size = getattr(previous, field) if previous is not None else math.nan
-        kept[field] = size
-    stamp = ticker.time.timestamp() if getattr(ticker, "time", None) else time.time()
-    return Quote(con_id=con_id, time=stamp, **kept), tuple(refusals)
+            refused(f"quote:{field}", "a %s of %r for conId %d (negative)", field, sizes[i], con_id)
+            sizes[i] = getattr(previous, field) if previous is not None else math.nan
+    return tuple(refusals)
 
 
 def _quoted(value: Any) -> float:
