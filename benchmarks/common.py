@@ -192,6 +192,7 @@ def run_app(
     *,
     client_id: int = 1,
     limits: bool = True,
+    connect_to: Callable[[SimProcess], int] | None = None,
 ) -> dict[str, Any]:
     """Run the desktop app in this process (offscreen, qasync) against a simulator process
     without pacing or message cap; once the desk is up, ``measure(desk, sim)`` runs on the
@@ -199,7 +200,8 @@ def run_app(
 
     The journal and the window state go to a scratch folder. ``limits=False`` turns the
     pre-trade limits off (a benchmark's own order bursts would trip the rate limit).
-    SystemExit if the measurement failed.
+    ``connect_to(sim)`` gives the port the desk connects to instead of the simulator's (a
+    proxy in front of it). SystemExit if the measurement failed.
     """
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
@@ -229,7 +231,8 @@ def run_app(
 
         QApplication.instance() or QApplication([])
         os.environ["XDG_DATA_HOME"] = tmp
-        connection = ConnectionSettings(port=sim.port, client_id=client_id)
+        port = connect_to(sim) if connect_to is not None else sim.port
+        connection = ConnectionSettings(port=port, client_id=client_id)
         settings = Settings(connection=connection)
         if not limits:
             settings = Settings(connection=connection, risk=limits_off())

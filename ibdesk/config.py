@@ -57,6 +57,9 @@ class ConnectionSettings:
     read_only: bool = False
     connect_timeout: float = field(default=10.0, metadata=_rule(lo=0.5, hi=120))
     auto_connect: bool = False
+    # A live stream is never silent for long: ticks, and the round-trip probe every 5 s.
+    silence_after: float = field(default=5.0, metadata=_rule(lo=0.5, hi=300))
+    answer_within: float = field(default=5.0, metadata=_rule(lo=0.5, hi=120))
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,18 +69,21 @@ class AccountFeed:
         field = translate.ACCOUNT_TAGS.get(value.tag)
         if field is None or value.currency not in ("USD", "BASE") or value.modelCode:
             return
-        self.accounts.merge(value.account, **{field: translate.num(value.value)})
+        self.accounts.merge(translate.name(value.account), **{field: translate.num(value.value)})
 
     def _on_pnl(self, entry: Any) -> None:
         self.accounts.merge(
-            entry.account,
+            translate.name(entry.account),
             daily_pnl=translate.num(entry.dailyPnL),
             unrealized_pnl=translate.num(entry.unrealizedPnL),
             realized_pnl=translate.num(entry.realizedPnL),
         )
 
     def _on_portfolio(self, item: Any) -> None:
-        con_id = int(item.contract.conId)
+        con_id = int(item.contract.conId or 0)
+        if con_id <= 0:
+            translate.refused("position:contract", "a position for no contract (conId %r)", con_id)
+            return
         inst = self.resolver.by_con_id.get(con_id)
         if inst is None:
             self._spawn(self._resolve_then_put(item))
@@ -93,6 +96,8 @@ class AccountFeed:
 
     def _put(self, item: Any, inst: Any) -> None:
         snap = translate.position(item, inst)
+        if snap is None:
+            return  # junk, refused (and said) by the translation
         known = self.positions.positions.get(snap.key)
         if known is not None:
             # Keep the live daily P&L between the (slower) portfolio updates.
@@ -108,7 +113,7 @@ class AccountFeed:
             self.ib.cancelPnLSingle(snap.account, "", inst.con_id)
 
     def _on_pnl_single(self, entry: Any) -> None:
-        key = (entry.account, int(entry.conId))
+        key = (translate.name(entry.account), int(entry.conId))
         pos = self.positions.positions.get(key)
         if pos is None:
             return

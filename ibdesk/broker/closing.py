@@ -88,4 +88,6 @@ class ClosingOrders:
         if self.journal is None:
             return
         for trade, inst, snap in self.sent:
-            self.journal.order(snapshot_of(trade, inst, snap, time.time()))
+            outcome = snapshot_of(trade, inst, snap, time.time())
+            if outcome is not None:
+                self.journal.order(outcome)

@@ -3,6 +3,11 @@
 Every wanted instrument is resubscribed after a reconnect (the library forgets its tickers
 when the socket drops), after 1101 ("restored, data lost"), and after a market-data farm
 comes back (2104 after 2103: streams have been seen to stay dead otherwise).
+
+Every quote is judged before it is stored (``translate.judge_quote``): an absurd price or
+size keeps the last sane value. Should a real market move more than tenfold (a split
+while the desk runs), ``REANCHOR_AFTER`` quotes in a row whose bid, ask and last are all
+refused make the desk judge that instrument's quotes afresh, and say so.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ log = logging.getLogger("ibdesk.broker.marketdata")
 
 #: RTVolume: last trade, size and time in one tick.
 GENERIC_TICKS = "233"
+REANCHOR_AFTER = 20
+""" quotes in a row with bid, ask and last all refused before the reference is dropped """
+CORE = frozenset({"bid", "ask", "last"})
 
 
 class MarketData:
@@ -45,6 +53,8 @@ class MarketData:
         self._con_id_of: dict[int, int] = {}
         """ id(Ticker) -> conId """
         self._farm_down = False
+        self._refused_in_a_row: dict[int, int] = {}
+        """ conId -> quotes in a row whose bid, ask and last were all refused """
         self.ib.pendingTickersEvent += self._on_pending
         session.connected += self.resubscribe_all
         session.disconnected += self._forget_tickers
@@ -65,6 +75,7 @@ class MarketData:
             if self.ib.isConnected():
                 self.ib.cancelMktData(ticker.contract)
         self.quotes.forget(con_id)
+        self._refused_in_a_row.pop(con_id, None)
         self._update_meter()
 
     def resubscribe_all(self) -> None:
@@ -96,12 +107,39 @@ class MarketData:
         self.link.set_meters(market_lines=len(self.tickers))
 
     def _on_pending(self, tickers: Any) -> None:
-        put = self.quotes.put
-        con_id_of = self._con_id_of
+        put, previous = self.quotes.put, self.quotes.quotes.get
+        con_id_of, wanted = self._con_id_of, self.wanted
         for ticker in tickers:
             con_id = con_id_of.get(id(ticker))
-            if con_id is not None:
-                put(translate.quote(con_id, ticker))
+            if con_id is None:
+                continue
+            last = previous(con_id)
+            quote, refused = translate.judge_quote(con_id, ticker, last, wanted.get(con_id))
+            if refused or self._refused_in_a_row:
+                quote = self._after_refusals(con_id, ticker, last, quote, refused)
+            put(quote)
+
+    def _after_refusals(
+        self, con_id: int, ticker: Any, last: Any, quote: Any, refused: tuple[str, ...]
+    ) -> Any:
+        """Count quotes whose whole top of book was refused; past ``REANCHOR_AFTER`` in a
+        row the reference is stale, not the market: judge afresh."""
+        if not CORE.issubset(refused):
+            self._refused_in_a_row.pop(con_id, None)
+            return quote
+        streak = self._refused_in_a_row.get(con_id, 0) + 1
+        if streak < REANCHOR_AFTER:
+            self._refused_in_a_row[con_id] = streak
+            return quote
+        self._refused_in_a_row.pop(con_id, None)
+        log.warning(
+            "conId %d: %d quotes in a row far from the last sane price; judging its quotes "
+            "afresh (the market really moved)",
+            con_id,
+            streak,
+        )
+        inst = self.wanted.get(con_id)
+        return translate.judge_quote(con_id, ticker, last, inst, self_reference=True)[0]
 
     def _on_error(self, req_id: int, code: int, text: str) -> None:
         if code == 1101:

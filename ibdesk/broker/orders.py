@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
 import math
 import time
@@ -33,7 +34,6 @@ from ibdesk.domain.orders import (
     OrderSnapshot,
     OrderState,
     OrderType,
-    Side,
     Tif,
 )
 from ibdesk.domain.ticket import WhatIf
@@ -236,6 +236,8 @@ class OrderRouter:
     def _put_trade(self, trade: Any, inst: Instrument) -> None:
         known = self.store.get(ref_of(trade))
         snap = snapshot_of(trade, inst, known, self.clock())
+        if snap is None:
+            return  # junk, refused (and said) by the translation
         if snap.state is OrderState.UNKNOWN and (
             known is None or known.state is not OrderState.UNKNOWN
         ):
@@ -252,12 +254,30 @@ class OrderRouter:
             self.journal.order(snap)
 
     def _on_exec(self, trade: Any, fill: Any) -> None:
-        inst = self.resolver.by_con_id.get(int(trade.contract.conId)) or translate.instrument(
-            trade.contract
-        )
-        snap = fill_of(fill, inst, ref_of(trade))
-        if self.store.add_fill(snap):
+        ordered, filled = int(trade.contract.conId or 0), int(fill.contract.conId or 0)
+        snap = None
+        if filled != ordered and trade.contract.secType != "BAG":  # a combo fills by leg
+            translate.refused(
+                "fill:contract",
+                "a fill (exec %s) for conId %d on an order for conId %d",
+                translate.name(fill.execution.execId),
+                filled,
+                ordered,
+            )
+        else:
+            inst = self.resolver.by_con_id.get(ordered) or translate.instrument(trade.contract)
+            snap = fill_of(fill, inst, ref_of(trade))
+        if snap is None:
+            self._forget_fill(trade, fill)
+        elif self.store.add_fill(snap):
             self.journal.fill(snap)
+
+    def _forget_fill(self, trade: Any, fill: Any) -> None:
+        """Keep a refused fill out of the library's books too: its fills() (which
+        reconciliation reads) and the trade's fills (which its filled() sums)."""
+        self.ib.wrapper.fills.pop(fill.execution.execId, None)
+        if fill in trade.fills:
+            trade.fills.remove(fill)
 
     def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
         known = self.store.fills.get(fill.execution.execId)
@@ -372,7 +392,7 @@ class OrderRouter:
             e = trade_fill.execution
             ref = e.orderRef or self.store.ref_for(e.orderId, e.permId) or f"ext:{e.permId}"
             fill = fill_of(trade_fill, inst, ref)
-            if self.store.add_fill(fill):
+            if fill is not None and self.store.add_fill(fill):
                 self.journal.fill(fill)
                 counts["fills"] += 1
         if full:
@@ -473,11 +493,23 @@ def summary(counts: dict[str, int]) -> str:
 # ---- translation ------------------------------------------------------------------------------
 
 
+MAX_REF = 80
+""" an orderRef longer than this is cut and tagged with a digest of the whole (still unique) """
+
+
+def clamp_ref(ref: str) -> str:
+    """An orderRef as a key: cut when too long, with a digest of the whole so that two long
+    refs stay two keys."""
+    if len(ref) <= MAX_REF:
+        return ref
+    return f"{ref[:64]}~{hashlib.sha1(ref.encode(errors='replace')).hexdigest()[:12]}"
+
+
 def ref_of(trade: Any) -> str:
     """The orderRef ibdesk files an order under (``ext:...`` for orders it did not make)."""
     order = trade.order
     if order.orderRef:
-        return str(order.orderRef)
+        return clamp_ref(str(order.orderRef))
     if order.permId:
         return f"ext:{order.permId}"
     return f"ext:{order.clientId}:{order.orderId}"
@@ -522,9 +554,24 @@ def _price(value: Any) -> float | None:
 
 def snapshot_of(
     trade: Any, inst: Instrument, known: OrderSnapshot | None, now: float
-) -> OrderSnapshot:
-    """A library Trade as an OrderSnapshot, with the local-cancel caveat applied."""
+) -> OrderSnapshot | None:
+    """A library Trade as an OrderSnapshot, with the local-cancel caveat applied; None (and
+    a log line) for an order no book should hold: an unknown action, a quantity that is not
+    a number or below zero, no contract."""
     order, status = trade.order, trade.orderStatus
+    side = translate.side_of_action(order.action)
+    qty = translate.num(order.totalQuantity)
+    if side is None:
+        translate.refused("order:action", "an order with action %r", translate.name(order.action))
+        return None
+    if math.isnan(qty) or qty < 0:  # 0 is a cash-quantity order
+        translate.refused("order:quantity", "an order of quantity %r", order.totalQuantity)
+        return None
+    if int(trade.contract.conId or 0) <= 0:
+        translate.refused(
+            "order:contract", "an order for no contract (conId %r)", trade.contract.conId
+        )
+        return None
     state = BROKER_STATES.get(status.status, OrderState.UNKNOWN)
     reason = known.reason if known is not None else ""
     last = trade.log[-1] if trade.log else None
@@ -539,7 +586,7 @@ def snapshot_of(
     filled = 0.0 if math.isnan(filled) else filled
     if state is OrderState.WORKING and filled > 0:
         state = OrderState.PARTIAL
-    qty, limit, stop = float(order.totalQuantity), _price(order.lmtPrice), _price(order.auxPrice)
+    limit, stop = _price(order.lmtPrice), _price(order.auxPrice)
     if (
         known is not None
         and reason in ("modify sent", "cancel sent")
@@ -553,11 +600,13 @@ def snapshot_of(
     return OrderSnapshot(
         ref=ref_of(trade),
         instrument=inst,
-        side=Side(order.action),
+        side=side,
         qty=qty,
         order_type=order_type,
         state=state,
-        account=order.account or status_account(trade) or (known.account if known else ""),
+        account=translate.name(order.account)
+        or status_account(trade)
+        or (known.account if known else ""),
         limit_price=limit,
         stop_price=stop,
         tif=Tif(order.tif) if order.tif in Tif.__members__.values() else Tif.DAY,
@@ -567,8 +616,8 @@ def snapshot_of(
         parent_ref=known.parent_ref if known else "",
         filled=filled,
         avg_fill_price=translate.num(status.avgFillPrice) if filled else math.nan,
-        broker_status=status.status,
-        reason=reason,
+        broker_status=translate.name(status.status),
+        reason=translate.text(reason),
         created=known.created if known is not None else now,
         updated=now,
     )
@@ -576,30 +625,71 @@ def snapshot_of(
 
 def status_account(trade: Any) -> str:
     """The account of a trade whose order does not name one (the first fill's)."""
-    return str(trade.fills[0].execution.acctNumber) if trade.fills else ""
+    return translate.name(trade.fills[0].execution.acctNumber) if trade.fills else ""
 
 
 def _error_text(message: str) -> str:
-    # The library logs "Error 201, reqId 7: Order rejected - reason:..."; keep IB's words.
+    # The library logs "Error 201, reqId 7: Order rejected - reason:..."; keep IB's words
+    # (clamped first: the message may be a megabyte of junk).
+    message = translate.text(message)
     return message.split(": ", 1)[1] if ": " in message else message
 
 
-def fill_of(fill: Any, inst: Instrument, ref: str) -> FillSnapshot:
-    """A library Fill as a FillSnapshot filed under ``ref``."""
+def fill_of(fill: Any, inst: Instrument, ref: str) -> FillSnapshot | None:
+    """A library Fill as a FillSnapshot filed under ``ref``; None (and one log line per kind
+    of junk) for an execution no book should hold."""
     e = fill.execution
+    why = _junk_fill(fill, inst, ref)
+    if why is not None:
+        kind, detail = why
+        translate.refused(
+            f"fill:{kind}",
+            "a fill (exec %s, %s): %s",
+            translate.name(e.execId),
+            inst.local_symbol,
+            detail,
+        )
+        return None
     report = fill.commissionReport
     reported = bool(report.execId)
     return FillSnapshot(
         exec_id=e.execId,
         time=e.time.timestamp(),
-        ref=ref,
+        ref=clamp_ref(ref),
         order_id=int(e.orderId),
         perm_id=int(e.permId),
         instrument=inst,
-        side=Side.BUY if e.side == "BOT" else Side.SELL,
+        side=translate.EXECUTION_SIDES[e.side],
         qty=float(e.shares),
         price=float(e.price),
-        account=e.acctNumber,
+        account=translate.name(e.acctNumber),
         commission=translate.num(report.commission) if reported else math.nan,
         realized_pnl=translate.num(report.realizedPNL) if reported else math.nan,
     )
+
+
+def _junk_fill(fill: Any, inst: Instrument, ref: str) -> tuple[str, str] | None:
+    """(kind, what is wrong) for an execution that is junk, or None.
+
+    An execution must name itself (an execId of sane length), tie to an order (a permId or
+    an orderRef: IB gives every order a permId), be for a contract, say BOT or SLD, and
+    carry a positive, finite quantity and a sane price (see translate.absurd_price; with no
+    reference, since a fill is the market's word, only the absolute rules apply).
+    """
+    e = fill.execution
+    if not e.execId or len(str(e.execId)) > translate.MAX_NAME:
+        return "exec-id", f"no usable execution id ({len(str(e.execId or ''))} characters)"
+    if int(e.permId or 0) <= 0 and not e.orderRef and int(e.orderId or 0) <= 0:
+        return "order", "no order to file it under (no permId, orderId or orderRef)"
+    if int(fill.contract.conId or 0) <= 0:
+        return "contract", f"no contract (conId {fill.contract.conId!r})"
+    if e.side not in translate.EXECUTION_SIDES:
+        return "side", f"side {translate.name(e.side, 16)!r} is neither BOT nor SLD"
+    qty = translate.num(e.shares)
+    if math.isnan(qty) or qty <= 0:
+        return "quantity", f"quantity {e.shares!r} is not a positive number"
+    price = translate.num(e.price)
+    absurd = translate.absurd_price(price, math.nan, inst)
+    if math.isnan(price) or absurd is not None or not math.isfinite(float(e.price)):
+        return "price", f"price {e.price!r} is {absurd or 'not a number'}"
+    return None

@@ -4,6 +4,13 @@ Connects with the configured client id and falls back to the next one when TWS s
 in use (326: TWS closes the socket and the library would only time out); reconnects with a
 capped backoff whenever the socket drops (TWS restarts daily); measures the round trip with
 ``reqCurrentTime``; and turns IB's notices into plain-words banners and farm lights.
+
+A socket can stay open with nothing usable coming through it: a stalled API stream left the
+desk green for 20 s, and after a framing corruption data stayed frozen with no event at all
+(issue 12). So the session watches the stream: after ``silence_after`` seconds without a
+whole frame it asks TWS for the time, and no answer within ``answer_within`` seconds (with
+nothing else arriving meanwhile), or a garbled stream (``InboundGuard``), means a red notice,
+a drop and a reconnect through the usual loop.
 """
 
 from __future__ import annotations
@@ -11,21 +18,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from typing import Any
 
 from ibdesk import events
 from ibdesk.broker import ib as shim
+from ibdesk.broker import translate
+from ibdesk.broker.inbound import InboundGuard
 from ibdesk.config import ConnectionSettings
 from ibdesk.domain import notices
-from ibdesk.domain.connection import LinkState
+from ibdesk.domain.connection import LinkState, Notice
 from ibdesk.domain.notices import FARM_CODES, notice_for, refused_notice
+from ibdesk.logs import FloodGuard
 from ibdesk.state.link import LinkStore
 
 log = logging.getLogger("ibdesk.broker.session")
 
 HEALTH_INTERVAL = 5.0
 MAX_CLIENT_ID_FALLBACKS = 10
+GRACE = 0.1
+""" seconds a timed-out probe waits for data already in the socket (a loop that was frozen
+reads it first) before the stream is declared dead """
+
+LOG_FLOOD_GUARD = FloodGuard()
+""" one per process: the loggers a hostile stream can flood, shared by every session """
+GUARDED_LOGGERS = (
+    *(f"{shim.LOGGER_PREFIX}.{name}" for name in ("Decoder", "wrapper", "client", "ib")),
+    "ibdesk.broker.translate",
+    "ibdesk.broker.orders",
+    "ibdesk.broker.marketdata",
+    "ibdesk.broker.accounts",
+    "ibdesk.broker.inbound",
+    "ibdesk.broker.session",
+)
 
 
 class ClientIdInUseError(Exception):
@@ -83,6 +109,10 @@ class BrokerSession:
         self._health: asyncio.Task[None] | None = None
         self._rtt: asyncio.Task[None] | None = None
         self._sent_mark = (time.monotonic(), 0)
+        self._guarding_logs = False
+        self._dropped: tuple[bool, float] | None = None
+        """ (garbled, when) of the session's last drop for a dead stream, until it is back """
+        self.inbound = InboundGuard(self.ib.client, self._on_garbled)
         self.ib.errorEvent += self._on_error
         self.ib.disconnectedEvent += self._on_disconnected
 
@@ -98,6 +128,9 @@ class BrokerSession:
 
     def start(self) -> asyncio.Task[None]:
         """Connect, and keep reconnecting until :meth:`stop`."""
+        if not self._guarding_logs:
+            self._guarding_logs = True
+            LOG_FLOOD_GUARD.attach(*GUARDED_LOGGERS)
         if self._runner is None or self._runner.done():
             self._stopping = False
             self._runner = asyncio.ensure_future(self._run())
@@ -113,6 +146,10 @@ class BrokerSession:
                     await task
         self.ib.disconnect()
         self.link.set_status(state=LinkState.DISCONNECTED, retry_in=0.0)
+        if self._guarding_logs:
+            self._guarding_logs = False
+            LOG_FLOOD_GUARD.flush()
+            LOG_FLOOD_GUARD.detach()
 
     # ---- the connect loop ---------------------------------------------------------------------
 
@@ -157,6 +194,7 @@ class BrokerSession:
 
     async def _connect_once(self) -> None:
         self._down.clear()
+        self.inbound.reset()
         refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def watch(req_id: int, code: int, *_: Any) -> None:
@@ -188,13 +226,16 @@ class BrokerSession:
                 refused.cancel()
 
     async def _serve_until_down(self) -> None:
-        managed = tuple(self.ib.managedAccounts())
+        managed = tuple(translate.name(a, 32) for a in self.ib.managedAccounts()[:100])
         if self.settings.account and self.settings.account not in managed:
             self.link.post(notices.account_not_managed(self.settings.account, managed, time.time()))
         self.account = self.settings.account if self.settings.account in managed else managed[0]
         self.backoff.reset()
         for key in ("connection", "client-id"):
             self.link.clear(key)
+        if self._dropped is not None:
+            self.link.post(notices.data_restored(*self._dropped, time.time()))
+            self._dropped = None
         self.link.set_status(
             state=LinkState.CONNECTED,
             server_version=self.server_version,
@@ -224,6 +265,7 @@ class BrokerSession:
             self.disconnected.emit()
 
     async def _wait_before_retry(self) -> None:
+        LOG_FLOOD_GUARD.flush()
         delay = self.backoff.take()
         self.link.set_status(retry_in=delay)
         await asyncio.sleep(delay)
@@ -231,28 +273,63 @@ class BrokerSession:
     def _post_client_id_fallback(self) -> None:
         self.link.post(notices.client_id_fallback(self.client_id, time.time()))
 
-    # ---- health -------------------------------------------------------------------------------
+    # ---- health and the data-silence watchdog --------------------------------------------------
 
     async def _health_loop(self) -> None:
-        """Round trip every few seconds; the outgoing message rate every second."""
+        """Round trip every few seconds, and at once when the stream falls silent; the
+        outgoing message rate and the log summaries every second."""
         self._sent_mark = (time.monotonic(), int(self.ib.client.conn.numMsgSent))
-        tick = 0
+        tick = min(0.25, self.settings.silence_after / 4)
+        last_rtt = last_meter = -math.inf
         while True:
-            if tick % int(HEALTH_INTERVAL) == 0 and (self._rtt is None or self._rtt.done()):
-                self._rtt = asyncio.ensure_future(self._measure_rtt())
-            await asyncio.sleep(1.0)
-            self.link.set_meters(msgs_per_s=self._message_rate())
-            tick += 1
+            now = time.monotonic()
+            silent = now - self.inbound.last_frame >= self.settings.silence_after
+            if (silent or now - last_rtt >= HEALTH_INTERVAL) and (
+                self._rtt is None or self._rtt.done()
+            ):
+                last_rtt = now
+                self._rtt = asyncio.ensure_future(self._probe())
+            if now - last_meter >= 1.0:
+                last_meter = now
+                self.link.set_meters(msgs_per_s=self._message_rate())
+                LOG_FLOOD_GUARD.flush()
+            await asyncio.sleep(tick)
 
-    async def _measure_rtt(self) -> None:
+    async def _probe(self) -> None:
+        """Ask TWS for the time: the round trip, and whether the stream is alive at all."""
+        frames = self.inbound.frames
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), HEALTH_INTERVAL)
+            await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.settings.answer_within)
             rtt = (time.perf_counter() - started) * 1000
-        except (TimeoutError, ConnectionError):
-            rtt = float("inf")
+        except TimeoutError:
+            await asyncio.sleep(GRACE)
+            if self.inbound.frames == frames and self.ib.isConnected():
+                silent = time.monotonic() - self.inbound.last_frame
+                notice = notices.data_silence(silent, self.settings.answer_within, time.time())
+                self._drop(notice, garbled=False)
+                return
+            rtt = math.inf
+        except ConnectionError:
+            rtt = math.inf
         if self.ib.isConnected():
             self.link.set_meters(rtt_ms=rtt)
+
+    def _on_garbled(self, length: int) -> None:
+        if self.ib.isConnected():
+            self._drop(notices.garbled_stream(length, time.time()), garbled=True)
+
+    def _drop(self, notice: Notice, garbled: bool) -> None:
+        """Drop a connection that delivers nothing usable; the connect loop reconnects."""
+        if self._stopping or self._down.is_set():
+            return
+        log.warning("%s", notice.text)
+        self.link.set_status(state=LinkState.RECONNECTING, server_version=0)  # lights grey now
+        self.link.post(notice)
+        self._dropped = (garbled, notice.time)
+        self.inbound.reset()
+        self.ib.disconnect()
+        self._down.set()
 
     def _message_rate(self) -> float:
         """Messages sent per second since the last sample."""
@@ -265,6 +342,7 @@ class BrokerSession:
     # ---- library events -------------------------------------------------------------------------
 
     def _on_error(self, req_id: int, code: int, text: str, *_: Any) -> None:
+        text = translate.text(text)  # a megabyte of error text must reach no banner or table
         farm = FARM_CODES.get(code)
         if farm is not None:
             self.link.set_farm(*farm)

@@ -1,11 +1,17 @@
-"""Library objects to frozen domain snapshots: the one place camelCase becomes snake_case.
+"""Library objects to frozen domain snapshots: the one place camelCase becomes snake_case,
+and where what the broker sends is checked before anything stores it as fact.
 
 Nothing the client library mutates in place (Ticker, Trade, PortfolioItem) ever leaves the
-broker layer; other layers get these snapshots instead.
+broker layer; other layers get these snapshots instead. A hostile or broken stream carries
+junk (issue 12: a 1 MiB error text, a high of 1e23, NaN and infinite prices): texts are
+clamped (:func:`text`, :func:`name`), and prices are judged by :func:`absurd_price`; each
+refusal is logged with a ``flood_key`` naming its kind, so the broker's FloodGuard keeps it to
+one line per kind per window.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from typing import Any
@@ -13,9 +19,53 @@ from typing import Any
 from ibdesk.domain.account import PositionSnapshot
 from ibdesk.domain.instruments import Instrument, SecType
 from ibdesk.domain.market import Quote
+from ibdesk.domain.orders import Side
+
+log = logging.getLogger("ibdesk.broker.translate")
 
 #: IB's "no value" markers, which must never reach a table as a price.
 UNSET_DOUBLE = 1.7976931348623157e308
+
+MAX_TEXT = 500
+""" characters kept of a free text (an error, a reason); IB's longest are about 300 """
+MAX_NAME = 64
+""" characters kept of a name (symbol, exchange, account, status) """
+MAX_PRICE = 1e9
+""" no instrument IB quotes is priced anywhere near a billion """
+BAND = 10.0
+""" a price more than this factor away from the instrument's reference is absurd """
+NEAR_ZERO_TICKS = 1000
+""" a future this close to zero (in ticks) may trade at or below it, as CL did in 2020 """
+
+SELL_ACTIONS = frozenset({"SELL", "SSHORT", "SSHORTX", "SLONG"})
+""" IB's order actions that sell: a sale, a short sale (exempt or not), a sale of a long """
+EXECUTION_SIDES = {"BOT": Side.BUY, "SLD": Side.SELL}
+
+
+def text(value: Any, limit: int = MAX_TEXT) -> str:
+    """A free text from the broker, cut to ``limit`` characters with a note of the cut."""
+    s = value if isinstance(value, str) else "" if value is None else str(value)
+    if len(s) <= limit:
+        return s
+    return f"{s[:limit]}... [{len(s) - limit:,} characters cut]"
+
+
+def name(value: Any, limit: int = MAX_NAME) -> str:
+    """A name from the broker (symbol, exchange, account), cut to ``limit`` characters."""
+    s = value if isinstance(value, str) else "" if value is None else str(value)
+    return s[:limit]
+
+
+def refused(kind: str, message: str, *args: Any) -> None:
+    """Log one refusal; ``kind`` keys the FloodGuard's one line per kind per window."""
+    log.warning("refused from the broker: " + message, *args, extra={"flood_key": kind})
+
+
+def side_of_action(action: Any) -> Side | None:
+    """An order's action as a Side (SSHORT, SSHORTX and SLONG sell); None for junk."""
+    if action == "BUY":
+        return Side.BUY
+    return Side.SELL if action in SELL_ACTIONS else None
 
 
 def num(value: Any) -> float:
@@ -36,7 +86,8 @@ def price(value: Any) -> float:
 
 
 def instrument(contract: Any, details: Any | None = None) -> Instrument:
-    """A qualified Contract (and its ContractDetails, which carry the tick) as an Instrument."""
+    """A qualified Contract (and its ContractDetails, which carry the tick) as an Instrument,
+    with every string clamped."""
     sec_type = (
         SecType(contract.secType)
         if contract.secType in SecType.__members__.values()
@@ -50,47 +101,167 @@ def instrument(contract: Any, details: Any | None = None) -> Instrument:
         min_tick = 0.01
     return Instrument(
         con_id=int(contract.conId),
-        symbol=contract.symbol,
+        symbol=name(contract.symbol),
         sec_type=sec_type,
-        exchange=contract.exchange,
-        currency=contract.currency,
-        local_symbol=contract.localSymbol or contract.symbol,
+        exchange=name(contract.exchange),
+        currency=name(contract.currency, 8),
+        local_symbol=name(contract.localSymbol or contract.symbol),
         multiplier=1.0 if math.isnan(multiplier) or sec_type is not SecType.FUTURE else multiplier,
         min_tick=min_tick,
-        expiry=(contract.lastTradeDateOrContractMonth or "")[:8],
-        trading_class=contract.tradingClass or "",
-        primary_exchange=contract.primaryExchange or "",
-        long_name=getattr(details, "longName", "") or "",
-        liquid_hours=getattr(details, "liquidHours", "") or "",
-        time_zone=getattr(details, "timeZoneId", "") or "",
+        expiry=name(contract.lastTradeDateOrContractMonth, 8),
+        trading_class=name(contract.tradingClass),
+        primary_exchange=name(contract.primaryExchange),
+        long_name=name(getattr(details, "longName", ""), 200),
+        # A week of sessions is about 300 characters; anything near the cut is junk anyway.
+        liquid_hours=name(getattr(details, "liquidHours", ""), 4000),
+        time_zone=name(getattr(details, "timeZoneId", "")),
     )
 
 
-def quote(con_id: int, ticker: Any) -> Quote:
-    """A Ticker's current state as a Quote."""
-    stamp = ticker.time.timestamp() if getattr(ticker, "time", None) else time.time()
-    return Quote(
-        con_id=con_id,
-        bid=price(ticker.bid),
-        ask=price(ticker.ask),
-        last=price(ticker.last),
-        bid_size=num(ticker.bidSize),
-        ask_size=num(ticker.askSize),
-        last_size=num(ticker.lastSize),
-        volume=num(ticker.volume),
-        close=price(ticker.close),
-        high=price(ticker.high),
-        low=price(ticker.low),
-        time=stamp,
+QUOTE_PRICES = ("bid", "ask", "last", "close", "high", "low")
+QUOTE_SIZES = ("bid_size", "ask_size", "last_size", "volume")
+_TOP = math.nextafter(MAX_PRICE, 0.0)
+_POSITIVE = math.ulp(0.0)
+
+
+def sane_band(reference: float, inst: Instrument | None) -> tuple[float, float]:
+    """The closed range of sane prices for an instrument around its reference price.
+
+    The rule: a price is absurd when it is infinite or beyond :data:`MAX_PRICE`; at or below
+    zero, unless the instrument is a future within :data:`NEAR_ZERO_TICKS` ticks of zero (CL
+    traded at -37.63 on 20 April 2020; a stock or a currency never does); or more than
+    :data:`BAND` times above or below the reference (the instrument's last sane price), or,
+    for a future near zero, more than :data:`BAND` times that near-zero zone away from it.
+    With no reference (NaN) only the absolute rules apply.
+    """
+    top, positive = _TOP, _POSITIVE
+    zone = NEAR_ZERO_TICKS * (inst.min_tick if inst is not None else 0.01)
+    future = inst is not None and inst.sec_type is SecType.FUTURE
+    if math.isnan(reference):
+        return (-top if future else positive), top
+    if future and abs(reference) <= zone:
+        return max(-top, reference - BAND * zone), min(top, reference + BAND * zone)
+    if reference > 0:
+        return max(positive, reference / BAND), min(top, reference * BAND)
+    return positive, top
+
+
+def absurd_price(p: float, reference: float, inst: Instrument | None) -> str | None:
+    """Why a price is absurd (see :func:`sane_band`), or None when it is sane; NaN, "no
+    price", is sane."""
+    lo, hi = sane_band(reference, inst)
+    return None if math.isnan(p) or lo <= p <= hi else _why_absurd(p, lo)
+
+
+def _why_absurd(p: float, lo: float) -> str:
+    if math.isinf(p) or abs(p) >= MAX_PRICE:
+        return "not a price"
+    return "at or below zero" if p <= 0 < lo else "too far from the reference"
+
+
+def reference_price(previous: Quote | None, candidates: list[float]) -> float:
+    """The price a new quote is judged against: the last sane quote's last (or mid, or
+    close); with none, the lower median of the new quote's own prices (one junk field
+    among four cannot move it)."""
+    if previous is not None:
+        for p in (previous.last, previous.mid, previous.close):
+            if not math.isnan(p):
+                return p
+    sane = sorted(p for p in candidates if not math.isnan(p) and abs(p) < MAX_PRICE)
+    return sane[(len(sane) - 1) // 2] if sane else math.nan
+
+
+def judge_quote(
+    con_id: int,
+    ticker: Any,
+    previous: Quote | None = None,
+    inst: Instrument | None = None,
+    self_reference: bool = False,
+) -> tuple[Quote, tuple[str, ...]]:
+    """A Ticker's current state as a Quote, and the names of the fields refused (each kept
+    at its value in ``previous``, the last sane quote, or NaN). ``self_reference`` judges
+    against the quote's own prices instead of ``previous`` (a reference gone stale).
+
+    This runs for every ticker update, so the sane case is a few comparisons.
+    """
+    t = ticker
+    prices = [_quoted(t.bid), _quoted(t.ask), _quoted(t.last)]
+    prices += (_quoted(t.close), _quoted(t.high), _quoted(t.low))
+    sizes = [num(t.bidSize), num(t.askSize), num(t.lastSize), num(t.volume)]
+    ref = reference_price(None if self_reference else previous, prices[:4])
+    lo, hi = sane_band(ref, inst)
+    refusals: tuple[str, ...] = ()
+    sane = not (sizes[0] < 0 or sizes[1] < 0 or sizes[2] < 0 or sizes[3] < 0)  # NaN is sane
+    for p in prices:
+        if not (lo <= p <= hi or math.isnan(p)):
+            sane = False
+            break
+    if not sane:
+        refusals = _refuse_absurd(con_id, prices, sizes, lo, hi, previous)
+    bid, ask, last, close, high, low = prices
+    bid_size, ask_size, last_size, volume = sizes
+    stamp = t.time.timestamp() if getattr(t, "time", None) else time.time()
+    quote = Quote(
+        con_id, bid, ask, last, bid_size, ask_size, last_size, volume, close, high, low, stamp
     )
+    return quote, refusals
 
 
-def position(item: Any, inst: Instrument) -> PositionSnapshot:
-    """A PortfolioItem (updatePortfolio) as a PositionSnapshot."""
+def _refuse_absurd(
+    con_id: int,
+    prices: list[float],
+    sizes: list[float],
+    lo: float,
+    hi: float,
+    previous: Quote | None,
+) -> tuple[str, ...]:
+    """Replace absurd prices and negative sizes (in place) by the last sane quote's values,
+    log each, and return the names of the fields refused."""
+    refusals: list[str] = []
+    for i, field in enumerate(QUOTE_PRICES):
+        p = prices[i]
+        if lo <= p <= hi or math.isnan(p):
+            continue
+        why = _why_absurd(p, lo)
+        refusals.append(field)
+        refused(f"quote:{field}:{why}", "a %s of %r for conId %d (%s)", field, p, con_id, why)
+        prices[i] = getattr(previous, field) if previous is not None else math.nan
+    for i, field in enumerate(QUOTE_SIZES):
+        if sizes[i] < 0:
+            refusals.append(field)
+            refused(f"quote:{field}", "a %s of %r for conId %d (negative)", field, sizes[i], con_id)
+            sizes[i] = getattr(previous, field) if previous is not None else math.nan
+    return tuple(refusals)
+
+
+def _quoted(value: Any) -> float:
+    """A quoted price as sent: NaN for "no quote" (None, -1, IB's unset), infinities kept
+    so that :func:`absurd_price` refuses them instead of taking them for "no quote"."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return math.nan if x in (-1, UNSET_DOUBLE) else x
+
+
+def quote(
+    con_id: int, ticker: Any, previous: Quote | None = None, inst: Instrument | None = None
+) -> Quote:
+    """A Ticker's current state as a Quote, absurd values refused (see :func:`judge_quote`)."""
+    return judge_quote(con_id, ticker, previous, inst)[0]
+
+
+def position(item: Any, inst: Instrument) -> PositionSnapshot | None:
+    """A PortfolioItem (updatePortfolio) as a PositionSnapshot; None (and a log line) when
+    its quantity is not a number."""
+    qty = num(item.position)
+    if math.isnan(qty):
+        refused("position:quantity", "a position of %r in %s", item.position, inst.local_symbol)
+        return None
     return PositionSnapshot(
-        account=item.account,
+        account=name(item.account),
         instrument=inst,
-        qty=float(item.position),
+        qty=qty,
         avg_cost=num(item.averageCost),
         market_price=price(item.marketPrice),
         market_value=num(item.marketValue),

@@ -5,6 +5,8 @@ Pure data and one function, so the wording is tested without a connection.
 
 from __future__ import annotations
 
+import time
+
 from ibdesk.domain.connection import Farm, Notice, Severity
 
 API_SETTINGS_HINT = (
@@ -139,6 +141,49 @@ def account_not_managed(wanted: str, managed: tuple[str, ...], now: float) -> No
         Severity.ERROR,
         f"Account {wanted} is not managed by this login ({', '.join(managed)}); "
         f"showing {managed[0]} instead.",
+        0,
+        now,
+    )
+
+
+DATA_SILENCE = "data-silence"
+
+
+def data_silence(seconds: float, answer_within: float, now: float) -> Notice:
+    """Nothing has come from TWS for a while, and it did not answer a time request."""
+    return Notice(
+        DATA_SILENCE,
+        Severity.ERROR,
+        f"No data from TWS for {seconds:.0f} s, and no answer to a time request within "
+        f"{answer_within:g} s: quotes and order states are frozen. ibdesk is dropping the "
+        "connection and reconnecting.",
+        0,
+        now,
+    )
+
+
+def garbled_stream(length: int, now: float) -> Notice:
+    """The stream from TWS announced a message no TWS sends: nothing after it can be read."""
+    return Notice(
+        DATA_SILENCE,
+        Severity.ERROR,
+        f"No data from TWS can be read: the stream is garbled (a message claimed "
+        f"{length:,} bytes). Quotes and order states are frozen. ibdesk is dropping the "
+        "connection and reconnecting.",
+        0,
+        now,
+    )
+
+
+def data_restored(garbled: bool, dropped_at: float, now: float) -> Notice:
+    """Back after a drop for silence or a garbled stream: say so, no longer in red."""
+    when = time.strftime("%H:%M:%S", time.localtime(dropped_at))
+    what = "was garbled" if garbled else "fell silent"
+    return Notice(
+        DATA_SILENCE,
+        Severity.WARNING,
+        f"The data stream from TWS {what} at {when}; ibdesk dropped the connection, "
+        "reconnected and resynchronised.",
         0,
         now,
     )

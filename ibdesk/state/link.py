@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from ibdesk import events
-from ibdesk.domain.connection import Farm, LinkStatus, Notice
+from ibdesk.domain.connection import Farm, LinkState, LinkStatus, Notice
 
 
 class LinkStore:
@@ -32,9 +32,14 @@ class LinkStore:
         self.cleared = events.new("linkNoticeCleared")
 
     def set_status(self, **fields: Any) -> None:
-        """Update fields of the LinkStatus."""
+        """Update fields of the LinkStatus. Leaving CONNECTED forgets the farms and the round
+        trip: they described a connection that is gone (TWS reports its farms again at the
+        next connect), and a green light on a dead link is what issue 12 found."""
         new = dataclasses.replace(self.status, **fields)
         if new != self.status:
+            if new.state is not LinkState.CONNECTED:
+                self.farms.clear()
+                self.rtt_ms = None
             self.status = new
             self.changed.emit()
 

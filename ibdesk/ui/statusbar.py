@@ -79,16 +79,21 @@ class StatusBar(QStatusBar):
             self.mode.setText(f"<b style='color:{color}'>{'PAPER' if paper else 'LIVE'}</b>")
         else:
             self.mode.setText("")
-        self.farms.setText("  ".join(self._farm(f) for f in Farm))
+        live = s.state is LinkState.CONNECTED
+        self.farms.setText("  ".join(self._farm(f, live) for f in Farm))
         rtt = self.link.rtt_ms
-        self.rtt.setText(
-            "" if rtt is None else (f"rtt {DASH}" if math.isinf(rtt) else f"rtt {rtt:.0f} ms")
-        )
+        if not live:
+            self.rtt.setText(f"<span style='color:{t.dim}'>rtt {DASH}</span>")
+        else:
+            self.rtt.setText(
+                "" if rtt is None else (f"rtt {DASH}" if math.isinf(rtt) else f"rtt {rtt:.0f} ms")
+            )
         self.messages.setText(f"{self.link.msgs_per_s:.0f}/{MESSAGE_BUDGET} msg/s")
         self.lines.setText(f"{self.link.market_lines}/{LINE_BUDGET} lines")
 
-    def _farm(self, farm: Farm) -> str:
-        ok = self.link.farms.get(farm, "unknown")
+    def _farm(self, farm: Farm, live: bool) -> str:
+        """A farm's light: grey unless connected and TWS has said how the farm is."""
+        ok = self.link.farms.get(farm, "unknown") if live else "unknown"
         t = theme.current()
         color = t.dim if ok == "unknown" else t.ok if ok else t.error if ok is False else t.dim
         return f"<span style='color:{color}'>●</span> {FARM_SHORT[farm]}"

@@ -114,6 +114,20 @@ def test_the_readme_config_example_loads(tmp_path: Path) -> None:
     assert settings.risk.max_order_qty["ES"] == 5.0
     assert settings.risk.max_position["*STK"] == 5000.0
     assert settings.risk.watchdog_halt_after == 1.5
+    assert settings.connection.silence_after == 5.0
+
+
+def test_the_data_silence_watchdog_is_configured_in_the_connection_section(
+    tmp_path: Path,
+) -> None:
+    defaults = config.Settings().connection
+    assert (defaults.silence_after, defaults.answer_within) == (5.0, 5.0)
+    settings = config.load(
+        write(tmp_path, "[connection]\nsilence_after = 2\nanswer_within = 1.5\n")
+    )
+    assert (settings.connection.silence_after, settings.connection.answer_within) == (2.0, 1.5)
+    with pytest.raises(ConfigError, match=r"\[connection\] silence_after: must be a number"):
+        config.load(write(tmp_path, "[connection]\nsilence_after = 0\n"))
 
 
 def test_a_limit_table_without_a_star_is_refused(tmp_path: Path) -> None:
