@@ -32,6 +32,8 @@ class OrderStore:
         """ permId -> orderRef """
         self.by_con_id: dict[int, dict[str, None]] = {}
         """ conId -> its orders' refs, in the order they arrived (a dict as an ordered set) """
+        self._live: dict[str, None] = {}
+        """ refs of the orders that may still trade, in the order they became live """
         self.added = events.new("orderAdded")
         self.updated = events.new("orderUpdated")
         self.filled = events.new("orderFilled")
@@ -61,6 +63,10 @@ class OrderStore:
         if before is not None and before.instrument.con_id != con_id:
             self.by_con_id.get(before.instrument.con_id, {}).pop(snap.ref, None)
         self.by_con_id.setdefault(con_id, {})[snap.ref] = None
+        if snap.state.live:
+            self._live.setdefault(snap.ref, None)
+        else:
+            self._live.pop(snap.ref, None)
         for dirty in self._dirty_sets:
             dirty.add(snap.ref)
         (self.updated if before is not None else self.added).emit(snap.ref)
@@ -87,8 +93,12 @@ class OrderStore:
         return True
 
     def live(self) -> list[OrderSnapshot]:
-        """Orders that may still trade (UNKNOWN ones included)."""
-        return [o for o in self.orders.values() if o.state.live]
+        """Orders that may still trade (UNKNOWN ones included), in the order they became
+        live. From an index kept on every put: the Risk panel asks twice a second and the
+        gate on every order, and a walk over every order of the day (asking each its state)
+        cost 6 ms at 11,000 orders."""
+        orders = self.orders
+        return [orders[ref] for ref in self._live]
 
     def of_instrument(self, con_id: int) -> list[OrderSnapshot]:
         """Every order of one instrument (live or not), oldest first: what a chart of it

@@ -105,14 +105,3 @@ def test_a_book_takes_orders_of_its_instrument_only_and_says_which_lines_changed
     assert book.apply([("s", gone)]) == {"e", "s"}
     assert set(book.lines) == {"e"} and book.lines["e"].role is LineRole.ENTRY
     assert book.levels.prices == [6790.0] and book.levels.level(6790.0).label == "Σ 1 order · BUY 2"
-
-
-def test_the_store_keeps_each_instruments_orders_in_arrival_order() -> None:
-    store = OrderStore()
-    for ref, inst in (("a", ES), ("b", NQ), ("c", ES)):
-        store.put(OrderSnapshot(ref, inst, Side.BUY, 1, OrderType.MARKET, OrderState.QUEUED))
-    store.merge("a", state=OrderState.FILLED)
-    assert [o.ref for o in store.of_instrument(ES.con_id)] == ["a", "c"]
-    assert store.of_instrument(ES.con_id)[0].state is OrderState.FILLED
-    assert [o.ref for o in store.of_instrument(NQ.con_id)] == ["b"]
-    assert store.of_instrument(99) == []
