@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import platformdirs
 from PySide6.QtWidgets import QApplication
 
-from ibdesk import files
+from ibdesk import files, memory
 from ibdesk.config import APP_NAME, Settings
 from ibdesk.ui import theme
 from ibdesk.ui.main_window import MainWindow
@@ -51,6 +51,7 @@ def run_desktop(
     PNG, and exit (for docs and smoke tests). The theme is ``theme_override`` (``--theme``),
     else the one last chosen in the View menu, else the config's.
     """
+    memory.keep_large_blocks_mapped()  # a desk runs all day: see ibdesk/memory.py
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setApplicationName(APP_NAME)

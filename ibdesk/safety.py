@@ -94,7 +94,8 @@ class Safety:
         self._line_connection: ConnectionSettings | None = None
         self.window_process: subprocess.Popen[bytes] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._timers: list[asyncio.TimerHandle] = []
+        self._timers: dict[object, asyncio.TimerHandle] = {}
+        """ periodic job (its callback) -> its next run """
         self._closed = False
         accounts.updated += self._on_account
         self.switch.reported += self._on_report
@@ -200,7 +201,7 @@ class Safety:
         self._closed = True
         self.router.pacer.order_guard = None
         self.switch.close()
-        for timer in self._timers:
+        for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
         await asyncio.get_running_loop().run_in_executor(None, self.stop_line)
@@ -216,9 +217,10 @@ class Safety:
 
     def _later(self, delay: float, callback: object) -> None:
         assert self._loop is not None
-        self._timers = [t for t in self._timers if not t.cancelled()]
         if not self._closed:
-            self._timers.append(self._loop.call_later(delay, callback))  # type: ignore[arg-type]
+            # One pending run per job (each reschedules itself): keeping every handle ever
+            # made grew by eleven a second and fragmented the heap (benchmarks.soak).
+            self._timers[callback] = self._loop.call_later(delay, callback)  # type: ignore[arg-type]
 
     def _beat(self) -> None:
         line = self.line

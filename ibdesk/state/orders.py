@@ -17,7 +17,8 @@ class OrderStore:
         updated(ref): its state, quantities or prices changed.
         filled(fill): an execution arrived (or was recovered after a reconnect).
 
-    Tables take a dirty set (:meth:`dirty_set`) instead of listening per update.
+    Tables take a dirty set (:meth:`dirty_set`) instead of listening per update; a chart
+    loads its instrument's orders from :meth:`of_instrument` (an index kept on every put).
     """
 
     def __init__(self) -> None:
@@ -29,6 +30,10 @@ class OrderStore:
         """ this client's orderId -> orderRef """
         self.by_perm_id: dict[int, str] = {}
         """ permId -> orderRef """
+        self.by_con_id: dict[int, dict[str, None]] = {}
+        """ conId -> its orders' refs, in the order they arrived (a dict as an ordered set) """
+        self._live: dict[str, None] = {}
+        """ refs of the orders that may still trade, in the order they became live """
         self.added = events.new("orderAdded")
         self.updated = events.new("orderUpdated")
         self.filled = events.new("orderFilled")
@@ -54,6 +59,14 @@ class OrderStore:
             self.by_order_id.setdefault(snap.order_id, snap.ref)
         if snap.perm_id:
             self.by_perm_id[snap.perm_id] = snap.ref
+        con_id = snap.instrument.con_id
+        if before is not None and before.instrument.con_id != con_id:
+            self.by_con_id.get(before.instrument.con_id, {}).pop(snap.ref, None)
+        self.by_con_id.setdefault(con_id, {})[snap.ref] = None
+        if snap.state.live:
+            self._live.setdefault(snap.ref, None)
+        else:
+            self._live.pop(snap.ref, None)
         for dirty in self._dirty_sets:
             dirty.add(snap.ref)
         (self.updated if before is not None else self.added).emit(snap.ref)
@@ -80,8 +93,17 @@ class OrderStore:
         return True
 
     def live(self) -> list[OrderSnapshot]:
-        """Orders that may still trade (UNKNOWN ones included)."""
-        return [o for o in self.orders.values() if o.state.live]
+        """Orders that may still trade (UNKNOWN ones included), in the order they became
+        live. From an index kept on every put: the Risk panel asks twice a second and the
+        gate on every order, and a walk over every order of the day (asking each its state)
+        cost 6 ms at 11,000 orders."""
+        orders = self.orders
+        return [orders[ref] for ref in self._live]
+
+    def of_instrument(self, con_id: int) -> list[OrderSnapshot]:
+        """Every order of one instrument (live or not), oldest first: what a chart of it
+        loads, in O(its orders) rather than O(all orders)."""
+        return [self.orders[ref] for ref in self.by_con_id.get(con_id, ())]
 
     def dirty_set(self) -> set[str]:
         """A set the store fills with the refs of changed orders; the caller drains it."""

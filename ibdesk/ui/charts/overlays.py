@@ -5,8 +5,11 @@ stop red) labelled with quantity, type and the money at stake, with a tag on the
 The position's average price is an amber line whose label carries the open P&L at the last
 price. Fills are triangles at their time and price (up for buys, down for sells).
 
-The overlay listens to the stores only to note that something changed; it redraws on the
-chart's frame, so a burst of order updates costs one pass.
+The overlay takes the refs of changed orders from the store's dirty set and, on the chart's
+frame, updates only their lines (and their parents' and children's: a :class:`LineBook`),
+so a burst of order updates costs one pass over what changed, never over every order. Past
+:data:`MAX_EXACT_LINES` lines on a chart, each price gets one line with the summed quantity
+(``ladder``): a chart cannot show 10,000 labels, and drawing them stalled the desk.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from ibdesk.domain.instruments import Instrument
-from ibdesk.domain.order_lines import LineRole, OrderLine, order_lines, position_label
-from ibdesk.domain.orders import Side
+from ibdesk.domain.order_lines import LineBook, LineRole, OrderLine, position_label
+from ibdesk.domain.orders import FillSnapshot, Side
 from ibdesk.ui import theme
 from ibdesk.ui.charts.axes import PriceTag
+from ibdesk.ui.charts.ladder import OrderLadderItem
 from ibdesk.ui.charts.view import ChartView
 
 if TYPE_CHECKING:
@@ -36,11 +40,21 @@ ENTRY_COLOR = "#4f8fe0"
 POSITION_COLOR = "#d29922"
 #: Seconds a dragged line stays where it was dropped while the broker has not confirmed.
 PENDING_FOR = 5.0
+#: Up to this many order lines a chart draws each order as its own line (labelled, tagged
+#: on the price axis, draggable); beyond it, one line per price with the summed quantity.
+#: 40 is IB's limit of 20 working orders per contract and side of an account, times two
+#: sides: whatever one account can have working on a contract is drawn order by order. It
+#: is also about what a chart's height can label (a label needs ~18 px); and at ~0.8 ms to
+#: create a line, crossing the cap costs one frame of ~30 ms, once.
+MAX_EXACT_LINES = 40
 
 
-def role_color(role: LineRole) -> QColor:
-    """Entry blue, take-profit the theme's gain colour, stop its loss colour."""
+def role_color(role: LineRole | None) -> QColor:
+    """Entry blue, take-profit the theme's gain colour, stop its loss colour; mixed roles
+    (an aggregate line) the theme's text colour."""
     t = theme.current()
+    if role is None:
+        return QColor(t.text)
     if role is LineRole.TAKE_PROFIT:
         return t.color("gain")
     if role is LineRole.STOP:
@@ -117,6 +131,9 @@ class TradingOverlay:
         orders, positions: the stores to follow.
         account: the account whose position is drawn (called each time: it can change).
         on_drop: called with a line and its new price when the trader drops a dragged line.
+
+    ``lines`` holds the per-order lines (empty while ``aggregated``: then ``ladder`` draws
+    one line per price).
     """
 
     def __init__(
@@ -135,11 +152,19 @@ class TradingOverlay:
         self.inst: Instrument | None = None
         self.decimals = 2
         self.armed = False
+        self.book: LineBook | None = None
         self.lines: dict[str, OrderLineItem] = {}
         """ orderRef -> its line """
+        self.aggregated = False
         self._orders_dirty = orders.dirty_set()
-        self._dirty = True
-        self._fills_seen = (-1, -1, -1)
+        self._reload = True
+        self._pending: set[str] = set()
+        """ refs of lines dropped by the trader, not yet echoed by the broker """
+        self._fills: list[FillSnapshot] = []
+        """ this instrument's fills, in arrival order """
+        self._fills_drawn = 0
+        self._fills_seen: tuple[int, int] = (-1, -1)
+        """ (first seq, length) of the series the markers were placed on """
         dashed = pg.mkPen(POSITION_COLOR, width=1.5, style=Qt.PenStyle.DashLine)
         self.position_line = pg.InfiniteLine(angle=0, movable=False, pen=dashed)
         fill = QColor(theme.current().base)
@@ -156,26 +181,34 @@ class TradingOverlay:
         self.position_line.setZValue(15)
         self.fills = pg.ScatterPlotItem(size=11, pxMode=True)
         self.fills.setZValue(25)
+        self.ladder = OrderLadderItem(role_color)
+        self.ladder.setVisible(False)
         view.price_plot.addItem(self.position_line, ignoreBounds=True)
         view.price_plot.addItem(self.fills, ignoreBounds=True)
-        positions.added += self._mark
-        positions.updated += self._mark
-        positions.removed += self._mark
+        view.price_plot.addItem(self.ladder, ignoreBounds=True)
+        orders.filled += self._on_fill
 
     def close(self) -> None:
         """Stop following the stores."""
         self.orders.release(self._orders_dirty)
-        self.positions.added -= self._mark
-        self.positions.updated -= self._mark
-        self.positions.removed -= self._mark
+        self.orders.filled -= self._on_fill
 
     def set_instrument(self, inst: Instrument | None, decimals: int) -> None:
         """Draw another instrument's orders and position."""
         self.inst, self.decimals = inst, decimals
         for ref in list(self.lines):
             self._remove(ref)
-        self._dirty = True
-        self._fills_seen = (-1, -1, -1)
+        self.book = LineBook(inst.con_id) if inst is not None else None
+        self.aggregated = False
+        self.ladder.setVisible(False)
+        self.ladder.set_levels(self.book.levels if self.book is not None else None, decimals)
+        self._reload = True
+        self._fills = (
+            [f for f in self.orders.fills.values() if f.instrument.con_id == inst.con_id]
+            if inst is not None
+            else []
+        )
+        self._fills_seen = (-1, -1)
 
     def set_armed(self, armed: bool) -> None:
         """Lines can be dragged only while the chart is armed."""
@@ -183,17 +216,16 @@ class TradingOverlay:
         for item in self.lines.values():
             item.setMovable(armed)
 
-    def _mark(self, *_: object) -> None:
-        self._dirty = True
+    def _on_fill(self, fill: FillSnapshot) -> None:
+        if self.inst is not None and fill.instrument.con_id == self.inst.con_id:
+            self._fills.append(fill)
 
     # ---- the frame ----------------------------------------------------------------------------
 
     def frame(self, last_price: float) -> None:
-        """Bring lines, position and fills up to the stores (cheap when nothing changed)."""
-        if self._orders_dirty or self._dirty or any(i.pending for i in self.lines.values()):
-            self._orders_dirty.clear()
-            self._dirty = False
-            self._sync_lines()
+        """Bring lines, position and fills up to the stores: O(what changed since the last
+        frame), and cheap when nothing did."""
+        self._sync_lines()
         self._sync_position(last_price)
         self._sync_fills()
 
@@ -209,29 +241,67 @@ class TradingOverlay:
         return (pos.qty, pos.avg_price) if pos is not None else (0.0, math.nan)
 
     def _sync_lines(self) -> None:
-        inst = self.inst
-        if inst is None:
+        book, dirty = self.book, self._orders_dirty
+        if book is None:
+            dirty.clear()
             return
         qty, avg = self._position()
-        lines = order_lines(self.orders.orders.values(), inst.con_id, qty, avg)
-        wanted = {ln.ref: ln for ln in lines}
-        for ref in [r for r in self.lines if r not in wanted]:
-            self._remove(ref)
-        axis = self.view.price_axis
-        for ref, line in wanted.items():
-            item = self.lines.get(ref)
-            if item is None:
-                item = self.lines[ref] = OrderLineItem(line, inst, self.decimals)
-                item.setMovable(self.armed)
-                item.sigPositionChangeFinished.connect(self._dropped)
-                self.view.price_plot.addItem(item, ignoreBounds=True)
-            item.follow(line)
-            color = role_color(line.role)
-            text = f"{item.value():,.{self.decimals}f}"
-            axis.set_tag(f"order:{ref}", PriceTag(item.value(), text, color, QColor("#ffffff")))
+        if self._reload:
+            self._reload = False
+            dirty.clear()
+            changed = book.load(self.orders.of_instrument(book.con_id), qty, avg)
+        else:
+            changed = book.set_position(qty, avg)
+            if dirty:
+                refs = list(dirty)
+                dirty.clear()
+                changed |= book.apply((ref, self.orders.get(ref)) for ref in refs)
+        if changed or self._pending:
+            self._show(changed)
+
+    def _show(self, changed: set[str]) -> None:
+        """Per-order lines for what changed, or the per-price ladder past the cap."""
+        assert self.book is not None
+        if len(self.book.lines) > MAX_EXACT_LINES:
+            if not self.aggregated:
+                for ref in list(self.lines):
+                    self._remove(ref)
+                self.aggregated = True
+                self.ladder.setVisible(True)
+            self.ladder.refresh()
+            return
+        if self.aggregated:  # back under the cap: every order its own line again
+            self.aggregated = False
+            self.ladder.setVisible(False)
+            changed = set(self.book.lines)
+        for ref in changed | self._pending:
+            line = self.book.lines.get(ref)
+            if line is None:
+                if ref in self.lines:
+                    self._remove(ref)
+            else:
+                self._draw(line)
+
+    def _draw(self, line: OrderLine) -> None:
+        assert self.inst is not None
+        ref = line.ref
+        item = self.lines.get(ref)
+        if item is None:
+            item = self.lines[ref] = OrderLineItem(line, self.inst, self.decimals)
+            item.setMovable(self.armed)
+            item.sigPositionChangeFinished.connect(self._dropped)
+            self.view.price_plot.addItem(item, ignoreBounds=True)
+        item.follow(line)
+        if item.pending is None:
+            self._pending.discard(ref)
+        color = role_color(line.role)
+        text = f"{item.value():,.{self.decimals}f}"
+        tag = PriceTag(item.value(), text, color, QColor("#ffffff"))
+        self.view.price_axis.set_tag(f"order:{ref}", tag)
 
     def _remove(self, ref: str) -> None:
         item = self.lines.pop(ref)
+        self._pending.discard(ref)
         self.view.price_plot.removeItem(item)
         self.view.price_axis.set_tag(f"order:{ref}", None)
 
@@ -241,6 +311,7 @@ class TradingOverlay:
             item.snap_back()
             return
         item.pending = (price, time.monotonic() + PENDING_FOR)
+        self._pending.add(item.line.ref)
         self.on_drop(item, price)
 
     def _sync_position(self, last: float) -> None:
@@ -261,28 +332,29 @@ class TradingOverlay:
         line.setVisible(True)
 
     def _sync_fills(self) -> None:
+        """Markers for new fills only; all of them again when the bars under them moved
+        (a new bar, a back-fill: once a bar, not once a fill)."""
         inst, series = self.inst, self.view.series
         if inst is None or series is None or not len(series):
-            if self._fills_seen != (-1, -1, -1):
+            if self._fills_seen != (-1, -1):
                 self.fills.clear()
-                self._fills_seen = (-1, -1, -1)
+                self._fills_seen = (-1, -1)
             return
-        seen = (len(self.orders.fills), series.first_seq, len(series))
-        if seen == self._fills_seen:
-            return
-        self._fills_seen = seen
-        mine = [f for f in self.orders.fills.values() if f.instrument.con_id == inst.con_id]
-        if not mine:
+        seen = (series.first_seq, len(series))
+        if seen != self._fills_seen:
+            self._fills_seen = seen
             self.fills.clear()
+            self._fills_drawn = 0
+        new = self._fills[self._fills_drawn :]
+        if not new:
             return
+        self._fills_drawn = len(self._fills)
         t = theme.current()
-        xs = np.array([series.seq_at(f.time) for f in mine])
-        ys = np.array([f.price for f in mine])
-        buys = np.array([f.side is Side.BUY for f in mine])
-        self.fills.setData(
-            x=xs,
-            y=ys,
+        buys = [f.side is Side.BUY for f in new]
+        self.fills.addPoints(
+            x=np.array([series.seq_at(f.time) for f in new]),
+            y=np.array([f.price for f in new]),
             symbol=["t1" if b else "t" for b in buys],
             brush=[pg.mkBrush(t.gain if b else t.loss) for b in buys],
-            pen=[pg.mkPen(t.text, width=0.8)] * len(mine),
+            pen=[pg.mkPen(t.text, width=0.8)] * len(new),
         )

@@ -157,7 +157,7 @@ class OrdersModel(CoalescingTableModel[OrderSnapshot]):
     def forget_cell(self, row: int, col: int) -> None:
         """A user typed into a cell: rewrite it from the order at the next flush."""
         self._shown[row][col] = None
-        self._dirty.add(row)
+        self._dirty.add(self._keys[row])
 
 
 def fill_columns() -> list[Column[FillSnapshot]]:

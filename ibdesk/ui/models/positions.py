@@ -1,5 +1,11 @@
 """The positions table: quantity, average price, market value and P&L, gains green; a
-futures position not covered by working stops shaded red ("naked")."""
+futures position not covered by working stops shaded red ("naked").
+
+The cover comes from a :class:`StopCoverIndex` kept on every order change: a flush asks it
+for each dirty row, and walking every order there (as it once did) made one order change
+cost O(all orders) twice per flush. A row is marked dirty only when its instrument's cover
+changed, not on every order change.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from ibdesk.domain.account import PositionSnapshot
 from ibdesk.domain.instruments import SecType
 from ibdesk.state.account import PositionStore
 from ibdesk.state.orders import OrderStore
-from ibdesk.trading.protection import is_naked, stop_cover
+from ibdesk.trading.protection import StopCoverIndex
 from ibdesk.ui import format as fmt
 from ibdesk.ui.models.table import CoalescingTableModel, Column
 
@@ -82,43 +88,40 @@ class PositionsModel(CoalescingTableModel[PositionSnapshot]):
         super().__init__(_columns(self.stop_cover), refresh_hz, parent)
         self.store = positions
         self.orders = orders
+        self.stop_index = StopCoverIndex(orders) if orders is not None else None
         for key in positions.positions:
             self.insert_key(key)
         positions.added += self.insert_key
         positions.removed += self.remove_key
         positions.updated += self.mark_dirty
-        if orders is not None:
-            orders.added += self._orders_changed
-            orders.updated += self._orders_changed
+        if self.stop_index is not None:
+            self.stop_index.changed += self._cover_changed
 
     def close(self) -> None:
         """Stop listening to the stores."""
         self.store.added -= self.insert_key
         self.store.removed -= self.remove_key
         self.store.updated -= self.mark_dirty
-        if self.orders is not None:
-            self.orders.added -= self._orders_changed
-            self.orders.updated -= self._orders_changed
+        if self.stop_index is not None:
+            self.stop_index.changed -= self._cover_changed
+            self.stop_index.close()
 
     def stop_cover(self, p: PositionSnapshot) -> float:
         """Contracts of a position that working stops at the broker would close."""
-        return stop_cover(p, self.orders.live()) if self.orders is not None else 0.0
+        return self.stop_index.cover(p) if self.stop_index is not None else 0.0
 
     def naked(self, key: Hashable) -> bool:
         """Whether a futures position lacks working stops for all of its size."""
         p = self.store.positions.get(key)  # type: ignore[call-overload]
-        return p is not None and self.orders is not None and is_naked(p, self.orders.live())
+        return p is not None and self.stop_index is not None and self.stop_index.naked(p)
 
     def background(self, key: Hashable) -> str | None:
         """Naked futures positions are shaded red."""
         return "naked" if self.naked(key) else None
 
-    def _orders_changed(self, ref: str) -> None:
-        snap = self.orders.get(ref) if self.orders is not None else None
-        if snap is None:
-            return
-        for key, p in self.store.positions.items():
-            if p.instrument.con_id == snap.instrument.con_id:
+    def _cover_changed(self, con_id: int) -> None:
+        for key, p in self.store.positions.items():  # a few positions, not the orders
+            if p.instrument.con_id == con_id:
                 self.mark_dirty(key)
 
     def row(self, key: Hashable) -> PositionSnapshot:

@@ -11,6 +11,10 @@ roles, and Qt asks ``rowCount``/``columnCount`` for every index it makes. With a
 measured); with the values kept in C++ items the paint runs without Python at all (1.5 ms).
 The flush writes only the cells whose text or tone actually changed, and only in rows a view
 shows (``set_visible_rows``): rows off screen stay dirty and are written when scrolled into view.
+
+A removal costs O(1) in Python, whatever the number of rows: a row's item knows its row (Qt
+finds it from its last position), dirty rows are kept by key, and nothing is renumbered.
+Renumbering on every removal made an order leaving a 10,000-row blotter cost 10,000 steps.
 """
 
 from __future__ import annotations
@@ -71,8 +75,10 @@ class CoalescingTableModel(QStandardItemModel, Generic[Row]):
                 header.setToolTip(col.tip)
             self.setHorizontalHeaderItem(i, header)
         self._keys: list[Hashable] = []
-        self._pos: dict[Hashable, int] = {}
-        self._dirty: set[int] = set()
+        self._pos: dict[Hashable, QStandardItem] = {}
+        """ key -> the first item of its row (the item knows its row: no renumbering) """
+        self._dirty: set[Hashable] = set()
+        """ keys of rows to rewrite (keys, not row numbers: a removal renumbers nothing) """
         self._items: list[list[QStandardItem]] = []
         """ row -> column -> the item holding that cell """
         self._shown: list[list[tuple[str, str | None] | None]] = []
@@ -119,7 +125,7 @@ class CoalescingTableModel(QStandardItemModel, Generic[Row]):
             item.setTextAlignment(RIGHT if col.numeric else LEFT)
             items.append(item)
         items[0].setData(key, KEY_ROLE)
-        self._pos[key] = len(self._keys)
+        self._pos[key] = items[0]
         self._keys.append(key)
         self._items.append(items)
         self._shown.append([None] * len(self.columns))
@@ -129,35 +135,34 @@ class CoalescingTableModel(QStandardItemModel, Generic[Row]):
 
     def remove_key(self, key: Hashable) -> None:
         """Remove a row at once."""
-        row = self._pos.pop(key, None)
-        if row is None:
+        item = self._pos.pop(key, None)
+        if item is None:
             return
+        row = item.row()
         del self._keys[row]
         del self._items[row]
         del self._shown[row]
         del self._shades[row]
-        self._pos = {k: i for i, k in enumerate(self._keys)}
-        self._dirty = {r if r < row else r - 1 for r in self._dirty if r != row}
-        self._visible = None  # views re-report what they show after the layout change
+        self._dirty.discard(key)
+        if self._visible is not None:  # shifted up until the views re-report (next turn)
+            self._visible = {r if r < row else r - 1 for r in self._visible if r != row}
         self.removeRow(row)
 
     def mark_dirty(self, key: Hashable) -> None:
         """Note that a row's values changed; it is rewritten at the next flush."""
-        row = self._pos.get(key)
-        if row is not None:
-            self._dirty.add(row)
+        if key in self._pos:
+            self._dirty.add(key)
 
     def mark_all_dirty(self) -> None:
         """Rewrite every row at the next flush (a clock-driven column, a theme change)."""
-        self._dirty.update(range(len(self._keys)))
+        self._dirty.update(self._keys)
 
     def set_visible_rows(self, rows: set[int] | None) -> None:
         """Which rows are on screen (None: assume all). Newly shown rows are brought up to
         date at the next flush."""
-        if rows is not None and self._visible is not None:
-            self._dirty.update(rows - self._visible)
-        elif rows is not None:
-            self._dirty.update(rows)
+        if rows is not None:
+            shown = rows - self._visible if self._visible is not None else rows
+            self._dirty.update(self._keys[r] for r in shown if r < len(self._keys))
         self._visible = rows
 
     def flush(self) -> None:
@@ -171,12 +176,14 @@ class CoalescingTableModel(QStandardItemModel, Generic[Row]):
         if not self._dirty:
             return
         if self._visible is None:
-            todo, self._dirty = self._dirty, set()
+            todo = [self._pos[k].row() for k in self._dirty]
+            self._dirty = set()
         else:
-            todo = self._dirty & self._visible
+            keys, dirty = self._keys, self._dirty
+            todo = [r for r in self._visible if r < len(keys) and keys[r] in dirty]
             if not todo:
                 return
-            self._dirty -= todo
+            dirty.difference_update(keys[r] for r in todo)
         changed: list[tuple[int, int]] = []
         blocked = self.blockSignals(True)
         try:
