@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from ibdesk.domain.orders import Side
 from ibdesk.ui import theme
+from ibdesk.ui.brand import brand
 
 if TYPE_CHECKING:
     import asyncio
@@ -167,6 +168,7 @@ class MainWindow(QMainWindow):
         self.desk: DeskApi | None = None
         self.setObjectName("MainWindow")
         self.setWindowTitle("ibdesk")
+        brand(self)
         self.setDockNestingEnabled(True)
         self.resize(1280, 800)
         self.docks: dict[str, QDockWidget] = {}
