@@ -30,10 +30,20 @@ def app_icon() -> QIcon:
     return QIcon(pixmap)
 
 
+def identify() -> None:
+    """Set the desktop file name; before a window is shown, since Wayland takes a window's
+    app id when the window is created."""
+    QGuiApplication.setDesktopFileName(resources.APP_ID)
+
+
 def brand(window: QWidget) -> None:
     """Give a top-level window the icon, make it the application's (dialogs and the tray take
-    it from there), and set the desktop file name."""
+    it from there), and set the desktop file name.
+
+    Rendering the icon loads Qt's SVG plugin (a few milliseconds): the main window does this
+    once its frame is painted (``attach``), not before its first paint.
+    """
     icon = app_icon()
     window.setWindowIcon(icon)
     QGuiApplication.setWindowIcon(icon)
-    QGuiApplication.setDesktopFileName(resources.APP_ID)
+    identify()

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from ibdesk.domain.orders import Side
 from ibdesk.ui import theme
-from ibdesk.ui.brand import brand
+from ibdesk.ui.brand import brand, identify
 
 if TYPE_CHECKING:
     import asyncio
@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
         self.desk: DeskApi | None = None
         self.setObjectName("MainWindow")
         self.setWindowTitle("ibdesk")
-        brand(self)
+        identify()  # the icon comes in attach(), after the first paint
         self.setDockNestingEnabled(True)
         self.resize(1280, 800)
         self.docks: dict[str, QDockWidget] = {}
@@ -237,6 +237,7 @@ class MainWindow(QMainWindow):
         from ibdesk.ui.trading_bar import TradingBar
 
         self.desk = desk
+        brand(self)
         ui = desk.settings.ui
         self.watchlist_model = WatchlistModel(
             desk.watchlist, desk.quotes, ui.stale_after, ui.table_refresh_hz, parent=self
