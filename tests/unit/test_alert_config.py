@@ -10,6 +10,7 @@ import pytest
 
 from ibdesk import config, events
 from ibdesk.alerts.desk import DeskAlerts
+from ibdesk.alerts.kinds import default_routes, routes_from
 from ibdesk.config import AlertSettings, ConfigError
 from ibdesk.state.link import LinkStore
 from ibdesk.state.orders import OrderStore
@@ -117,3 +118,14 @@ async def test_push_stays_off_while_the_config_file_is_readable_by_others(tmp_pa
         assert "alerts" not in link.notices
     finally:
         alerts.close()
+
+
+def test_the_readme_shows_the_default_routes(tmp_path: Path) -> None:
+    """The README's [alerts.routes] says "these are the defaults": it must stay true."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    alerts = config.load(write(tmp_path, example)).alerts
+    shown = routes_from(alerts.routes)
+    assert {k.value for k in shown} == {k.value for k in default_routes()}
+    assert shown == default_routes()
+    assert alerts.push and alerts.disconnect_after == AlertSettings().disconnect_after
