@@ -115,6 +115,12 @@ async def test_a_fill_at_the_broker_reaches_the_phone_once_and_rings_nothing(
         assert "Size Limit" in server.received[1]["message"]
         await wait_until(lambda: played(record), timeout=10, what="a sound")
         assert played(record) == ["reject"]
+        # The push URL is a secret: the journal, which saw both orders, never saw it.
+        journal = b"".join(
+            p.read_bytes() for p in desk.journal_path.parent.glob(desk.journal_path.name + "*")
+        )
+        assert b"ibdesk-secret-path" not in journal
+        assert desk.orders.get(big).ref.encode() in journal  # (it is the journal)
 
 
 async def test_a_hanging_push_service_delays_no_order(
