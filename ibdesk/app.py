@@ -19,6 +19,7 @@ from typing import Any
 from PySide6 import QtCore
 
 import ibdesk
+from ibdesk.alerts.desk import DeskAlerts
 from ibdesk.broker import ib as shim
 from ibdesk.broker.accounts import AccountFeed
 from ibdesk.broker.history import HistoryService
@@ -105,6 +106,10 @@ class Desk:
             journal_path=self.journal_path,
         )
         self.switch = self.safety.switch
+        # Alerts (fills, rejects, halts, disconnects) to the desktop, a sound and a phone.
+        self.alerts = DeskAlerts(
+            settings.alerts, settings.path, orders=self.orders, switch=self.switch, link=self.link
+        )
         self._guarding = False
         self.closed = False
         self._ticket_watch = 0
@@ -341,6 +346,7 @@ class Desk:
         if self.closed:
             return
         self.closed = True
+        self.alerts.close()  # first: a desk that closes is not a disconnect
         for task in list(self._tasks):
             task.cancel()
         self.history.stop()

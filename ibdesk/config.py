@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from ibdesk.domain.alerts import AlertKind, Channel
 
 APP_NAME = "ibdesk"
 
@@ -160,6 +164,27 @@ class TicketSettings:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """Alerts (ibdesk.alerts): what goes to the desktop, as a sound, and to a phone.
+
+    ``push`` holds apprise URLs (``ntfy://ntfy.sh/my-topic``, ``tgram://bot-token/chat-id``,
+    ``mailtos://user:password@example.com``, ``json://host:port/path``): secrets. ibdesk uses
+    them only from a config file that no one else can read (mode 0600) and never writes them
+    to the log or the journal. ``routes`` maps an alert kind to its channels (``desktop``,
+    ``sound``, ``push``); a kind not named keeps its default.
+    """
+
+    push: tuple[str, ...] = field(default=(), metadata=_rule(doc="urls"))
+    routes: Mapping[str, tuple[str, ...]] = field(
+        default_factory=dict, metadata=_rule(doc="routes")
+    )
+    disconnect_after: float = field(default=30.0, metadata=_rule(lo=1, hi=86_400))
+    group_seconds: float = field(default=2.0, metadata=_rule(lo=0.1, hi=3_600))
+    push_timeout: float = field(default=10.0, metadata=_rule(lo=1, hi=300))
+    sound_player: str = field(default="", metadata=_rule(doc="empty: the platform's own"))
+
+
 def limits_off(risk: RiskSettings | None = None) -> RiskSettings:
     """The same risk settings with every pre-trade limit off; the kill switch, the watchdog
     and the daily loss limit stay as they are. For replays and benchmarks that measure the
@@ -187,6 +212,7 @@ class Settings:
     watchlist: WatchlistSettings = WatchlistSettings()
     risk: RiskSettings = RiskSettings()
     ticket: TicketSettings = TicketSettings()
+    alerts: AlertSettings = AlertSettings()
     path: Path | None = field(default=None, compare=False)
     """ the file these came from (None: defaults); the template dialog writes back to it """
 
@@ -235,6 +261,7 @@ def from_mapping(data: Mapping[str, Any], source: str = "config") -> Settings:
                 "WatchlistSettings": WatchlistSettings,
                 "RiskSettings": RiskSettings,
                 "TicketSettings": TicketSettings,
+                "AlertSettings": AlertSettings,
             }[str(section_type)]
             built[name] = _section(cls, name, value, problems)
     if problems:
@@ -304,6 +331,10 @@ def _check(f: dataclasses.Field[Any], value: Any) -> Any:
         return value
     if kind.startswith("Mapping") and rule.get("doc") == "templates":
         return _check_templates(value)
+    if kind.startswith("Mapping") and rule.get("doc") == "routes":
+        return _check_routes(value)
+    if kind.startswith("tuple") and rule.get("doc") == "urls":
+        return _check_urls(value)
     if kind.startswith("Mapping"):
         return _check_limits(rule, value)
     if kind.startswith("tuple"):
@@ -346,6 +377,54 @@ def _check_templates(value: Any) -> Any:
         out[str(root).upper()] = template
     # The defaults stay for roots the file does not name.
     return {**DEFAULT_TEMPLATES, **out}
+
+
+def _check_urls(value: Any) -> Any:
+    """Push URLs: strings of the form ``scheme://...``. A problem names the URL by its
+    position, never by its text: the text is a secret."""
+    if not isinstance(value, list):
+        return _Problem('must be a list of URLs, e.g. ["ntfy://ntfy.sh/your-topic"]')
+    for i, url in enumerate(value, 1):
+        if not isinstance(url, str) or "://" not in url or not url.partition("://")[0]:
+            return _Problem(f"URL {i} is not a URL of the form scheme://... (e.g. ntfy://...)")
+    return tuple(value)
+
+
+def _check_routes(value: Any) -> Any:
+    """Alert routes: ``{fill = ["desktop", "push"], halt = ["desktop", "sound", "push"]}``."""
+    kinds = {k.value: k for k in AlertKind}
+    channels = {c.value for c in Channel}
+    if not isinstance(value, Mapping):
+        return _Problem(
+            f'must be a table by alert kind, e.g. {{fill = ["desktop"]}}, got {value!r}'
+        )
+    out: dict[str, tuple[str, ...]] = {}
+    for key, listed in value.items():
+        if key not in kinds:
+            return _Problem(f"unknown alert kind {key!r}{_suggest(key, kinds)}")
+        if not isinstance(listed, list) or any(c not in channels for c in listed):
+            named = ", ".join(sorted(channels))
+            return _Problem(f"{key} must be a list of channels ({named}), got {listed!r}")
+        out[key] = tuple(listed)
+    return out
+
+
+def secret_file_problem(path: Path | None) -> str:
+    """Why a file that holds secrets must not be trusted with them: readable or writable by
+    others than its owner (POSIX mode bits). Empty when it is private, missing, or the system
+    has no POSIX modes."""
+    if path is None or os.name != "posix":
+        return ""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return ""
+    if not mode & 0o077:
+        return ""
+    return (
+        f"{path} can be read by other users (mode {mode:04o}), and it holds push URLs, which "
+        f"are secrets. Make it private with: chmod 600 '{path}'"
+    )
 
 
 def _range(rule: Mapping[str, Any]) -> str:

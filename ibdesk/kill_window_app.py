@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication
 
 from ibdesk.broker.emergency import StandbyKill
+from ibdesk.config import APP_NAME
 from ibdesk.ui import theme
 from ibdesk.ui.event_loop import DeskEventLoop
 from ibdesk.ui.kill_window import KillWindow
@@ -21,6 +22,7 @@ def run_kill_window(
     """Show the kill window until it is closed (or ``exit_after`` seconds, for smoke tests)."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
+    app.setApplicationName(APP_NAME)  # the X11 window class: the desktop entry's icon
     theme.apply(app, "dark")
     loop = DeskEventLoop(app)
     asyncio.set_event_loop(loop)

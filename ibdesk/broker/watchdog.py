@@ -59,9 +59,12 @@ def ibdesk_command(*args: str) -> list[str]:
     """The command line that runs ``ibdesk ARGS`` as a child process of this one (the
     watchdog, the kill window).
 
-    The one place that knows how ibdesk is started: a frozen bundle (PyInstaller), whose
-    ``sys.executable`` is ibdesk itself, changes only this.
+    The one place that knows how ibdesk is started. From a pip install that is this
+    interpreter with ``-m ibdesk``; a frozen bundle (PyInstaller sets ``sys.frozen``) has no
+    ``-m``: its ``sys.executable`` is ibdesk itself and takes ibdesk's arguments.
     """
+    if getattr(sys, "frozen", False):
+        return [sys.executable, *args]
     return [sys.executable, "-m", "ibdesk", *args]
 
 

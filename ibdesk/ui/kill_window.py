@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from ibdesk.domain.risk import KillReport
 from ibdesk.ui import theme
+from ibdesk.ui.brand import brand
 
 KILL_STYLE = (
     "QPushButton { background: #b3261e; color: white; font-weight: bold; font-size: 18px; "
@@ -38,6 +39,7 @@ class KillWindow(QWidget):
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window | Qt.WindowType.WindowStaysOnTopHint)
         self.setWindowTitle("ibdesk kill")
+        brand(self)
         self.target = target
         self.on_kill = on_kill
         self.is_connected = connected

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from ibdesk.domain.orders import Side
 from ibdesk.ui import theme
+from ibdesk.ui.brand import brand, identify
 
 if TYPE_CHECKING:
     import asyncio
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from ibdesk.state.quotes import QuoteStore, WatchlistStore
     from ibdesk.trading.killswitch import KillSwitch
     from ibdesk.trading.usage import Usage
+    from ibdesk.ui.alerts import AlertsApi
     from ibdesk.ui.dialogs.connection import ConnectionDialog
     from ibdesk.ui.panels.log import PanelHandler
 
@@ -76,6 +78,10 @@ class DeskApi(Protocol):
     bars: BarStore
     log_handler: PanelHandler
     switch: KillSwitch
+
+    @property
+    def alerts(self) -> AlertsApi:
+        """Tray notifications, sounds and the test alert attach here."""
 
     async def add_symbol(self, text: str) -> str:
         """Resolve and watch a symbol; returns what was added, raises ValueError why not."""
@@ -167,6 +173,7 @@ class MainWindow(QMainWindow):
         self.desk: DeskApi | None = None
         self.setObjectName("MainWindow")
         self.setWindowTitle("ibdesk")
+        identify()  # the icon comes in attach(), after the first paint
         self.setDockNestingEnabled(True)
         self.resize(1280, 800)
         self.docks: dict[str, QDockWidget] = {}
@@ -230,6 +237,7 @@ class MainWindow(QMainWindow):
         from ibdesk.ui.trading_bar import TradingBar
 
         self.desk = desk
+        brand(self)
         ui = desk.settings.ui
         self.watchlist_model = WatchlistModel(
             desk.watchlist, desk.quotes, ui.stale_after, ui.table_refresh_hz, parent=self
@@ -290,6 +298,9 @@ class MainWindow(QMainWindow):
         self._bind_shortcut(self.sell_action, ticket.sell_shortcut, "sell")
         self.quick_ticket = QuickTicket(self.ticket_panel, self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.quick_ticket)
+        from ibdesk.ui.alerts import AlertsUi
+
+        self.alerts_ui = AlertsUi(desk.alerts, self)  # tray notifications, sounds, the test
         for action in self._desk_actions:
             action.setEnabled(True)
         desk.link.changed += self._on_link_changed
@@ -340,6 +351,9 @@ class MainWindow(QMainWindow):
         connect = QAction("&Connect to…", self)
         connect.triggered.connect(self.open_connection_dialog)
         file_menu.addAction(connect)
+        self.test_alert_action = QAction("Send a &test alert…", self)
+        self.test_alert_action.triggered.connect(self._open_test_alert)
+        file_menu.addAction(self.test_alert_action)
         file_menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut("Ctrl+Q")
@@ -385,6 +399,7 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
         self._desk_actions = [
             connect,
+            self.test_alert_action,
             about,
             self.kill_action,
             self.flatten_action,
@@ -405,6 +420,9 @@ class MainWindow(QMainWindow):
         self.ticket_panel.prefill(request)
         self.docks["ticket"].show()
         self.docks["ticket"].raise_()
+
+    def _open_test_alert(self) -> None:
+        self.alerts_ui.open_test_dialog()  # the alerts' parts exist once the desk is attached
 
     def _open_rearm(self) -> None:
         self.trading_bar.open_rearm()  # the bar exists once the desk is attached
@@ -500,6 +518,7 @@ class MainWindow(QMainWindow):
             self.risk_model.close()
             self.chart_area.close_all()
             self.banners.close_store()
+            self.alerts_ui.close()
             for model in self.models():
                 model.close()
         super().closeEvent(event)
