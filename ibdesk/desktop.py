@@ -23,7 +23,7 @@ from ibdesk.ui import theme
 from ibdesk.ui.main_window import MainWindow
 
 if TYPE_CHECKING:
-    from ibdesk.app import Desk
+    from ibdesk.windowed import WindowedDesk
 
 log = logging.getLogger("ibdesk.desktop")
 
@@ -43,7 +43,7 @@ def run_desktop(
     screenshot: Path | None = None,
     exit_after: float | None = None,
     theme_override: str | None = None,
-    on_ready: Callable[[Desk], None] | None = None,
+    on_ready: Callable[[WindowedDesk], None] | None = None,
 ) -> int:
     """Show the window, run the qasync loop until it closes; returns the exit code.
 
@@ -68,13 +68,13 @@ def run_desktop(
 
     import asyncio
 
-    from ibdesk.app import Desk
     from ibdesk.ui.errors import ErrorReporter
     from ibdesk.ui.event_loop import DeskEventLoop
+    from ibdesk.windowed import WindowedDesk
 
     loop = DeskEventLoop(app)
     asyncio.set_event_loop(loop)
-    desk = Desk(settings, window, journal_path)
+    desk = WindowedDesk(settings, window, journal_path)
     reporter = ErrorReporter(window)
     reporter.install(loop)
     outcome = {"code": 0}

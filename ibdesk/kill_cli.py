@@ -23,8 +23,8 @@ import sys
 from pathlib import Path
 
 from ibdesk import config
+from ibdesk.desk.safety import CLI_ID_OFFSET, WINDOW_ID_OFFSET
 from ibdesk.domain.risk import KillReport
-from ibdesk.safety import CLI_ID_OFFSET, WINDOW_ID_OFFSET
 from ibdesk.trading.journal import default_path as default_journal_path
 
 EXIT_VERIFIED, EXIT_NOT_VERIFIED, EXIT_USAGE = 0, 1, 2

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from pathlib import Path
 
+from ibdesk import clock as clocks
 from ibdesk.alerts.hub import DESKTOP_WINDOW, AlertHub, Schedule, loop_schedule
 from ibdesk.alerts.kinds import routes_from
 from ibdesk.alerts.push import PushService
 from ibdesk.alerts.watch import DeskWatcher, SwitchEvents
+from ibdesk.clock import Clock
 from ibdesk.config import AlertSettings, secret_file_problem
 from ibdesk.domain.alerts import Alert, AlertKind, Channel
 from ibdesk.domain.connection import Notice, Severity
@@ -45,9 +46,11 @@ class DeskAlerts:
         switch: SwitchEvents,
         link: LinkStore,
         schedule: Schedule = loop_schedule,
+        clock: Clock = clocks.system,
     ) -> None:
         self.settings = settings
         self.link = link
+        self.clock = clock
         windows = {
             Channel.DESKTOP: DESKTOP_WINDOW,
             Channel.SOUND: DESKTOP_WINDOW,
@@ -80,7 +83,7 @@ class DeskAlerts:
             AlertKind.TEST,
             "Test alert from ibdesk",
             "If this reached you, ibdesk's alerts reach you too.",
-            time.time(),
+            self.clock(),
         )
 
     def close(self) -> None:
@@ -93,7 +96,7 @@ class DeskAlerts:
 
     def _announce(self, text: str) -> None:
         log.warning("%s", text)
-        self.link.post(Notice(NOTICE_KEY, Severity.WARNING, text, 0, time.time()))
+        self.link.post(Notice(NOTICE_KEY, Severity.WARNING, text, 0, self.clock()))
 
 
 def _current_loop() -> asyncio.AbstractEventLoop | None:

@@ -6,7 +6,7 @@ handles requests in order, so the answer is the book as it stood before the canc
 kill is about to cancel, from every client) and ``reqGlobalCancel``. Then the broker is asked
 again until no order is working, positions are closed if asked, and the report says exactly
 what was verified. The halt is also latched in the journal, where a running desk picks it up
-within a second (ibdesk.safety).
+within a second (ibdesk.desk.safety).
 """
 
 from __future__ import annotations

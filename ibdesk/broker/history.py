@@ -25,15 +25,16 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ibdesk import clock as clocks
 from ibdesk.broker.history_pacing import HistoryPacer
 from ibdesk.broker.instruments import InstrumentResolver
 from ibdesk.broker.session import BrokerSession
+from ibdesk.clock import Clock
 from ibdesk.domain.bars import Bar, HistoryError, Timeframe
 from ibdesk.domain.instruments import Instrument, SecType
 from ibdesk.state.bars import BarKey, BarStore
@@ -88,8 +89,10 @@ class HistoryService:
         bars: BarStore,
         pacer: HistoryPacer | None = None,
         linger: float = LINGER,
+        clock: Clock = clocks.system,
     ) -> None:
         self.session = session
+        self.clock = clock
         self.ib = session.ib
         self.resolver = resolver
         self.bars = bars
@@ -198,7 +201,7 @@ class HistoryService:
         series = self.bars.get(feed.key)
         newest = series.last() if series is not None else None
         if feed.key in self.complete and newest is not None:
-            duration = tf.gap_duration(time.time() - newest.time)
+            duration = tf.gap_duration(self.clock() - newest.time)
         else:  # never back-filled (an instant picture resampled from finer bars is not one)
             duration = tf.duration
         what = what_to_show(inst)

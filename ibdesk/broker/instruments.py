@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ibdesk import clock as clocks
 from ibdesk.broker import ib as shim
 from ibdesk.broker import translate
+from ibdesk.clock import Clock
 from ibdesk.domain.instruments import (
     Instrument,
     SymbolError,
@@ -19,8 +21,9 @@ from ibdesk.domain.instruments import (
 class InstrumentResolver:
     """Turns symbols and contracts into Instruments (contract details carry the tick)."""
 
-    def __init__(self, ib: Any) -> None:
+    def __init__(self, ib: Any, clock: Clock = clocks.system) -> None:
         self.ib = ib
+        self.clock = clock
         self.by_con_id: dict[int, Instrument] = {}
         """ conId -> Instrument """
         self.contracts: dict[int, Any] = {}
@@ -37,7 +40,7 @@ class InstrumentResolver:
         if not details:
             raise SymbolError(f"{query.text}: no such {query.kind.value} at the broker.")
         if query.kind is SymbolKind.FUTURE_ROOT:
-            today_text = f"{today or dt.date.today():%Y%m%d}"
+            today_text = f"{today or clocks.today(self.clock):%Y%m%d}"
             live = [d for d in details if d.contract.lastTradeDateOrContractMonth[:8] >= today_text]
             if not live:
                 raise SymbolError(f"{query.text}: no unexpired contract.")

@@ -22,10 +22,12 @@ import math
 import time
 from typing import Any
 
+from ibdesk import clock as clocks
 from ibdesk import events
 from ibdesk.broker import ib as shim
 from ibdesk.broker import translate
 from ibdesk.broker.inbound import InboundGuard
+from ibdesk.clock import Clock
 from ibdesk.config import ConnectionSettings
 from ibdesk.domain import notices
 from ibdesk.domain.connection import LinkState, Notice
@@ -90,9 +92,12 @@ class BrokerSession:
         error(req_id, code, text): every error or notice TWS sends.
     """
 
-    def __init__(self, settings: ConnectionSettings, link: LinkStore) -> None:
+    def __init__(
+        self, settings: ConnectionSettings, link: LinkStore, clock: Clock = clocks.system
+    ) -> None:
         self.settings = settings
         self.link = link
+        self.clock = clock
         self.ib = shim.IB()
         for name in self.ib.events:
             # A handler of ours that raises must be seen, never swallowed by eventkit.
@@ -174,15 +179,15 @@ class BrokerSession:
                     continue
                 self.link.post(
                     notices.client_ids_exhausted(
-                        self.settings.client_id, self.client_id, time.time()
+                        self.settings.client_id, self.client_id, self.clock()
                     )
                 )
             except (ConnectionRefusedError, OSError) as exc:
                 log.info("connect to %s:%d failed: %s", self.settings.host, self.settings.port, exc)
-                self.link.post(refused_notice(self.settings.host, self.settings.port, time.time()))
+                self.link.post(refused_notice(self.settings.host, self.settings.port, self.clock()))
             except TimeoutError:
                 self.link.post(
-                    notices.handshake_timeout(self.settings.host, self.settings.port, time.time())
+                    notices.handshake_timeout(self.settings.host, self.settings.port, self.clock())
                 )
             else:
                 first = False
@@ -228,13 +233,15 @@ class BrokerSession:
     async def _serve_until_down(self) -> None:
         managed = tuple(translate.name(a, 32) for a in self.ib.managedAccounts()[:100])
         if self.settings.account and self.settings.account not in managed:
-            self.link.post(notices.account_not_managed(self.settings.account, managed, time.time()))
+            self.link.post(
+                notices.account_not_managed(self.settings.account, managed, self.clock())
+            )
         self.account = self.settings.account if self.settings.account in managed else managed[0]
         self.backoff.reset()
         for key in ("connection", "client-id"):
             self.link.clear(key)
         if self._dropped is not None:
-            self.link.post(notices.data_restored(*self._dropped, time.time()))
+            self.link.post(notices.data_restored(*self._dropped, self.clock()))
             self._dropped = None
         self.link.set_status(
             state=LinkState.CONNECTED,
@@ -271,7 +278,7 @@ class BrokerSession:
         await asyncio.sleep(delay)
 
     def _post_client_id_fallback(self) -> None:
-        self.link.post(notices.client_id_fallback(self.client_id, time.time()))
+        self.link.post(notices.client_id_fallback(self.client_id, self.clock()))
 
     # ---- health and the data-silence watchdog --------------------------------------------------
 
@@ -306,7 +313,7 @@ class BrokerSession:
             await asyncio.sleep(GRACE)
             if self.inbound.frames == frames and self.ib.isConnected():
                 silent = time.monotonic() - self.inbound.last_frame
-                notice = notices.data_silence(silent, self.settings.answer_within, time.time())
+                notice = notices.data_silence(silent, self.settings.answer_within, self.clock())
                 self._drop(notice, garbled=False)
                 return
             rtt = math.inf
@@ -317,7 +324,7 @@ class BrokerSession:
 
     def _on_garbled(self, length: int) -> None:
         if self.ib.isConnected():
-            self._drop(notices.garbled_stream(length, time.time()), garbled=True)
+            self._drop(notices.garbled_stream(length, self.clock()), garbled=True)
 
     def _drop(self, notice: Notice, garbled: bool) -> None:
         """Drop a connection that delivers nothing usable; the connect loop reconnects."""
@@ -346,7 +353,7 @@ class BrokerSession:
         farm = FARM_CODES.get(code)
         if farm is not None:
             self.link.set_farm(*farm)
-        notice = notice_for(code, text, time.time())
+        notice = notice_for(code, text, self.clock())
         if notice is not None:
             self.link.post(notice)
         if code in (1100, 2110):

@@ -4,7 +4,7 @@ A strategy stuck in a loop or a hung call freezes the desk's loop, and with it t
 button (measured: a 2 s stall delays a GUI kill by 1.95 s; FIELD_NOTES.md §2). The watchdog
 keeps a pre-connected socket with its own client id and watches the heartbeat the loop sends;
 past the threshold it sends a global cancel, latches HALTED in the journal, and tells the
-desk, which adopts the halt when it wakes (ibdesk.safety).
+desk, which adopts the halt when it wakes (ibdesk.desk.safety).
 
 **Why a process and not a thread.** A thread shares the desk's GIL, and one C call can hold
 the GIL for as long as it likes: a ``QPlainTextEdit.appendPlainText`` of a 1 MiB line held it
@@ -28,7 +28,7 @@ Every path ends the child with the desk, so none is ever left behind.
 
 **No order leaves a woken desk before it adopts the halt.** The watchdog cannot reach into the
 desk's memory as the thread did; instead the desk checks its own last beat (:attr:`last_beat`)
-before the pacer writes any order and at every beat (ibdesk.safety). The watchdog reads each
+before the pacer writes any order and at every beat (ibdesk.desk.safety). The watchdog reads each
 beat after the desk wrote it, so whenever it has fired the desk's last beat is older than the
 threshold too, and the desk holds every order and halts before anything else is sent.
 """

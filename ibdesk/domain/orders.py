@@ -102,6 +102,10 @@ class Source:
             return cls("external", text.replace("#", "")[:40])
 
 
+BLOTTER = Source("blotter")
+""" the orders panel's own edits, cancels and Cancel all """
+
+
 def order_ref(source: Source, client_id: int, order_id: int) -> str:
     """The orderRef of an order: its source, ``#``, and the client and order ids that no
     other order of this journal ever had (random digits would clash: 6 hex digits do 3 %

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ibdesk.config import RiskSettings, TicketSettings
 from ibdesk.domain.account import is_paper_account
 from ibdesk.domain.orders import OrderIntent, OrderType
 from ibdesk.trading.checks import limit_for
@@ -31,6 +32,17 @@ class ConfirmPolicy:
     """ confirm a price farther than this many ticks from the market (0: off) """
     max_order_qty: Mapping[str, float] | None = None
     max_order_notional: float = 0.0
+
+    @classmethod
+    def from_settings(cls, risk: RiskSettings, ticket: TicketSettings) -> ConfirmPolicy:
+        """The rule as the config sets it."""
+        return cls(
+            ticket.confirm,
+            ticket.fat_finger_fraction,
+            ticket.fat_finger_ticks,
+            risk.max_order_qty,
+            risk.max_order_notional,
+        )
 
 
 def fat_finger_reasons(intent: OrderIntent, market: float, policy: ConfirmPolicy) -> list[str]:

@@ -24,6 +24,7 @@ from ibdesk.domain.orders import (
 from ibdesk.domain.ticket import OffsetUnit
 from ibdesk.trading.checks import num_text, price_text
 
+TICKET = Source("ticket")
 #: Entry types the ticket offers (TRAIL is not a bracket entry).
 ENTRY_TYPES = (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT)
 #: Without a configured limit, a quantity above this is a typo, not an order.
@@ -56,6 +57,8 @@ class TicketForm:
     tif: Tif = Tif.DAY
     outside_rth: bool = False
     account: str = ""
+    source: Source = TICKET
+    """ who the order is from: the ticket, or whoever builds a form (a hotkey, a strategy) """
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +292,7 @@ def evaluate(form: TicketForm, market: TicketMarket, rules: TicketRules) -> Tick
         form.side,
         qty,
         form.order_type,
-        Source("ticket"),
+        form.source,
         limit_price=limit if form.order_type is OrderType.STOP_LIMIT else _limit_of(form, entry),
         stop_price=entry if form.order_type.needs_stop else None,
         tif=form.tif,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ibdesk.config import RiskSettings
+from ibdesk.domain.account import PositionSnapshot
 from ibdesk.domain.instruments import Instrument
 from ibdesk.domain.risk import TradingState
 from ibdesk.trading.checks import MINUTE, limit_for
@@ -55,6 +56,20 @@ def _amount(x: float) -> str:
 
 def _ratio(used: float, limit: float) -> float:
     return used / limit if limit else math.nan
+
+
+def positions_by_root(
+    positions: Iterable[PositionSnapshot], account: str
+) -> dict[str, tuple[Instrument, float]]:
+    """An account's positions summed by symbol root (every ES expiry together), each with
+    one of its instruments: what the per-root position limits are measured on."""
+    by_root: dict[str, tuple[Instrument, float]] = {}
+    for pos in positions:
+        if pos.account == account:
+            root = pos.instrument.symbol
+            held = by_root.get(root, (pos.instrument, 0.0))[1]
+            by_root[root] = (pos.instrument, held + pos.qty)
+    return by_root
 
 
 def usage(

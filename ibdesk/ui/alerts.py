@@ -10,7 +10,6 @@ player (ibdesk.alerts.sound), and ``QApplication.beep`` where there is none.
 from __future__ import annotations
 
 import html
-from typing import Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -26,13 +25,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from ibdesk.alerts.hub import AlertHub
 from ibdesk.alerts.kinds import KINDS
 from ibdesk.alerts.message import Message, compose
-from ibdesk.alerts.push import PushReport, PushService
+from ibdesk.alerts.push import PushReport
 from ibdesk.alerts.sound import SoundPlayer
-from ibdesk.config import AlertSettings
-from ibdesk.domain.alerts import Alert, Channel, Urgency
+from ibdesk.desk.api import AlertsView
+from ibdesk.domain.alerts import Channel, Urgency
 from ibdesk.ui import theme
 from ibdesk.ui.brand import app_icon
 
@@ -44,18 +42,6 @@ ICONS = {
     Urgency.WARNING: QSystemTrayIcon.MessageIcon.Warning,
     Urgency.CRITICAL: QSystemTrayIcon.MessageIcon.Critical,
 }
-
-
-class AlertsApi(Protocol):
-    """What the window needs of the desk's alerts (ibdesk.alerts.desk.DeskAlerts)."""
-
-    settings: AlertSettings
-    hub: AlertHub
-    push: PushService | None
-    push_off: str
-
-    def test_alert(self) -> Alert:
-        """The test alert."""
 
 
 class DesktopNotifier:
@@ -186,7 +172,7 @@ class TestAlertDialog(QDialog):
 class AlertsUi:
     """The desktop and sound channels of a window, and its test dialog."""
 
-    def __init__(self, alerts: AlertsApi, window: QMainWindow) -> None:
+    def __init__(self, alerts: AlertsView, window: QMainWindow) -> None:
         self.alerts = alerts
         self.window = window
         self.desktop = DesktopNotifier(window)

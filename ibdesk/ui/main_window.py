@@ -8,10 +8,11 @@ docks with the live panels. Panel modules are imported there, not at the top, fo
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QSettings, Qt, qVersion
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -27,22 +28,8 @@ from ibdesk.ui import theme
 from ibdesk.ui.brand import brand, identify
 
 if TYPE_CHECKING:
-    import asyncio
-
-    from ibdesk.config import ConnectionSettings, Settings
-    from ibdesk.domain.bars import Timeframe
-    from ibdesk.domain.instruments import Instrument
-    from ibdesk.domain.orders import BracketIntent, GateDecision, OrderIntent
-    from ibdesk.domain.risk import KillReport, StateChange, TradingState
-    from ibdesk.domain.ticket import TicketRequest, WhatIf
-    from ibdesk.state.account import AccountStore, PositionStore
-    from ibdesk.state.bars import BarKey, BarStore
-    from ibdesk.state.link import LinkStore
-    from ibdesk.state.orders import OrderStore
-    from ibdesk.state.quotes import QuoteStore, WatchlistStore
-    from ibdesk.trading.killswitch import KillSwitch
-    from ibdesk.trading.usage import Usage
-    from ibdesk.ui.alerts import AlertsApi
+    from ibdesk.desk.api import DeskApi
+    from ibdesk.domain.ticket import TicketRequest
     from ibdesk.ui.dialogs.connection import ConnectionDialog
     from ibdesk.ui.panels.log import PanelHandler
 
@@ -63,105 +50,6 @@ DEFAULT_SHORTCUTS = {
     "buy": "Ctrl+B",
     "sell": "Ctrl+S",
 }
-
-
-class DeskApi(Protocol):
-    """What the window needs from the running desk (implemented in ibdesk.app)."""
-
-    settings: Settings
-    link: LinkStore
-    quotes: QuoteStore
-    watchlist: WatchlistStore
-    accounts: AccountStore
-    positions: PositionStore
-    orders: OrderStore
-    bars: BarStore
-    log_handler: PanelHandler
-    switch: KillSwitch
-
-    @property
-    def alerts(self) -> AlertsApi:
-        """Tray notifications, sounds and the test alert attach here."""
-
-    async def add_symbol(self, text: str) -> str:
-        """Resolve and watch a symbol; returns what was added, raises ValueError why not."""
-
-    def remove_symbol(self, con_id: int) -> None:
-        """Stop watching an instrument."""
-
-    def reconnect(self, settings: ConnectionSettings) -> None:
-        """Connect somewhere else."""
-
-    def cancel_order(self, ref: str) -> GateDecision:
-        """Cancel one order through the gate."""
-
-    def cancel_all(self) -> GateDecision:
-        """Global cancel through the gate."""
-
-    def modify_order(
-        self,
-        ref: str,
-        qty: float | None = None,
-        limit_price: float | None = None,
-        stop_price: float | None = None,
-        source: str = "blotter",
-    ) -> GateDecision:
-        """Modify a working order through the gate."""
-
-    def place(self, intent: OrderIntent | BracketIntent) -> GateDecision:
-        """Send an order or bracket through the gate."""
-
-    def confirm_reasons(self, intent: OrderIntent | BracketIntent) -> list[str]:
-        """Why an order needs a confirmation before it is sent (empty: none)."""
-
-    def judge(self, intent: OrderIntent | BracketIntent) -> GateDecision:
-        """What the gate would decide for an order now (nothing is sent)."""
-
-    def judge_modify(
-        self,
-        ref: str,
-        qty: float | None = None,
-        limit_price: float | None = None,
-        stop_price: float | None = None,
-        source: str = "blotter",
-    ) -> GateDecision:
-        """What the gate would decide for a modify now (nothing is sent)."""
-
-    async def open_chart(self, text: str, timeframe: Timeframe) -> tuple[Instrument, BarKey]:
-        """Resolve a chart's symbol and start its bars (in ``bars`` on return)."""
-
-    def close_chart(self, key: BarKey) -> None:
-        """A chart stopped showing a series."""
-
-    async def ticket_instrument(self, text: str) -> Instrument:
-        """Resolve the ticket's symbol and stream its quotes."""
-
-    async def what_if(self, intent: OrderIntent | BracketIntent) -> WhatIf:
-        """IB's margin and commission for an order."""
-
-    def versions(self) -> dict[str, str]:
-        """Component versions for Help > About."""
-
-    def kill(self, who: str) -> asyncio.Task[KillReport]:
-        """KILL: halt, purge, global cancel, verify."""
-
-    def flatten_all(self, who: str) -> asyncio.Task[KillReport]:
-        """Kill, close every position, verify flat."""
-
-    def flatten_position(self, con_id: int, who: str = ...) -> asyncio.Task[KillReport]:
-        """Close one position."""
-
-    def rearm(self, who: str, reason: str, to: TradingState = ...) -> StateChange:
-        """Back to ACTIVE (or HALTED to REDUCING) with a typed reason."""
-
-    def reduce(self, who: str) -> StateChange:
-        """REDUCING: exits only."""
-
-    def retry_kill(self, who: str) -> asyncio.Task[KillReport]:
-        """Cancel again, verify again."""
-
-    def risk_usage(self) -> list[Usage]:
-        """Every limit and its current use, for the Risk panel."""
 
 
 class MainWindow(QMainWindow):
@@ -219,8 +107,9 @@ class MainWindow(QMainWindow):
 
     # ---- filling the frame --------------------------------------------------------------------
 
-    def attach(self, desk: DeskApi) -> None:
-        """Fill the docks with live panels over the desk's stores."""
+    def attach(self, desk: DeskApi, log_handler: PanelHandler) -> None:
+        """Fill the docks with live panels over the desk's stores (and the log panel with
+        what ``log_handler`` hands it)."""
         from ibdesk.ui.banners import BannerArea
         from ibdesk.ui.charts.area import ChartArea
         from ibdesk.ui.models.account import AccountModel
@@ -260,7 +149,7 @@ class MainWindow(QMainWindow):
         )
         self.risk_model = RiskModel(desk.risk_usage, parent=self)
         self.risk_panel = RiskPanel(self.risk_model)
-        self.log_panel = LogPanel(desk.log_handler)
+        self.log_panel = LogPanel(log_handler)
         self.blotter_panel = BlotterPanel(desk.orders, desk, ui.table_refresh_hz)
         for key, panel in (
             ("orders", self.blotter_panel),
@@ -477,11 +366,20 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
+    def versions(self) -> dict[str, str]:
+        """The desk's versions, and Qt's."""
+        assert self.desk is not None
+        return {
+            **self.desk.versions(),
+            "Qt": qVersion(),
+            "PySide6": getattr(sys.modules.get("PySide6"), "__version__", "?"),
+        }
+
     def show_about(self) -> QMessageBox:
         """Versions of ibdesk, Qt, the client library and the connected server."""
         assert self.desk is not None
         lines = "".join(
-            f"<tr><td>{k}</td><td>&nbsp;{v}</td></tr>" for k, v in self.desk.versions().items()
+            f"<tr><td>{k}</td><td>&nbsp;{v}</td></tr>" for k, v in self.versions().items()
         )
         box = QMessageBox(
             QMessageBox.Icon.Information,

@@ -9,7 +9,6 @@ HALTED it can re-arm to REDUCING (exits only) instead of ACTIVE.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ibdesk.desk.api import SafetyOps
 from ibdesk.domain.risk import KillReport, StateChange, TradingState
 from ibdesk.ui import theme
 
@@ -33,25 +33,6 @@ STATE_TOKENS = {
     TradingState.REDUCING: "warn",
     TradingState.HALTED: "error",
 }
-
-
-class KillOps(Protocol):
-    """The kill switch operations the bar triggers (the desk implements them)."""
-
-    def kill(self, who: str) -> object:
-        """Halt, purge, global cancel, verify."""
-
-    def flatten_all(self, who: str) -> object:
-        """Kill, close every position, verify flat."""
-
-    def rearm(self, who: str, reason: str, to: TradingState = ...) -> object:
-        """Back to ACTIVE (or HALTED to REDUCING) with a typed reason (ValueError without)."""
-
-    def reduce(self, who: str) -> object:
-        """REDUCING: exits only (ValueError while HALTED)."""
-
-    def retry_kill(self, who: str) -> object:
-        """Cancel again and verify again."""
 
 
 class RearmDialog(QDialog):
@@ -94,7 +75,7 @@ class RearmDialog(QDialog):
 class TradingBar(QToolBar):
     """Always in view at the top of the window."""
 
-    def __init__(self, ops: KillOps, parent: QWidget | None = None) -> None:
+    def __init__(self, ops: SafetyOps, parent: QWidget | None = None) -> None:
         super().__init__("Trading", parent)
         self.setObjectName("TradingBar")
         self.setMovable(False)

@@ -18,12 +18,12 @@ import pytest_asyncio
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from ibdesk.app import Desk
 from ibdesk.config import ConnectionSettings, RiskSettings, Settings
 from ibdesk.simtws import SimThread
 from ibdesk.ui import theme
 from ibdesk.ui.event_loop import DeskEventLoop
 from ibdesk.ui.main_window import MainWindow
+from ibdesk.windowed import WindowedDesk as Desk
 
 MakeDesk = Callable[..., Awaitable[Desk]]
 

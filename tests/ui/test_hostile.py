@@ -68,7 +68,7 @@ async def desk_behind(make_desk: MakeDesk, proxy: WireProxy, sim: SimThread) -> 
     answers), its watchlist subscribed, and the ES front month at 6800."""
     desk = await make_desk(port=proxy.port, risk=limits_off())
     await wait_until(lambda: connected(desk), what="connected through the proxy")
-    await wait_until(lambda: not desk._tasks, timeout=10, what="the watchlist subscribed")
+    await wait_until(lambda: not desk.tasks, timeout=10, what="the watchlist subscribed")
     es = await desk.resolver.resolve("ES")
     sim.control.set_price(es.con_id, 6800.0)
     return desk, es

@@ -11,13 +11,10 @@ positions of its own, which only a global cancel can reach.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -25,7 +22,6 @@ from PySide6.QtCore import Qt
 
 from ibdesk.broker import ib as shim
 from ibdesk.config import RiskSettings, limits_off
-from ibdesk.domain.connection import LinkState
 from ibdesk.domain.orders import (
     BracketIntent,
     OrderIntent,
@@ -34,10 +30,28 @@ from ibdesk.domain.orders import (
     Side,
     Source,
 )
-from ibdesk.domain.risk import KillReport, TradingState
+from ibdesk.domain.risk import TradingState
 from ibdesk.simtws import SimConfig, SimThread
 from ibdesk.trading import latch
 from ibdesk.ui.models.table import KEY_ROLE
+from tests.desk.kit import (
+    actions,
+    asked_after,
+    at_sim,
+    connected,
+    es_contract,
+    es_last,
+    lmt,
+    my_orders,
+    other_orders,
+    placed_by,
+    raw_client,
+    ready_desk,
+    report_of,
+    sim_positions,
+    state,
+    watched,
+)
 from tests.helpers import quick_sim, wait_until
 
 from .conftest import MakeDesk
@@ -48,7 +62,6 @@ ACCOUNT = "DU1234567"
 TICKET = Source("ticket")
 PLACE_ORDER, GLOBAL_CANCEL, START_API = 3, 58, 71
 REQ_ALL_OPEN_ORDERS, REQ_POSITIONS = 16, 61
-OTHER_CLIENT = 9
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 VERIFIED = re.compile(rf"0 working orders in {ACCOUNT}, verified at \d\d:\d\d:\d\d\.")
 VERIFIED_FLAT = re.compile(
@@ -64,137 +77,12 @@ def sim_config() -> SimConfig:
 # ---- helpers ----------------------------------------------------------------------------------
 
 
-def connected(desk: Any) -> bool:
-    return desk.link.status.state is LinkState.CONNECTED
-
-
-async def ready_desk(
-    make_desk: MakeDesk, sim: SimThread, price: float | None = 6800.0, **kw: Any
-) -> tuple[Any, Any]:
-    """A connected desk and the ES front month (at ``price``; None leaves the market be).
-
-    The pre-trade limits are off unless a test passes ``risk``: most tests here are about
-    the kill switch, not the limits (the limits have tests of their own below).
-    """
-    kw.setdefault("risk", limits_off())
-    desk = await make_desk(**kw)
-    await wait_until(lambda: connected(desk), timeout=15, what="connected")
-    es = await desk.resolver.resolve("ES")
-    if price is not None:
-        sim.control.set_price(es.con_id, price)
-    return desk, es
-
-
-def lmt(
-    inst: Any, price: float, qty: float = 1, side: Side = Side.BUY, source: Source = TICKET
-) -> OrderIntent:
-    return OrderIntent(inst, side, qty, OrderType.LIMIT, source, limit_price=price)
-
-
-def state(desk: Any, ref: str) -> OrderState | None:
-    snap = desk.orders.get(ref)
-    return snap.state if snap is not None else None
-
-
-def at_sim(sim: SimThread, ref: str) -> dict[str, Any] | None:
-    return next((o for o in sim.control.orders() if o["order_ref"] == ref), None)
-
-
-def sim_positions(sim: SimThread) -> dict[str, float]:
-    """Non-zero positions at the broker, by local symbol."""
-    return {p["local_symbol"]: p["qty"] for p in sim.control.positions()}
-
-
-def actions(desk: Any) -> list[tuple[str, str, str]]:
-    """(who, action, detail) rows of the journal, read through a connection of our own."""
-    with contextlib.closing(sqlite3.connect(desk.journal_path)) as db:
-        return db.execute("SELECT who, action, detail FROM actions ORDER BY id").fetchall()
-
-
-def placed_by(sim: SimThread, client_id: int, since: float = 0.0) -> list[int]:
-    """Order ids of every placeOrder the simulator read from ``client_id``."""
-    return [
-        int(r["fields"][1])
-        for r in sim.control.received(since=since, msg_id=PLACE_ORDER, client_id=client_id)
-    ]
-
-
-def asked_after(sim: SimThread, since: float, sent: int, asked: int) -> bool:
-    """Whether the desk (client 1) asked ``asked`` after the last ``sent`` it sent since
-    ``since``: a verification that really went back to the broker."""
-    sends = sim.control.received(since=since, msg_id=sent, client_id=1)
-    assert sends, f"the desk never sent message {sent}"
-    return bool(sim.control.received(since=sends[-1]["monotonic"], msg_id=asked, client_id=1))
-
-
-def report_of(desk: Any, started: float) -> KillReport | None:
-    """The kill switch's last report, if it is about a kill started at or after ``started``."""
-    report = desk.switch.last_report
-    return report if report is not None and report.started >= started else None
-
-
 def bar_text(desk: Any) -> str:
     return desk.window.trading_bar.report.text()
 
 
 def bar_state(desk: Any) -> str:
     return desk.window.trading_bar.state.text()
-
-
-@contextlib.asynccontextmanager
-async def raw_client(sim: SimThread, client_id: int = OTHER_CLIENT) -> AsyncIterator[Any]:
-    """Another API client on the same account (its orders are not ibdesk's to cancel)."""
-    other = shim.IB()
-    await other.connectAsync("127.0.0.1", sim.port, clientId=client_id, timeout=10)
-    try:
-        yield other
-    finally:
-        other.disconnect()
-
-
-def es_last(sim: SimThread, es: Any) -> float:
-    """The last trade price at the broker."""
-    return float(sim.control.quote(es.con_id)["last"])
-
-
-def es_contract(es: Any) -> Any:
-    return shim.Future(conId=es.con_id, exchange="CME")
-
-
-async def other_orders(other: Any, es: Any, prices: tuple[float, ...]) -> list[Any]:
-    """Working sell limits of the other client, acknowledged by the broker."""
-    trades = [other.placeOrder(es_contract(es), shim.LimitOrder("SELL", 1, p)) for p in prices]
-    await wait_until(
-        lambda: all(t.orderStatus.status == "Submitted" for t in trades),
-        timeout=10,
-        what="the other client's orders working",
-    )
-    return trades
-
-
-async def my_orders(desk: Any, sim: SimThread, es: Any, count: int) -> list[str]:
-    """Working buy limits of the desk, 10 points under the market."""
-    below = es_last(sim, es) - 10
-    refs = [desk.place(lmt(es, below - i * 0.25)).refs[0] for i in range(count)]
-    await wait_until(
-        lambda: all(state(desk, r) is OrderState.WORKING for r in refs),
-        timeout=10,
-        what="the desk's orders working",
-    )
-    return refs
-
-
-async def watched(desk: Any, sim: SimThread, symbol: str) -> Any:
-    """Watch a symbol and wait for its quote (the collar and notional checks need one)."""
-    await desk.add_symbol(symbol)
-    inst = await desk.resolver.resolve(symbol)
-    sim.control.set_price(inst.con_id, sim.control.quote(inst.con_id)["last"])  # a fresh tick
-    await wait_until(
-        lambda: desk.quotes.get(inst.con_id) is not None and desk.quotes.get(inst.con_id).last > 0,
-        timeout=10,
-        what=f"a {symbol} quote",
-    )
-    return inst
 
 
 async def assert_killed(
@@ -339,92 +227,6 @@ async def test_a_thousand_orders_after_a_kill_put_nothing_on_the_wire(
     # The cancel was read after every attempt (one socket, in order), so nothing is in flight.
     assert sim.control.received(since=since, msg_id=GLOBAL_CANCEL, client_id=1)
     assert placed_by(sim, 1, since) == []
-
-
-async def test_kill_while_disconnected_halts_at_once_and_cancels_first_on_reconnect(
-    make_desk: MakeDesk, sim: SimThread
-) -> None:
-    """Kill with TWS down: HALTED at once; reqGlobalCancel is the first message the broker
-    reads from the desk after its startApi, and it reaches every client's orders."""
-    desk, es = await ready_desk(make_desk, sim)
-    mine = await my_orders(desk, sim, es, 2)
-    async with raw_client(sim) as other:
-        await other_orders(other, es, (6810.0,))
-        since = time.perf_counter()
-        sim.control.restart(down_seconds=1.0)
-        await wait_until(
-            lambda: not connected(desk) and not desk.safety.port.connected,
-            timeout=10,
-            what="the desk sees the drop",
-        )
-        started = time.time()
-        desk.kill("kill button")
-        assert desk.gate.state is TradingState.HALTED
-        assert desk.place(lmt(es, 6790.0)).check == "halted"
-        await wait_until(lambda: connected(desk), timeout=15, what="reconnected")
-        await wait_until(
-            lambda: sim.control.orders(open_only=True) == [],
-            timeout=10,
-            what="every order cancelled after the reconnect",
-        )
-    # The simulator learns a session's client id from its startApi, so that record itself
-    # carries no client id: find it by its clientId field, then read what client 1 sent next.
-    [start] = [
-        r for r in sim.control.received(since=since, msg_id=START_API) if r["fields"][2] == "1"
-    ]
-    ids = [r["msg_id"] for r in sim.control.received(since=start["monotonic"], client_id=1)]
-    assert ids[0] == GLOBAL_CANCEL, f"after startApi came {ids[:5]}"
-    assert ids.count(GLOBAL_CANCEL) == 1
-    await wait_until(lambda: report_of(desk, started), timeout=15, what="the kill report")
-    assert report_of(desk, started).verified, report_of(desk, started).summary()
-    assert asked_after(sim, since, GLOBAL_CANCEL, REQ_ALL_OPEN_ORDERS)
-    await wait_until(
-        lambda: all(state(desk, r) is OrderState.CANCELLED for r in mine),
-        timeout=10,
-        what="the desk's orders cancelled",
-    )
-
-
-async def test_kill_with_150_queued_orders_lets_none_of_them_out(
-    make_desk: MakeDesk, sim: SimThread
-) -> None:
-    """150 orders queued behind the 40/s budget, then KILL: none still queued reaches the
-    broker, each ends NOT_SENT with a reason, and nothing is left working."""
-    desk, es = await ready_desk(make_desk, sim)
-    refs = [desk.place(lmt(es, 6700.0 - i * 0.25)).refs[0] for i in range(150)]
-    assert desk.router.pacer.queued > 100
-    started = time.time()
-    desk.kill("kill button")
-    assert desk.router.pacer.queued == 0  # purged before kill() returned
-    not_sent = [r for r in refs if state(desk, r) is OrderState.NOT_SENT]
-    assert len(not_sent) > 100
-    await wait_until(lambda: report_of(desk, started), timeout=15, what="the kill report")
-    assert report_of(desk, started).verified
-    assert sim.control.orders(open_only=True) == []
-    # The global cancel and every placeOrder share one socket, read in order: no placeOrder
-    # may come after the cancel.
-    [cancel] = sim.control.received(msg_id=GLOBAL_CANCEL, client_id=1)
-    after = [
-        r
-        for r in sim.control.received(since=cancel["monotonic"], client_id=1)
-        if r["msg_id"] == PLACE_ORDER
-    ]
-    assert after == []
-    assert asked_after(sim, 0.0, GLOBAL_CANCEL, REQ_ALL_OPEN_ORDERS)
-    reached = set(placed_by(sim, 1))
-    for ref in refs:
-        snap = desk.orders.get(ref)
-        if snap.state is OrderState.NOT_SENT:
-            assert snap.order_id not in reached and at_sim(sim, ref) is None
-            assert "never sent" in snap.reason
-        else:
-            assert snap.order_id in reached
-    await wait_until(
-        lambda: all(state(desk, r) in (OrderState.NOT_SENT, OrderState.CANCELLED) for r in refs),
-        timeout=10,
-        what="every order settled",
-    )
-    assert not [n for n in desk.link.notices.values() if n.code == 100]
 
 
 # ---- FLATTEN ----------------------------------------------------------------------------------
@@ -836,58 +638,3 @@ class TestRiskPanel:
             lambda: shown()["Trading state"] == "HALTED" and shown()["Open orders"] == "0 / 100",
             what="HALTED and no open order shown",
         )
-
-
-async def test_an_order_over_the_quantity_limit_is_denied_end_to_end(
-    make_desk: MakeDesk, sim: SimThread
-) -> None:
-    """Default limits: an ES order of 11 (limit 10) is denied by max_order_qty with the
-    numbers, journaled, and never reaches the broker; one of 1 goes through."""
-    desk, _ = await ready_desk(make_desk, sim, price=None, risk=RiskSettings())
-    es = await watched(desk, sim, "ES")
-    decided = []
-    desk.gate.decided += lambda kind, source, d: decided.append((kind, str(source), d))
-    price = es_last(sim, es) - 10
-    decision = desk.place(lmt(es, price, qty=11))
-    assert not decision.accepted and decision.refs == ()
-    assert decision.check == "max_order_qty"
-    assert decision.reason == "ES order quantity 11 is over the limit of 10."
-    assert decided == [("order", "ticket", decision)]
-    assert ("ticket", "denied order", f"max_order_qty: {decision.reason}") in actions(desk)
-    [ref] = desk.place(lmt(es, price, qty=1)).refs
-    await wait_until(lambda: state(desk, ref) is OrderState.WORKING, timeout=10, what="working")
-    [order] = sim.control.orders()
-    assert order["order_ref"] == ref and order["total_qty"] == 1
-    assert len(placed_by(sim, 1)) == 1
-
-
-async def test_a_client_placing_orders_through_a_desk_kill_is_named_and_cancelled_again(
-    make_desk: MakeDesk, sim: SimThread
-) -> None:
-    """Another client keeps placing orders for a second after the desk's KILL: the desk
-    cancels again until the book stays quiet, and its report names the client."""
-    desk, es = await ready_desk(make_desk, sim)
-    async with raw_client(sim) as other:
-        stop = asyncio.Event()
-
-        async def keep_placing() -> None:
-            n = 0
-            while not stop.is_set():
-                other.placeOrder(es_contract(es), shim.LimitOrder("SELL", 1, 6900.0 + n * 0.25))
-                n += 1
-                await asyncio.sleep(0.02)
-
-        task = asyncio.ensure_future(keep_placing())
-        await wait_until(lambda: sim.control.orders(open_only=True), what="its first orders")
-        asyncio.get_running_loop().call_later(1.0, stop.set)
-        try:
-            report = await desk.kill("kill button")
-        finally:
-            stop.set()
-            await task
-    assert report.verified, report.summary()
-    assert any(f"client {OTHER_CLIENT} placed" in n for n in report.notes), report.notes
-    assert f"Client {OTHER_CLIENT} placed" in report.summary()
-    cancels = sim.control.received(msg_id=GLOBAL_CANCEL, client_id=1)
-    assert len(cancels) >= 2
-    assert sim.control.orders(open_only=True) == []

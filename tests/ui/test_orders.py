@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import time
 from pathlib import Path
 from typing import Any
 
@@ -119,114 +118,6 @@ async def test_the_blotter_refreshing_itself_sends_nothing(
     assert "Modify" not in blotter.message.text()
 
 
-async def test_a_cancel_overtakes_150_queued_orders(make_desk: MakeDesk, sim: SimThread) -> None:
-    desk, es = await ready_desk(make_desk, sim)
-    [first] = desk.place(lmt(es, 6700.0)).refs
-    await wait_until(lambda: state(desk, first) is OrderState.WORKING, what="first working")
-    refs = [desk.place(lmt(es, 6700.0 - i * 0.25)).refs[0] for i in range(150)]
-    assert desk.router.pacer.queued > 100
-    since = time.perf_counter()
-    assert desk.cancel_order(first).accepted
-    await wait_until(lambda: sim.control.received(since=since, msg_id=4), what="cancel at sim")
-    arrived = sim.control.received(since=since, msg_id=4)[0]["monotonic"]
-    placed_before = [
-        r for r in sim.control.received(since=since, msg_id=3) if r["monotonic"] < arrived
-    ]
-    assert (arrived - since) * 1000 < 100
-    assert len(placed_before) < 50  # it did not wait behind the queue
-    await wait_until(lambda: state(desk, first) is OrderState.CANCELLED, what="cancelled")
-    await wait_until(
-        lambda: all(state(desk, r) is OrderState.WORKING for r in refs),
-        timeout=10,
-        what="the queue drains within IB's budget",
-    )
-    assert not [e for e in desk.link.notices.values() if e.code == 100]
-
-
-async def test_a_disconnect_with_a_full_queue_leaves_nothing_pending(
-    make_desk: MakeDesk, sim: SimThread
-) -> None:
-    desk, es = await ready_desk(make_desk, sim)
-    refs = [desk.place(lmt(es, 6700.0 - i * 0.25)).refs[0] for i in range(150)]
-    await wait_until(
-        lambda: any(state(desk, r) is OrderState.WORKING for r in refs),
-        what="some orders on the wire",
-    )
-    sim.control.drop_clients()
-    await wait_until(lambda: not connected(desk), what="disconnected")
-    states = {state(desk, r) for r in refs}
-    assert OrderState.NOT_SENT in states and OrderState.QUEUED not in states
-    await wait_until(lambda: connected(desk), what="reconnected")
-    pending = (OrderState.QUEUED, OrderState.SENT, OrderState.UNKNOWN)
-    await wait_until(
-        lambda: not [r for r in refs if state(desk, r) in pending],
-        timeout=5,
-        what="every order settled within 5 s",
-    )
-    at_broker = {o["order_ref"] for o in sim.control.orders()}
-    for ref in refs:  # honest: working where the broker has it, not sent where it has not
-        assert (state(desk, ref) is OrderState.WORKING) == (ref in at_broker)
-
-
-async def test_order_ids_are_not_reused_after_a_rollback(
-    make_desk: MakeDesk, sim: SimThread
-) -> None:
-    desk, es = await ready_desk(make_desk, sim)
-    before = [desk.place(lmt(es, 6700.0)).refs[0] for _ in range(3)]
-    await wait_until(
-        lambda: all(state(desk, r) is OrderState.WORKING for r in before), what="working"
-    )
-    sim.control.restart(down_seconds=0.3, roll_back_ids=50)
-    await wait_until(lambda: not connected(desk), what="restart seen")
-    await wait_until(lambda: connected(desk), what="back")
-    after = [desk.place(lmt(es, 6700.0)).refs[0] for _ in range(2)]
-    await wait_until(
-        lambda: all(state(desk, r) is OrderState.WORKING for r in after), what="new orders working"
-    )
-    ids = [o["order_id"] for o in sim.control.orders() if o["client_id"] == desk.session.client_id]
-    assert len(ids) == len(set(ids)) == 5
-    assert min(desk.orders.get(r).order_id for r in after) > max(
-        desk.orders.get(r).order_id for r in before
-    )
-
-
-async def test_fills_while_away_are_recovered_and_reported(
-    make_desk: MakeDesk, sim: SimThread
-) -> None:
-    desk, es = await ready_desk(make_desk, sim)
-    [ref] = desk.place(lmt(es, 6790.0, qty=2)).refs
-    await wait_until(
-        lambda: at_sim(sim, ref) and state(desk, ref) is OrderState.WORKING, what="working"
-    )
-    sim.control.drop_clients()
-    sim.control.fill_order(at_sim(sim, ref)["perm_id"])  # while ibdesk is not there
-    await wait_until(
-        lambda: state(desk, ref) is OrderState.FILLED,
-        timeout=8,
-        what="the fill recovered after the reconnect",
-    )
-    fills = [f for f in desk.orders.fills.values() if f.ref == ref]
-    assert sum(f.qty for f in fills) == 2
-    await wait_until(lambda: "reconcile" in desk.link.notices, what="a reconcile notice")
-    text = desk.link.notices["reconcile"].text
-    assert "1 fill recovered" in text and "filled or cancelled while away" in text
-    assert {f.exec_id for f in fills} <= desk.journal.exec_ids_since(0)
-
-
-async def test_rejects_and_untrusted_local_cancels_end_honestly(
-    make_desk: MakeDesk, sim: SimThread
-) -> None:
-    desk, es = await ready_desk(make_desk, sim)
-    [big] = desk.place(lmt(es, 6795.0, qty=600)).refs
-    await wait_until(lambda: state(desk, big) is OrderState.REJECTED, what="rejected")
-    assert "Size Limit" in desk.orders.get(big).reason
-    [ref] = desk.place(OrderIntent(es, Side.BUY, 1, OrderType.MARKET, TICKET)).refs
-    await wait_until(lambda: state(desk, ref) is OrderState.FILLED, what="filled")
-    desk.router.cancel(desk.orders.get(ref))  # as if the cancel raced the fill
-    await wait_until(lambda: "Already filled" in desk.orders.get(ref).reason, what="already filled")
-    await wait_until(lambda: state(desk, ref) is OrderState.FILLED, what="still filled")
-
-
 class TestPartialFills:
     @pytest.fixture
     def sim_config(self) -> SimConfig:
@@ -302,28 +193,6 @@ async def test_cancel_all_reaches_other_clients(
         assert sim.control.orders(open_only=True) == []
     finally:
         other.disconnect()
-
-
-async def test_todays_orders_come_back_from_the_journal(
-    make_desk: MakeDesk, sim: SimThread
-) -> None:
-    desk, es = await ready_desk(make_desk, sim, state_name="a.ini")
-    [ref] = desk.place(lmt(es, 6790.0)).refs
-    await wait_until(lambda: state(desk, ref) is OrderState.WORKING, what="working")
-    await desk.close()
-    again = await make_desk(start=False, state_name="b.ini")
-    # Which account's orders to show is known once connected (a journal can hold several).
-    assert again.orders.get(ref) is None
-    again.start()
-    await wait_until(lambda: connected(again), what="connected")
-    await wait_until(
-        lambda: (
-            again.orders.get(ref) is not None
-            and again.orders.get(ref).perm_id == at_sim(sim, ref)["perm_id"]
-            and again.orders.get(ref).state is OrderState.WORKING
-        ),
-        what="restored and reconciled with the broker",
-    )
 
 
 async def test_blotter_models_pass_the_model_tester(

@@ -85,7 +85,7 @@ async def test_typing_a_symbol_adds_live_quotes(
 async def test_unknown_symbol_says_why_and_adds_nothing(make_desk: MakeDesk, qtbot: Any) -> None:
     desk = await make_desk()
     await wait_until(lambda: connected(desk), what="connected")
-    await wait_until(lambda: not desk._tasks, what="initial watchlist")
+    await wait_until(lambda: not desk.tasks, what="initial watchlist")
     rows = desk.window.watchlist_model.rowCount()
     panel = desk.window.watchlist_panel
     for text, expected in (("ZZZZ", "no such stock"), ("!!", "not a symbol")):
@@ -116,29 +116,10 @@ async def test_positions_follow_another_clients_fill(make_desk: MakeDesk, sim: S
         other.disconnect()
 
 
-async def test_restart_reconnects_and_resubscribes_within_5_s(
-    make_desk: MakeDesk, sim: SimThread
-) -> None:
-    desk = await make_desk()
-    await wait_until(lambda: connected(desk), what="connected")
-    await wait_until(lambda: not desk._tasks, what="initial watchlist")
-    lines = len(desk.market_data.wanted)
-    assert lines >= 5
-    sim.control.restart(down_seconds=1.5)
-    await wait_until(lambda: desk.link.status.state is LinkState.RECONNECTING, what="reconnecting")
-    await wait_until(lambda: not sim.control.status()["restarting"], what="port reopened")
-    await wait_until(lambda: connected(desk), timeout=5.0, what="reconnected within 5 s")
-    await wait_until(
-        lambda: market_lines(sim) == lines,
-        timeout=5.0,
-        what="every subscription back",
-    )
-
-
 async def test_1101_leads_to_resubscription(make_desk: MakeDesk, sim: SimThread) -> None:
     desk = await make_desk()
     await wait_until(lambda: connected(desk), what="connected")
-    await wait_until(lambda: not desk._tasks, what="initial watchlist")
+    await wait_until(lambda: not desk.tasks, what="initial watchlist")
     lines = len(desk.market_data.wanted)
     sim.control.inject_error(1101)
     await wait_until(
@@ -161,18 +142,6 @@ async def test_1100_and_1102_banners(make_desk: MakeDesk, sim: SimThread) -> Non
         what="1102 replaces it",
     )
     assert not any("lost its connection" in t for t in desk.window.banners.texts())
-
-
-async def test_client_id_in_use_falls_back_to_the_next(make_desk: MakeDesk, sim: SimThread) -> None:
-    squatter = shim.IB()
-    await squatter.connectAsync("127.0.0.1", sim.port, clientId=1)
-    try:
-        desk = await make_desk(client_id=1)
-        await wait_until(lambda: connected(desk), timeout=8, what="connected on another id")
-        assert desk.session.client_id == 2
-        assert any(c["client_id"] == 2 for c in sim.control.clients())
-    finally:
-        squatter.disconnect()
 
 
 async def test_refused_connection_explains_the_api_setting(make_desk: MakeDesk) -> None:
@@ -227,7 +196,7 @@ async def test_local_symbols_and_forex_can_be_typed(
 ) -> None:
     desk = await make_desk()
     await wait_until(lambda: connected(desk), what="connected")
-    await wait_until(lambda: not desk._tasks, what="initial watchlist")
+    await wait_until(lambda: not desk.tasks, what="initial watchlist")
     desk.remove_symbol(sim.control.instrument("EUR.USD").con_id)
     panel = desk.window.watchlist_panel
     deferred = sim.control.chain("NQ")[1]  # not the front month: typed by local symbol
@@ -243,7 +212,7 @@ async def test_delete_removes_the_selected_row(
     desk = await make_desk()
     await wait_until(lambda: connected(desk), what="connected")
     await wait_until(
-        lambda: not desk._tasks and watch_row(desk, "AAPL") is not None, what="initial watchlist"
+        lambda: not desk.tasks and watch_row(desk, "AAPL") is not None, what="initial watchlist"
     )
     panel = desk.window.watchlist_panel
     view = panel.view
@@ -274,7 +243,7 @@ async def test_rows_go_stale_when_the_feed_stops(
     settings = dataclasses.replace(settings, ui=dataclasses.replace(settings.ui, stale_after=0.5))
     desk = await make_desk(settings=settings)
     await wait_until(lambda: connected(desk), what="connected")
-    await wait_until(lambda: not desk._tasks, what="initial watchlist")
+    await wait_until(lambda: not desk.tasks, what="initial watchlist")
     model = desk.window.watchlist_model
     key = model.row_keys()[0]
     await wait_until(lambda: model.background(key) is None, what="a fresh row")
@@ -291,7 +260,7 @@ async def test_competing_session_is_explained_in_a_banner(
 ) -> None:
     desk = await make_desk()
     await wait_until(lambda: connected(desk), what="connected")
-    await wait_until(lambda: not desk._tasks, what="initial watchlist")
+    await wait_until(lambda: not desk.tasks, what="initial watchlist")
     sim.control.inject_error(10197)
     await wait_until(
         lambda: any("another session" in t for t in desk.window.banners.texts()),
@@ -302,7 +271,7 @@ async def test_competing_session_is_explained_in_a_banner(
 async def test_numbers_sort_as_numbers(make_desk: MakeDesk, qtbot: Any) -> None:
     desk = await make_desk()
     await wait_until(lambda: connected(desk), what="connected")
-    await wait_until(lambda: not desk._tasks, what="initial watchlist")
+    await wait_until(lambda: not desk.tasks, what="initial watchlist")
     view = desk.window.watchlist_panel.view
     await wait_until(
         lambda: all(

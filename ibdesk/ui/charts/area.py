@@ -16,9 +16,9 @@ from collections.abc import Callable
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QGridLayout, QWidget
 
+from ibdesk.desk.api import TradingDesk
 from ibdesk.domain.bars import Timeframe
 from ibdesk.domain.ticket import TicketRequest
-from ibdesk.ui.charts.desk import ChartDesk
 from ibdesk.ui.charts.panel import ChartPanel
 
 log = logging.getLogger("ibdesk.ui.charts")
@@ -58,7 +58,7 @@ class ChartArea(QWidget):
 
     def __init__(
         self,
-        desk: ChartDesk,
+        desk: TradingDesk,
         state: QSettings,
         on_ticket: Callable[[TicketRequest], None],
         parent: QWidget | None = None,

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ibdesk.desk.api import TradingDesk
 from ibdesk.domain.bars import HistoryError, Timeframe
 from ibdesk.domain.connection import LinkState
 from ibdesk.domain.instruments import Instrument, SymbolError
@@ -38,7 +39,6 @@ from ibdesk.trading.chart_orders import ticket_requests
 from ibdesk.ui import format as fmt
 from ibdesk.ui import theme
 from ibdesk.ui.charts.axes import PriceTag, zone
-from ibdesk.ui.charts.desk import ChartDesk
 from ibdesk.ui.charts.overlays import OrderLineItem, TradingOverlay
 from ibdesk.ui.charts.trading import ChartTrader, template_qty
 from ibdesk.ui.charts.view import ChartView
@@ -61,7 +61,7 @@ class ChartPanel(QWidget):
 
     def __init__(
         self,
-        desk: ChartDesk,
+        desk: TradingDesk,
         symbol: str,
         timeframe: Timeframe,
         on_ticket: Callable[[TicketRequest], None],

@@ -18,12 +18,13 @@ from typing import Any
 
 from PySide6.QtWidgets import QWidget
 
+from ibdesk.desk.api import TradingDesk
 from ibdesk.domain.instruments import Instrument
 from ibdesk.domain.orders import GateDecision, OrderIntent
 from ibdesk.domain.ticket import TicketRequest
 from ibdesk.trading.chart_orders import CHART, click_intent, moved_prices
 from ibdesk.trading.checks import price_text
-from ibdesk.ui.charts.desk import ChartDesk
+from ibdesk.trading.templates import template_keys
 from ibdesk.ui.charts.overlays import OrderLineItem
 from ibdesk.ui.confirm import OrderConfirmation, ask_to_confirm
 
@@ -33,13 +34,10 @@ log = logging.getLogger("ibdesk.ui.charts")
 Notify = Callable[[str, str], None]
 
 
-def template_qty(desk: ChartDesk, inst: Instrument) -> float:
+def template_qty(desk: TradingDesk, inst: Instrument) -> float:
     """The quantity of the instrument's bracket template (its root's, its type's, any)."""
-    templates = desk.settings.ticket.templates
-    for key in (inst.symbol.upper(), inst.display.upper(), f"*{inst.sec_type.value}", "*"):
-        if key in templates:
-            return float(templates[key].qty)
-    return 1.0
+    keys = template_keys(desk.templates, inst)
+    return float(desk.templates[keys[0]].qty) if keys else 1.0
 
 
 class ChartTrader:
@@ -54,7 +52,7 @@ class ChartTrader:
 
     def __init__(
         self,
-        desk: ChartDesk,
+        desk: TradingDesk,
         parent: QWidget,
         on_ticket: Callable[[TicketRequest], None],
         notify: Notify,
@@ -113,7 +111,7 @@ class ChartTrader:
         )
         text = f"{order.side.value} {order.remaining:g} {order.instrument.display} "
         text += f"{order.order_type.value} to {price_text(order.instrument, price)}"
-        verdict = self.desk.judge_modify(order.ref, source=str(CHART), **changes)
+        verdict = self.desk.judge_modify(order.ref, source=CHART, **changes)
         if not verdict.accepted:  # never ask to confirm what the gate will refuse
             item.snap_back()
             self.notify(f"Not changed ({verdict.check}): {verdict.reason}", "error")
@@ -122,7 +120,7 @@ class ChartTrader:
             item.snap_back()
             self.notify("Not changed: you cancelled at the confirmation.", "warn")
             return None
-        decision = self.desk.modify_order(order.ref, source=str(CHART), **changes)
+        decision = self.desk.modify_order(order.ref, source=CHART, **changes)
         if decision.accepted:
             self.notify(f"Changed: {text}.", "ok")
         else:

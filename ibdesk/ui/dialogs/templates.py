@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -35,7 +36,7 @@ class TemplateDialog(QDialog):
 
     def __init__(
         self,
-        templates: dict[str, BracketTemplate],
+        templates: Mapping[str, BracketTemplate],
         path: Path | None,
         parent: QWidget | None = None,
     ) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
-from typing import Protocol
 
 from PySide6.QtCore import QRegularExpression, Qt
 from PySide6.QtGui import QAction, QKeySequence, QStandardItem
@@ -21,32 +20,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibdesk.domain.orders import SOURCE_KINDS, GateDecision
+from ibdesk.desk.api import OrderOps
+from ibdesk.domain.orders import BLOTTER, SOURCE_KINDS
 from ibdesk.state.orders import OrderStore
 from ibdesk.ui.models.orders import FillsModel, OrdersModel
 from ibdesk.ui.models.table import KEY_ROLE, NumericSortProxy
 from ibdesk.ui.panels.common import table_view
 
+MODIFIABLE = ("Qty", "Limit", "Stop")
+""" the columns a trader edits, in the order modify_order takes them """
 _NUMBER = re.compile(r"^[+]?\d+(\.\d+)?$")
-
-
-class BlotterActions(Protocol):
-    """What the blotter asks of the desk (each goes through the OrderGate)."""
-
-    def cancel_order(self, ref: str) -> GateDecision:
-        """Cancel one order."""
-
-    def cancel_all(self) -> GateDecision:
-        """Cancel every order in the account (a global cancel)."""
-
-    def modify_order(
-        self,
-        ref: str,
-        qty: float | None = None,
-        limit_price: float | None = None,
-        stop_price: float | None = None,
-    ) -> GateDecision:
-        """Change a working order."""
 
 
 def parse_number(text: str) -> float:
@@ -66,7 +49,7 @@ class BlotterPanel(QWidget):
     def __init__(
         self,
         store: OrderStore,
-        actions: BlotterActions,
+        actions: OrderOps,
         refresh_hz: float = 25.0,
         parent: QWidget | None = None,
     ) -> None:
@@ -176,8 +159,8 @@ class BlotterPanel(QWidget):
             self.say(str(exc), error=True)
             decision = None
         else:
-            field = {"Qty": "qty", "Limit": "limit_price", "Stop": "stop_price"}[title]
-            decision = self.ops.modify_order(ref, **{field: value})
+            qty, limit, stop = (value if title == name else None for name in MODIFIABLE)
+            decision = self.ops.modify_order(ref, qty, limit, stop, BLOTTER)
             self.say(
                 f"Modify sent: {title.lower()} {value:g}."
                 if decision.accepted

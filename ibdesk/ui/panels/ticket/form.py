@@ -14,13 +14,12 @@ PgUp/PgDn by ten; Tab walks every field.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import math
-from typing import Any, Protocol
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut, QWheelEvent
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -31,18 +30,18 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from ibdesk.config import BracketTemplate, Settings
+from ibdesk import clock as clocks
+from ibdesk.config import BracketTemplate
+from ibdesk.desk.api import TradingDesk
 from ibdesk.domain.connection import LinkState
 from ibdesk.domain.instruments import Instrument, SymbolError
 from ibdesk.domain.orders import (
     BracketIntent,
-    GateDecision,
     OrderIntent,
     OrderState,
     OrderType,
@@ -50,21 +49,24 @@ from ibdesk.domain.orders import (
     Tif,
 )
 from ibdesk.domain.ticket import TicketRequest, WhatIf
-from ibdesk.state.link import LinkStore
-from ibdesk.state.orders import OrderStore
-from ibdesk.state.quotes import QuoteStore, WatchlistStore
-from ibdesk.trading.checks import limit_for, price_text
+from ibdesk.tasks import TaskGroup
+from ibdesk.trading.checks import price_text
+from ibdesk.trading.templates import price_field, template_keys, ticket_rules
 from ibdesk.trading.ticket import (
     ENTRY_TYPES,
+    TICKET,
     TicketForm,
     TicketMarket,
     TicketResult,
     TicketRules,
     evaluate,
     offset_distance,
+    parse_number,
 )
 from ibdesk.ui import theme
 from ibdesk.ui.confirm import OrderConfirmation, ask_to_confirm
+from ibdesk.ui.panels.ticket.price_edit import PriceEdit
+from ibdesk.ui.panels.ticket.text import contract_line, order_summary, what_if_text
 
 log = logging.getLogger(__name__)
 
@@ -72,100 +74,22 @@ EXIT_UNITS = ("ticks", "points", "dollars", "price")
 WHAT_IF_DELAY_MS = 400
 
 
-class TicketDesk(Protocol):
-    """What the ticket needs from the desk (ibdesk.app.Desk)."""
-
-    settings: Settings
-    link: LinkStore
-    quotes: QuoteStore
-    watchlist: WatchlistStore
-    orders: OrderStore
-
-    async def ticket_instrument(self, text: str) -> Instrument:
-        """Resolve a typed symbol and stream its quotes."""
-
-    async def what_if(self, intent: OrderIntent | BracketIntent) -> WhatIf:
-        """IB's margin and commission for the order."""
-
-    def place(self, intent: OrderIntent | BracketIntent) -> GateDecision:
-        """Send through the gate."""
-
-    def confirm_reasons(self, intent: OrderIntent | BracketIntent) -> list[str]:
-        """Why the order needs confirming (empty: it does not)."""
-
-    def judge(self, intent: OrderIntent | BracketIntent) -> GateDecision:
-        """What the gate would decide now, sending nothing."""
-
-
-class PriceEdit(QLineEdit):
-    """A price field that steps by the instrument's tick: Up/Down and the wheel by one,
-    PgUp/PgDn by ten. Stepping counts as the trader's own edit."""
-
-    stepped = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.tick = 0.0
-        self.base: float = math.nan
-        """ where stepping starts from when the field is empty (the market) """
-
-    def step(self, ticks: int) -> None:
-        """Move the price by ``ticks`` ticks (from the market when empty or unreadable)."""
-        if self.tick <= 0:
-            return
-        try:
-            value = float(self.text().strip())
-        except ValueError:
-            value = self.base
-        if not math.isfinite(value):
-            return
-        value = round(round(value / self.tick) * self.tick + ticks * self.tick, 10)
-        if value <= 0:
-            return
-        self.setText(_format(value, self.tick))
-        self.stepped.emit()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        steps = {
-            Qt.Key.Key_Up: 1,
-            Qt.Key.Key_Down: -1,
-            Qt.Key.Key_PageUp: 10,
-            Qt.Key.Key_PageDown: -10,
-        }.get(Qt.Key(event.key()))
-        if steps is None:
-            super().keyPressEvent(event)
-            return
-        self.step(steps)
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        notches = event.angleDelta().y() // 120
-        if notches:
-            self.step(int(notches))
-        event.accept()
-
-
-def _format(value: float, tick: float) -> str:
-    decimals = max(0, len(f"{tick:.10f}".rstrip("0").partition(".")[2]))
-    return f"{value:.{decimals}f}"
-
-
 class TicketPanel(QWidget):
     """The dockable order ticket."""
 
     outcome_changed = Signal(str)
 
-    def __init__(self, desk: TicketDesk, parent: QWidget | None = None) -> None:
+    def __init__(self, desk: TradingDesk, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("TicketPanel")
         self.desk = desk
-        self.templates: dict[str, BracketTemplate] = dict(desk.settings.ticket.templates)
         self.instrument: Instrument | None = None
         self.result: TicketResult = TicketResult(None, {"instrument": "Choose an instrument."})
         self.what_if: WhatIf | None = None
         self._what_if_key: Any = None
         self._entry_follows_market = True
         self._resolving: asyncio.Future[Instrument | None] | None = None
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self.tasks = TaskGroup("the ticket", log)
         self.confirmation: OrderConfirmation | None = None
         self.sent_refs: tuple[str, ...] = ()
         self._build()
@@ -183,51 +107,34 @@ class TicketPanel(QWidget):
     # ---- building -------------------------------------------------------------------------
 
     def _build(self) -> None:
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(6)
-        grid.setVerticalSpacing(3)
-        self.errors: dict[str, QLabel] = {}
-        row = 0
+        rows = _Rows(self)
+        self.errors = rows.errors
+        self._build_instrument(rows)
+        self._build_order(rows)
+        self._build_exits(rows)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(rows.grid)
+        self._build_footer(layout)
 
-        def add(label: str, widget: QWidget, name: str | None = None, span: int = 1) -> None:
-            nonlocal row
-            grid.addWidget(QLabel(label, self), row, 0)
-            grid.addWidget(widget, row, 1, 1, span)
-            if name:
-                err = QLabel("", self)
-                err.setObjectName(f"error_{name}")
-                err.setWordWrap(True)
-                err.setStyleSheet(f"color: {theme.current().error};")
-                err.hide()
-                self.errors[name] = err
-                grid.addWidget(err, row + 1, 1, 1, 3)
-                row += 1
-            row += 1
-
+    def _build_instrument(self, rows: _Rows) -> None:
         self.symbol = QLineEdit(self)
         self.symbol.setPlaceholderText("ES, ESZ6, AAPL, EUR.USD")
         self.symbol.setToolTip("Type a symbol and press Enter (futures: the front month)")
         self.completer = QCompleter(self.desk.watchlist.symbols(), self)
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.symbol.setCompleter(self.completer)
-        add("Instrument", self.symbol, "instrument")
+        rows.add("Instrument", self.symbol, "instrument")
         self.contract_info = QLabel("", self)
         self.contract_info.setObjectName("contract_info")
-        grid.addWidget(self.contract_info, row, 1, 1, 3)
-        row += 1
-
+        rows.span(self.contract_info)
         self.template = QComboBox(self)
         self.template.setToolTip("Bracket template for this root ([ticket.templates] in config)")
         self.edit_templates = QToolButton(self)
         self.edit_templates.setText("Edit…")
-        box = QHBoxLayout()
-        box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.template, 1)
-        box.addWidget(self.edit_templates)
-        holder = QWidget(self)
-        holder.setLayout(box)
-        add("Template", holder)
+        rows.add("Template", _row(self, (self.template, 1), (self.edit_templates, 0)))
 
+    def _build_order(self, rows: _Rows) -> None:
         self.buy = QPushButton("BUY", self)
         self.sell = QPushButton("SELL", self)
         self.sides = QButtonGroup(self)
@@ -238,89 +145,54 @@ class TicketPanel(QWidget):
             )
             self.sides.addButton(b)
         self.buy.setChecked(True)
-        box = QHBoxLayout()
-        box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.buy)
-        box.addWidget(self.sell)
-        holder = QWidget(self)
-        holder.setLayout(box)
-        add("Side", holder)
-
+        rows.add("Side", _row(self, (self.buy, 0), (self.sell, 0)))
         self.qty = QLineEdit("1", self)
         self.qty.setObjectName("qty")
-        add("Quantity", self.qty, "qty")
+        rows.add("Quantity", self.qty, "qty")
         self.risk = QLineEdit(self)
         self.risk.setObjectName("risk")
         self.risk.setPlaceholderText("$ risk at the stop: sets the quantity")
-        add("Risk $", self.risk, "risk")
-
+        rows.add("Risk $", self.risk, "risk")
         self.order_type = QComboBox(self)
         for entry_type in ENTRY_TYPES:
             self.order_type.addItem(entry_type.value, entry_type)
         self.order_type.setCurrentIndex(ENTRY_TYPES.index(OrderType.LIMIT))
-        add("Type", self.order_type)
+        rows.add("Type", self.order_type)
         self.entry = PriceEdit(self)
         self.entry.setObjectName("entry")
         self.entry_down = QToolButton(self)
         self.entry_down.setText("\u2212")
         self.entry_up = QToolButton(self)
         self.entry_up.setText("+")
-        box = QHBoxLayout()
-        box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.entry, 1)
-        box.addWidget(self.entry_down)
-        box.addWidget(self.entry_up)
-        holder = QWidget(self)
-        holder.setLayout(box)
-        add("Entry", holder, "entry")
+        entry = _row(self, (self.entry, 1), (self.entry_down, 0), (self.entry_up, 0))
+        rows.add("Entry", entry, "entry")
         self.limit = PriceEdit(self)
         self.limit.setObjectName("limit")
-        self.limit_label = QLabel("Limit", self)
-        grid.addWidget(self.limit_label, row, 0)
-        grid.addWidget(self.limit, row, 1)
-        row += 1
-        err = QLabel("", self)
-        err.setStyleSheet(f"color: {theme.current().error};")
-        err.setWordWrap(True)
-        err.hide()
-        self.errors["limit"] = err
-        grid.addWidget(err, row, 1, 1, 3)
-        row += 1
+        self.limit_label = rows.add("Limit", self.limit, "limit")
 
+    def _build_exits(self, rows: _Rows) -> None:
         self.bracket = QCheckBox("Attach take-profit and stop-loss", self)
         self.bracket.setChecked(True)
         self.exits = QComboBox(self)
         for unit in EXIT_UNITS:
             self.exits.addItem("at price" if unit == "price" else f"offset in {unit}", unit)
-        box = QHBoxLayout()
-        box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.bracket)
-        box.addWidget(self.exits)
-        holder = QWidget(self)
-        holder.setLayout(box)
-        add("Bracket", holder)
+        rows.add("Bracket", _row(self, (self.bracket, 0), (self.exits, 0)))
         self.take_profit = PriceEdit(self)
         self.take_profit.setObjectName("take_profit")
-        add("Take-profit", self.take_profit, "take_profit")
+        rows.add("Take-profit", self.take_profit, "take_profit")
         self.stop_loss = PriceEdit(self)
         self.stop_loss.setObjectName("stop_loss")
-        add("Stop-loss", self.stop_loss, "stop_loss")
-
+        rows.add("Stop-loss", self.stop_loss, "stop_loss")
         self.tif = QComboBox(self)
         for tif in Tif:
             self.tif.addItem(tif.value, tif)
         self.outside_rth = QCheckBox("Outside RTH", self)
         self.account = QComboBox(self)
         self.account.setToolTip("Account (empty: the connection's default)")
-        box = QHBoxLayout()
-        box.setContentsMargins(0, 0, 0, 0)
-        box.addWidget(self.tif)
-        box.addWidget(self.outside_rth)
-        box.addWidget(self.account, 1)
-        holder = QWidget(self)
-        holder.setLayout(box)
-        add("TIF", holder)
+        rows.add("TIF", _row(self, (self.tif, 0), (self.outside_rth, 0), (self.account, 1)))
 
+    def _build_footer(self, layout: QVBoxLayout) -> None:
+        t = theme.current()
         self.figures = QLabel("", self)
         self.figures.setObjectName("figures")
         self.figures.setTextFormat(Qt.TextFormat.RichText)
@@ -328,11 +200,11 @@ class TicketPanel(QWidget):
         self.preview.setObjectName("preview")
         self.preview.setWordWrap(True)
         self.notes = QLabel("", self)
-        self.notes.setStyleSheet(f"color: {theme.current().warn};")
+        self.notes.setStyleSheet(f"color: {t.warn};")
         self.notes.setWordWrap(True)
         self.gate_verdict = QLabel("", self)
         self.gate_verdict.setObjectName("gate_verdict")
-        self.gate_verdict.setStyleSheet(f"color: {theme.current().error};")
+        self.gate_verdict.setStyleSheet(f"color: {t.error};")
         self.gate_verdict.setWordWrap(True)
         self.gate_verdict.hide()
         self.submit_button = QPushButton("Submit", self)
@@ -347,14 +219,8 @@ class TicketPanel(QWidget):
         self.outcome.setObjectName("outcome")
         self.outcome.setWordWrap(True)
         self.outcome.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(grid)
-        layout.addWidget(self.figures)
-        layout.addWidget(self.preview)
-        layout.addWidget(self.notes)
-        layout.addWidget(self.gate_verdict)
+        for widget in (self.figures, self.preview, self.notes, self.gate_verdict):
+            layout.addWidget(widget)
         layout.addLayout(buttons)
         layout.addWidget(self.outcome)
         layout.addStretch(1)
@@ -434,9 +300,7 @@ class TicketPanel(QWidget):
 
     def rules(self) -> TicketRules:
         """The config's limits for the instrument."""
-        risk, ticket = self.desk.settings.risk, self.desk.settings.ticket
-        max_qty = limit_for(risk.max_order_qty, self.instrument) if self.instrument else 0.0
-        return TicketRules(ticket.off_tick == "round", max_qty, risk.collar_pct, risk.collar_ticks)
+        return ticket_rules(self.desk.settings, self.instrument)
 
     def refresh(self) -> None:
         """Re-evaluate everything; show messages, figures; enable Submit only when valid."""
@@ -514,14 +378,7 @@ class TicketPanel(QWidget):
         elif w is None:
             self.preview.setText("What-if: …" if self._intent_key() is not None else "")
         else:
-            text = (
-                f"What-if: initial margin {_money(w.init_margin_change)}, maintenance "
-                f"{_money(w.maint_margin_change)}; commission {_money(w.commission, 2, False)} "
-                f"(about {_money(w.round_trip, 2, False)} round trip)"
-            )
-            if w.warning:
-                text += f"; IB warns: {w.warning}"
-            self.preview.setText(text)
+            self.preview.setText(what_if_text(w))
 
     def _intent_key(self) -> Any:
         intent = self.result.intent
@@ -589,7 +446,7 @@ class TicketPanel(QWidget):
         price = self.market().join(self.side)
         if not math.isfinite(price):
             return
-        text = _format(price, self.instrument.min_tick)
+        text = price_field(price, self.instrument.min_tick)
         if force or text != self.entry.text():
             self.entry.setText(text)
 
@@ -630,7 +487,7 @@ class TicketPanel(QWidget):
             return
         if self._resolving is not None and not self._resolving.done():
             self._resolving.cancel()
-        self._resolving = asyncio.ensure_future(self.set_symbol(text))
+        self._resolving = self.tasks.spawn(self.set_symbol(text), f"looking up {text}")
 
     async def set_symbol(self, text: str) -> Instrument | None:
         """Look up and load an instrument (its template, its market)."""
@@ -663,41 +520,26 @@ class TicketPanel(QWidget):
         self.refresh()
 
     def _contract_text(self, inst: Instrument) -> str:
-        t = theme.current()
-        text = (
-            f"{inst.display} · {inst.exchange} · tick {inst.min_tick:g} \u00d7 {inst.multiplier:g}"
-        )
-        expiry = inst.expiry_date
-        if expiry is not None:
-            days = (expiry - dt.date.today()).days
-            text += f" · expires {expiry:%d %b %Y} ({days} days)"
-            if days <= self.desk.settings.ticket.roll_warning_days:
-                text += f" <b style='color:{t.warn}'>· roll soon: next contract?</b>"
+        text, days = contract_line(inst, clocks.today(self.desk.clock))
+        if days is not None and days <= self.desk.settings.ticket.roll_warning_days:
+            text += f" <b style='color:{theme.current().warn}'>· roll soon: next contract?</b>"
         return text
 
     def _fill_templates(self, inst: Instrument) -> None:
         self.template.blockSignals(True)
         self.template.clear()
-        for key in self._template_keys(inst):
-            t = self.templates[key]
+        templates = self.desk.templates
+        for key in template_keys(templates, inst):
+            t = templates[key]
             self.template.addItem(
                 f"{key}: {t.qty:g} \u00d7 +{t.take_profit:g} / \u2212{t.stop_loss:g} {t.unit}", key
             )
         self.template.blockSignals(False)
 
-    def _template_keys(self, inst: Instrument) -> list[str]:
-        """The instrument's own template first, then its type's, then the catch-all."""
-        keys = [inst.symbol.upper(), inst.display.upper(), f"*{inst.sec_type.value}", "*"]
-        seen: list[str] = []
-        for k in keys:
-            if k in self.templates and k not in seen:
-                seen.append(k)
-        return seen
-
     def current_template(self) -> BracketTemplate | None:
         """The template picked (the instrument's own by default)."""
         key = self.template.currentData()
-        return self.templates.get(key) if key else None
+        return self.desk.templates.get(key) if key else None
 
     def apply_template(self) -> None:
         """Quantity and exit offsets from the picked template."""
@@ -716,13 +558,13 @@ class TicketPanel(QWidget):
         """The template editor (saved to the config file)."""
         from ibdesk.ui.dialogs.templates import TemplateDialog
 
-        dialog = TemplateDialog(self.templates, self.desk.settings.path, self)
+        dialog = TemplateDialog(self.desk.templates, self.desk.settings.path, self)
         dialog.saved.connect(self._templates_saved)
         dialog.open()
         return dialog
 
     def _templates_saved(self, templates: dict[str, BracketTemplate]) -> None:
-        self.templates = dict(templates)
+        self.desk.set_templates(templates)
         if self.instrument is not None:
             self._fill_templates(self.instrument)
             self.apply_template()
@@ -738,7 +580,7 @@ class TicketPanel(QWidget):
         if price is None and request.order_type.needs_stop:
             price = self._protective_stop(request)
         if price is not None:
-            self.entry.setText(_format(price, request.instrument.min_tick))
+            self.entry.setText(price_field(price, request.instrument.min_tick))
             self._entry_follows_market = False
         if request.bracket:
             self.apply_template()
@@ -769,14 +611,27 @@ class TicketPanel(QWidget):
         self.quick_qty(side, "")
 
     def quick_qty(self, side: Side, qty: str) -> None:
-        """The template on this side at the market, submitted; a typed ``qty`` (validated
-        like the ticket's) replaces the template's."""
+        """The template on this side at the touch, submitted (the desk builds it, as it
+        would for anyone); a typed ``qty`` (validated like the ticket's) replaces the
+        template's. The ticket shows what was sent."""
         (self.buy if side is Side.BUY else self.sell).setChecked(True)
         self.apply_template()
         if qty:
             self.qty.setText(qty)
         self._follow_market(force=True)
-        self.submit()
+        self.refresh()
+        if self.instrument is None:
+            self.show_outcome("Not sent: choose an instrument first.", "error")
+            return
+        try:
+            amount = parse_number(qty, "quantity") if qty else None
+            intent = self.desk.template_bracket(
+                self.instrument, side, TICKET, self.template.currentData(), amount
+            )
+        except ValueError as exc:
+            self.show_outcome(f"Not sent: {exc}", "error")
+            return
+        self.offer(intent)
 
     def submit(self) -> None:
         """Send what the ticket holds (asking first if it needs confirming)."""
@@ -786,6 +641,10 @@ class TicketPanel(QWidget):
             first = next(iter(self.result.errors.values()), "Nothing to send.")
             self.show_outcome(f"Not sent: {first}", "error")
             return
+        self.offer(intent)
+
+    def offer(self, intent: OrderIntent | BracketIntent) -> None:
+        """Send an order if the gate would take it, asking first when it needs confirming."""
         if not self._connected():
             self.show_outcome("Not sent: not connected to TWS.", "error")
             return
@@ -802,9 +661,7 @@ class TicketPanel(QWidget):
         box = ask_to_confirm(self.window(), "Confirm order", self._summary(intent), reasons)
         self.confirmation = box
         self.show_outcome("Waiting for your confirmation…", "warn")
-        task = asyncio.ensure_future(self._send_when_confirmed(intent, box))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.tasks.spawn(self._send_when_confirmed(intent, box), "waiting for a confirmation")
 
     async def _send_when_confirmed(
         self, intent: OrderIntent | BracketIntent, box: OrderConfirmation
@@ -824,21 +681,7 @@ class TicketPanel(QWidget):
             self.show_outcome(f"Denied ({decision.check}): {decision.reason}", "error")
 
     def _summary(self, intent: OrderIntent | BracketIntent) -> str:
-        entry = intent.entry if isinstance(intent, BracketIntent) else intent
-        inst = entry.instrument
-        price = entry.limit_price if entry.limit_price is not None else entry.stop_price
-        text = f"{entry.side.value} {entry.qty:g} {inst.display} {entry.order_type.value}"
-        if price is not None:
-            text += f" {price_text(inst, price)}"
-        if isinstance(intent, BracketIntent):
-            text += (
-                f", TP {price_text(inst, intent.take_profit)}"
-                f", SL {price_text(inst, intent.stop_loss)}"
-            )
-            f = self.result.figures
-            if f is not None and math.isfinite(f.risk):
-                text += f" (risk ${f.risk:,.2f}, reward ${f.reward:,.2f})"
-        return text
+        return order_summary(intent, self.result.figures)
 
     def _watch_outcome(self, refs: tuple[str, ...]) -> None:
         """Show a broker rejection of what was just sent (it arrives after "Sent")."""
@@ -883,9 +726,7 @@ class TicketPanel(QWidget):
         intent = self.result.intent
         if key is None or intent is None or not self._connected():
             return
-        task = asyncio.ensure_future(self._what_if(intent, key))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.tasks.spawn(self._what_if(intent, key), "asking IB's what-if")
 
     async def _what_if(self, intent: OrderIntent | BracketIntent, key: Any) -> None:
         try:
@@ -908,57 +749,50 @@ class TicketPanel(QWidget):
         label.setVisible(bool(text))
 
     def closeEvent(self, event: Any) -> None:
-        for task in self._tasks:
-            task.cancel()
+        self.tasks.cancel_all()
         super().closeEvent(event)
 
 
-def _money(value: float, decimals: int = 0, signed: bool = True) -> str:
-    """``+$25,000`` (a change) or ``$0.85`` (an amount)."""
-    if not math.isfinite(value):
-        return "n/a"
-    sign = "\u2212" if value < 0 else "+" if value > 0 and signed else ""
-    return f"{sign}${abs(value):,.{decimals}f}"
+class _Rows:
+    """The ticket's form grid: a label and a field a row, and a message row under a field
+    that can be wrong (hidden until it is)."""
+
+    def __init__(self, owner: QWidget) -> None:
+        self.owner = owner
+        self.grid = QGridLayout()
+        self.grid.setHorizontalSpacing(6)
+        self.grid.setVerticalSpacing(3)
+        self.errors: dict[str, QLabel] = {}
+        self.row = 0
+
+    def add(self, label: str, widget: QWidget, name: str | None = None) -> QLabel:
+        """A labelled row (and the message row of field ``name``); returns the label."""
+        caption = QLabel(label, self.owner)
+        self.grid.addWidget(caption, self.row, 0)
+        self.grid.addWidget(widget, self.row, 1)
+        self.row += 1
+        if name:
+            err = QLabel("", self.owner)
+            err.setObjectName(f"error_{name}")
+            err.setWordWrap(True)
+            err.setStyleSheet(f"color: {theme.current().error};")
+            err.hide()
+            self.errors[name] = err
+            self.span(err)
+        return caption
+
+    def span(self, widget: QWidget) -> None:
+        """A row of its own under the fields (no label)."""
+        self.grid.addWidget(widget, self.row, 1, 1, 3)
+        self.row += 1
 
 
-class QuickTicket(QToolBar):
-    """The compact ticket on the toolbar: symbol, quantity, Buy / Sell bracket with the
-    instrument's template. It drives the ticket panel, so the rules and the outcome are the
-    same."""
-
-    def __init__(self, ticket: TicketPanel, parent: QWidget | None = None) -> None:
-        super().__init__("Quick ticket", parent)
-        self.setObjectName("QuickTicket")
-        self.ticket = ticket
-        self.symbol = QLineEdit(self)
-        self.symbol.setPlaceholderText("Symbol")
-        self.symbol.setMaximumWidth(110)
-        self.symbol.setCompleter(ticket.completer)
-        self.qty = QLineEdit(self)
-        self.qty.setPlaceholderText("Qty (template)")
-        self.qty.setMaximumWidth(90)
-        self.buy = QPushButton("Buy bracket", self)
-        self.buy.setObjectName("quick_buy")
-        self.sell = QPushButton("Sell bracket", self)
-        self.sell.setObjectName("quick_sell")
-        self.outcome = QLabel("", self)
-        for w in (QLabel(" Quick ", self), self.symbol, self.qty, self.buy, self.sell):
-            self.addWidget(w)
-        self.addWidget(self.outcome)
-        self.buy.clicked.connect(lambda: self.send(Side.BUY))
-        self.sell.clicked.connect(lambda: self.send(Side.SELL))
-        ticket.outcome_changed.connect(self.outcome.setText)
-        self._task: asyncio.Future[None] | None = None
-
-    def send(self, side: Side) -> None:
-        """Load the symbol if it changed, then a bracket from its template."""
-        self._task = asyncio.ensure_future(self._send(side))
-
-    async def _send(self, side: Side) -> None:
-        text = self.symbol.text().strip()
-        ticket = self.ticket
-        current = ticket.instrument.display if ticket.instrument else ""
-        if text and text.upper() != current and await ticket.set_symbol(text) is None:
-            self.outcome.setText(ticket.errors["instrument"].text())
-            return
-        ticket.quick_qty(side, self.qty.text().strip())
+def _row(owner: QWidget, *widgets: tuple[QWidget, int]) -> QWidget:
+    """Widgets side by side (with stretch factors) as one field."""
+    box = QHBoxLayout()
+    box.setContentsMargins(0, 0, 0, 0)
+    for widget, stretch in widgets:
+        box.addWidget(widget, stretch)
+    holder = QWidget(owner)
+    holder.setLayout(box)
+    return holder

@@ -24,7 +24,7 @@ from tests.helpers import quick_sim, wait_until
 from .conftest import MakeDesk
 
 pytestmark = [
-    pytest.mark.ui,
+    pytest.mark.desk,
     pytest.mark.skipif(sys.platform != "linux", reason="reads the process table in /proc"),
 ]
 

@@ -20,11 +20,13 @@ import subprocess
 import time
 from pathlib import Path
 
+from ibdesk import clock as clocks
 from ibdesk.broker.instruments import InstrumentResolver
 from ibdesk.broker.kill import BrokerKillPort
 from ibdesk.broker.orders import OrderRouter
 from ibdesk.broker.session import BrokerSession
 from ibdesk.broker.watchdog import EmergencyLine, ibdesk_command
+from ibdesk.clock import Clock
 from ibdesk.config import ConnectionSettings, RiskSettings
 from ibdesk.domain.connection import Notice, Severity
 from ibdesk.domain.risk import KillReport, StateChange, TradingState
@@ -36,7 +38,7 @@ from ibdesk.trading.journal import Journal
 from ibdesk.trading.killswitch import KillSwitch
 from ibdesk.trading.loss_limit import DailyLossLimit
 
-log = logging.getLogger("ibdesk.safety")
+log = logging.getLogger("ibdesk.desk.safety")
 
 HEARTBEAT = 0.1
 """ seconds between the loop's beats to the watchdog """
@@ -70,8 +72,10 @@ class Safety:
         gate: OrderGate,
         journal: Journal,
         journal_path: Path,
+        clock: Clock = clocks.system,
     ) -> None:
         self.risk = risk
+        self.clock = clock
         self.session = session
         self.router = router
         self.gate = gate
@@ -88,7 +92,7 @@ class Safety:
             flatten_collar_ticks=risk.flatten_collar_ticks,
         )
         self.loss_limit = DailyLossLimit(
-            self.switch, journal, risk.daily_loss_limit, risk.flatten_on_daily_loss, time.time
+            self.switch, journal, risk.daily_loss_limit, risk.flatten_on_daily_loss, clock
         )
         self.line: EmergencyLine | None = None
         self._line_connection: ConnectionSettings | None = None
@@ -304,7 +308,7 @@ class Safety:
         (log.info if report.verified else log.error)("%s", report.summary())
 
     def _announce(self, text: str) -> None:
-        self.link.post(Notice("halt", Severity.ERROR, text, 0, time.time()))
+        self.link.post(Notice("halt", Severity.ERROR, text, 0, self.clock()))
 
     # ---- the watchdog's side ------------------------------------------------------------------
 

@@ -1,0 +1,226 @@
+"""The running desk, without Qt: every long-lived object, built and wired, and its operations.
+
+``Desk`` owns the stores, the broker services, the one OrderGate, the journal, the kill switch
+and its safety net, and the alerts; its users (the window, and the strategy runner and the
+headless runner to come) see it through the role protocols of ``ibdesk.desk.api``. The
+operations are in three parts: market (``market.py``), orders (``orders.py``) and safety
+(here, thin over ``safety.Safety``). Nothing here imports Qt: the desktop (``ibdesk.desktop``)
+builds a ``Desk`` and a window and attaches one to the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import ibdesk
+from ibdesk import clock as clocks
+from ibdesk.alerts.desk import DeskAlerts
+from ibdesk.broker import ib as shim
+from ibdesk.broker.accounts import AccountFeed
+from ibdesk.broker.history import HistoryService
+from ibdesk.broker.instruments import InstrumentResolver
+from ibdesk.broker.marketdata import MarketData
+from ibdesk.broker.orders import OrderRouter, summary
+from ibdesk.broker.session import BrokerSession
+from ibdesk.config import ConnectionSettings, Settings
+from ibdesk.desk.market import DeskMarket
+from ibdesk.desk.orders import DeskOrders
+from ibdesk.desk.safety import Safety
+from ibdesk.domain.connection import Notice, Severity
+from ibdesk.domain.risk import KillReport, StateChange, TradingState
+from ibdesk.state.account import AccountStore, PositionStore
+from ibdesk.state.bars import BarStore
+from ibdesk.state.link import LinkStore
+from ibdesk.state.orders import OrderStore
+from ibdesk.state.quotes import QuoteStore, WatchlistStore
+from ibdesk.tasks import TaskGroup
+from ibdesk.trading import journal as journal_module
+from ibdesk.trading.checks import build_checks
+from ibdesk.trading.gate import OrderGate
+from ibdesk.trading.ids import OrderIds
+from ibdesk.trading.killswitch import KillSwitch
+
+
+class Desk(DeskMarket, DeskOrders):
+    """A running ibdesk: stores, broker services, the gate and the kill switch, wired.
+
+    Args:
+        settings: the configuration (flags applied).
+        journal_path: the journal (default: the user data folder's; the demo has its own).
+        watchlist: the symbols to watch once connected (default: the config's).
+        clock: seconds since the epoch, for everything the desk stamps or compares.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        journal_path: Path | None = None,
+        *,
+        watchlist: Sequence[str] | None = None,
+        clock: clocks.Clock = clocks.system,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.tasks = TaskGroup("the desk")
+        self.link = LinkStore()
+        self.quotes = QuoteStore()
+        self.watchlist = WatchlistStore()
+        self.accounts = AccountStore()
+        self.positions = PositionStore()
+        self.bars = BarStore()
+        self.orders = OrderStore()
+        self.templates = dict(settings.ticket.templates)
+        self.session = BrokerSession(settings.connection, self.link, clock=clock)
+        self.resolver = InstrumentResolver(self.session.ib, clock=clock)
+        self.market_data = MarketData(self.session, self.resolver, self.quotes, self.link)
+        self.account_feed = AccountFeed(self.session, self.resolver, self.accounts, self.positions)
+        self.history = HistoryService(self.session, self.resolver, self.bars, clock=clock)
+        self.journal_path = journal_path or journal_module.default_path()
+        self.journal = journal_module.Journal(self.journal_path, clock)
+        self.router = OrderRouter(self.session, self.resolver, self.orders, self.journal, clock)
+        self.ids = OrderIds(self.router, self.journal)
+        self.gate = OrderGate(
+            self.router,
+            self.orders,
+            self.journal,
+            self.ids,
+            self.check_context,
+            build_checks(settings.risk),
+            read_only=settings.connection.read_only,
+            round_off_tick=settings.ticket.off_tick == "round",
+            clock=clock,
+        )
+        self.safety = Safety(
+            settings.risk,
+            session=self.session,
+            router=self.router,
+            resolver=self.resolver,
+            quotes=self.quotes,
+            accounts=self.accounts,
+            link=self.link,
+            gate=self.gate,
+            journal=self.journal,
+            journal_path=self.journal_path,
+            clock=clock,
+        )
+        # Alerts (fills, rejects, halts, disconnects) to the desktop, a sound and a phone.
+        self.alerts = DeskAlerts(
+            settings.alerts,
+            settings.path,
+            orders=self.orders,
+            switch=self.switch,
+            link=self.link,
+            clock=clock,
+        )
+        self._guarding = False
+        self.closed = False
+        self._ticket_watch = 0
+        self._watchlist_pending = list(
+            settings.watchlist.symbols if watchlist is None else watchlist
+        )
+        self.router.on_reconciled.append(self._on_reconciled)
+        self.session.connected += self._on_connected
+        self.session.connected += self._restore_watchlist
+
+    @property
+    def switch(self) -> KillSwitch:
+        """The kill switch and the trading state it keeps."""
+        return self.safety.switch
+
+    # ---- the kill switch (trading bar, menu, shortcuts, positions panel) ----------------------
+
+    def kill(self, who: str) -> asyncio.Task[KillReport]:
+        """KILL: HALTED, queue purged and global cancel sent before this returns."""
+        return self.safety.kill(who)
+
+    def flatten_all(self, who: str) -> asyncio.Task[KillReport]:
+        """FLATTEN ALL: kill, close every position, verify flat."""
+        return self.safety.flatten_all(who)
+
+    def flatten_position(
+        self, con_id: int, who: str = "positions panel"
+    ) -> asyncio.Task[KillReport]:
+        """Close one position (its own working orders cancelled first)."""
+        return self.safety.flatten_one(who, con_id)
+
+    def rearm(self, who: str, reason: str, to: TradingState = TradingState.ACTIVE) -> StateChange:
+        """Back to ACTIVE (or from HALTED to REDUCING); ValueError without a typed reason."""
+        return self.safety.rearm(who, reason, to)
+
+    def reduce(self, who: str) -> StateChange:
+        """REDUCING: exits only from now on; this desk's orders that would add are
+        cancelled. ValueError while HALTED (re-arm to REDUCING instead)."""
+        return self.safety.reduce(who)
+
+    def retry_kill(self, who: str) -> asyncio.Task[KillReport]:
+        """Global cancel again, verify again."""
+        return self.safety.retry(who)
+
+    # ---- the session ----------------------------------------------------------------------------
+
+    def reconnect(self, connection: ConnectionSettings) -> None:
+        """Connect elsewhere: stop the session and start it with new settings."""
+        self.settings = dataclasses.replace(self.settings, connection=connection)
+        self.tasks.spawn(self._restart_session(connection), "reconnecting")
+        if self._guarding:
+            self.safety.start_line(connection)
+
+    async def _restart_session(self, connection: ConnectionSettings) -> None:
+        await self.session.stop()
+        self.session.settings = connection
+        self.session.client_id = connection.client_id
+        self.session.start()
+
+    def versions(self) -> dict[str, str]:
+        """Versions of everything that matters for a bug report (the window adds Qt's)."""
+        return {
+            "ibdesk": ibdesk.__version__,
+            "Client library": f"{shim.LIBRARY} {shim.VERSION}",
+            "Server version": str(self.session.server_version or "not connected"),
+            "Python": sys.version.split()[0],
+        }
+
+    # ---- life cycle -----------------------------------------------------------------------------
+
+    def start(self, connect: bool = True) -> None:
+        """Arm the kill switch's watchers, then connect (and keep reconnecting).
+
+        Call with the event loop running. Without ``connect`` only the watchers start (the
+        connection dialog connects later, through :meth:`reconnect`).
+        """
+        if not self._guarding:
+            self._guarding = True
+            self.safety.start(self.settings.connection)
+        if connect:
+            self.session.start()
+
+    async def close(self) -> None:
+        """Disconnect and close the journal (once; a second call does nothing)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.alerts.close()  # first: a desk that closes is not a disconnect
+        await self.tasks.close()
+        self.history.stop()
+        await self.safety.close()
+        await self.session.stop()
+        self.journal.close()
+
+    # ---- connection events ----------------------------------------------------------------------
+
+    def _on_connected(self) -> None:
+        status = self.link.status
+        self.journal.connection(
+            "connected",
+            f"{status.host}:{status.port} as client "
+            f"{status.client_id}, server {status.server_version}",
+        )
+
+    def _on_reconciled(self, counts: dict[str, int]) -> None:
+        if any(counts.values()):
+            text = f"While ibdesk was away: {summary(counts)}."
+            self.link.post(Notice("reconcile", Severity.WARNING, text, 0, self.clock()))
