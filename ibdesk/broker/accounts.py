@@ -7,15 +7,16 @@ which stream about once a second.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-from typing import Any
 
+from ibdesk.broker import ib as shim
 from ibdesk.broker import translate
 from ibdesk.broker.instruments import InstrumentResolver
 from ibdesk.broker.session import BrokerSession
+from ibdesk.domain.instruments import Instrument
 from ibdesk.state.account import AccountStore, PositionStore
+from ibdesk.tasks import TaskGroup
 
 log = logging.getLogger("ibdesk.broker.accounts")
 
@@ -35,9 +36,9 @@ class AccountFeed:
         self.resolver = resolver
         self.accounts = accounts
         self.positions = positions
-        self._pnl_single: dict[int, Any] = {}
+        self._pnl_single: dict[int, shim.PnLSingle] = {}
         """ conId -> PnLSingle subscription object """
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.tasks = TaskGroup("account feed", log)
         self.ib.accountValueEvent += self._on_account_value
         self.ib.updatePortfolioEvent += self._on_portfolio
         self.ib.pnlEvent += self._on_pnl
@@ -54,24 +55,19 @@ class AccountFeed:
                 self._on_portfolio(item)
         if not self.ib.pnl(account):  # the library keeps live subscriptions across syncs
             self.ib.reqPnL(account)
-        self._spawn(self._subscribe_account(account))
+        self.tasks.spawn(self._subscribe_account(account), f"subscribing {account}")
 
     async def _subscribe_account(self, account: str) -> None:
         # connectAsync subscribes only when the login manages one account; make sure.
         await self.ib.reqAccountUpdatesAsync(account)
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _on_account_value(self, value: Any) -> None:
+    def _on_account_value(self, value: shim.AccountValue) -> None:
         field = translate.ACCOUNT_TAGS.get(value.tag)
         if field is None or value.currency not in ("USD", "BASE") or value.modelCode:
             return
         self.accounts.merge(translate.name(value.account), **{field: translate.num(value.value)})
 
-    def _on_pnl(self, entry: Any) -> None:
+    def _on_pnl(self, entry: shim.PnL) -> None:
         self.accounts.merge(
             translate.name(entry.account),
             daily_pnl=translate.num(entry.dailyPnL),
@@ -79,22 +75,22 @@ class AccountFeed:
             realized_pnl=translate.num(entry.realizedPnL),
         )
 
-    def _on_portfolio(self, item: Any) -> None:
+    def _on_portfolio(self, item: shim.PortfolioItem) -> None:
         con_id = int(item.contract.conId or 0)
         if con_id <= 0:
             translate.refused("position:contract", "a position for no contract (conId %r)", con_id)
             return
         inst = self.resolver.by_con_id.get(con_id)
         if inst is None:
-            self._spawn(self._resolve_then_put(item))
+            self.tasks.spawn(self._resolve_then_put(item), "reading a position's contract")
             return
         self._put(item, inst)
 
-    async def _resolve_then_put(self, item: Any) -> None:
+    async def _resolve_then_put(self, item: shim.PortfolioItem) -> None:
         inst = await self.resolver.for_contract(item.contract)
         self._put(item, inst)
 
-    def _put(self, item: Any, inst: Any) -> None:
+    def _put(self, item: shim.PortfolioItem, inst: Instrument) -> None:
         snap = translate.position(item, inst)
         if snap is None:
             return  # junk, refused (and said) by the translation
@@ -112,7 +108,7 @@ class AccountFeed:
             self._pnl_single.pop(inst.con_id)
             self.ib.cancelPnLSingle(snap.account, "", inst.con_id)
 
-    def _on_pnl_single(self, entry: Any) -> None:
+    def _on_pnl_single(self, entry: shim.PnLSingle) -> None:
         key = (translate.name(entry.account), int(entry.conId))
         pos = self.positions.positions.get(key)
         if pos is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ibdesk.broker import ib as shim
 from ibdesk.broker import translate
-from ibdesk.broker.orders import snapshot_of
+from ibdesk.broker.translate import snapshot_of
 from ibdesk.domain.instruments import Instrument
 from ibdesk.domain.orders import OrderSnapshot, OrderState, OrderType, Side, Source, order_ref
 from ibdesk.domain.risk import PositionLine

@@ -8,8 +8,6 @@ so that callers never branch on the library.
 
 from __future__ import annotations
 
-from typing import Any
-
 try:  # pragma: no cover - which branch runs depends on the virtualenv
     import ib_async as lib
 
@@ -35,6 +33,16 @@ StopOrder = lib.StopOrder
 StopLimitOrder = lib.StopLimitOrder
 Trade = lib.Trade
 Ticker = lib.Ticker
+Fill = lib.Fill
+ContractDetails = lib.ContractDetails
+PortfolioItem = lib.PortfolioItem
+Position = lib.Position
+PnL = lib.PnL
+PnLSingle = lib.PnLSingle
+AccountValue = lib.AccountValue
+BarDataList = lib.BarDataList
+OrderState = lib.OrderState
+CommissionReport = lib.CommissionReport
 ExecutionFilter = lib.ExecutionFilter
 OrderStatus = lib.OrderStatus
 RequestError = getattr(lib, "RequestError", Exception)
@@ -45,7 +53,7 @@ class LibraryIdPort:
     """``trading.ids.IdPort`` on a library connection: the nextValidId it was told (raised
     by every request since) and its request-id counter, kept above the order ids taken."""
 
-    def __init__(self, ib: Any) -> None:
+    def __init__(self, ib: IB) -> None:
         self.ib = ib
 
     @property
@@ -59,10 +67,11 @@ class LibraryIdPort:
 
     def reserve_ids(self, above: int) -> None:
         """Keep the library's request ids above ``above``."""
-        self.ib.client.updateReqId(above)
+        # Untyped in the library; it only raises the counter, never lowers it.
+        self.ib.client.updateReqId(above)  # type: ignore[no-untyped-call]
 
 
-async def qualify(ib: Any, *contracts: Any) -> list[Any | None]:
+async def qualify(ib: IB, *contracts: Contract) -> list[Contract | None]:
     """Qualify contracts; one result per input, None where the contract is unknown.
 
     ib_async already answers this way; ib_insync returns only the successes, which would
@@ -70,7 +79,8 @@ async def qualify(ib: Any, *contracts: Any) -> list[Any | None]:
     """
     results = await ib.qualifyContractsAsync(*contracts)
     if LIBRARY == "ib_async":
-        return [r if r is not None and r.conId else None for r in results]
+        # An ambiguous contract comes back as the list of its candidates: not qualified.
+        return [r if isinstance(r, Contract) and r.conId else None for r in results]
     # ib_insync qualifies in place and drops failures from the returned list.
     done = {id(c) for c in results}
     return [c if id(c) in done else None for c in contracts]

@@ -8,7 +8,6 @@ the first message TWS reads from the reconnected client.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from ibdesk.broker import ib as shim
 from ibdesk.broker.instruments import InstrumentResolver
@@ -20,7 +19,7 @@ from ibdesk.domain.risk import OpenOrderLine, PositionLine
 from ibdesk.state.quotes import QuoteStore
 
 
-def open_order_line(trade: Any) -> OpenOrderLine:
+def open_order_line(trade: shim.Trade) -> OpenOrderLine:
     """A library Trade as a verification line."""
     order = trade.order
     return OpenOrderLine(
@@ -35,7 +34,7 @@ def open_order_line(trade: Any) -> OpenOrderLine:
     )
 
 
-def position_line(pos: Any) -> PositionLine:
+def position_line(pos: shim.Position) -> PositionLine:
     """A library Position as a verification line."""
     return PositionLine(
         account=pos.account,

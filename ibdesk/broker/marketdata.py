@@ -13,12 +13,13 @@ refused make the desk judge that instrument's quotes afresh, and say so.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from ibdesk.broker import ib as shim
 from ibdesk.broker import translate
 from ibdesk.broker.instruments import InstrumentResolver
 from ibdesk.broker.session import BrokerSession
 from ibdesk.domain.instruments import Instrument
+from ibdesk.domain.market import Quote
 from ibdesk.state.link import LinkStore
 from ibdesk.state.quotes import QuoteStore
 
@@ -48,7 +49,7 @@ class MarketData:
         self.link = link
         self.wanted: dict[int, Instrument] = {}
         """ conId -> Instrument that should be streaming """
-        self.tickers: dict[int, Any] = {}
+        self.tickers: dict[int, shim.Ticker] = {}
         """ conId -> the library Ticker of the live subscription """
         self._con_id_of: dict[int, int] = {}
         """ id(Ticker) -> conId """
@@ -72,7 +73,7 @@ class MarketData:
         ticker = self.tickers.pop(con_id, None)
         if ticker is not None:
             self._con_id_of.pop(id(ticker), None)
-            if self.ib.isConnected():
+            if self.ib.isConnected() and ticker.contract is not None:
                 self.ib.cancelMktData(ticker.contract)
         self.quotes.forget(con_id)
         self._refused_in_a_row.pop(con_id, None)
@@ -81,7 +82,7 @@ class MarketData:
     def resubscribe_all(self) -> None:
         """Cancel whatever the library still holds and subscribe every wanted instrument."""
         for con_id, ticker in list(self.tickers.items()):
-            if self.ib.isConnected():
+            if self.ib.isConnected() and ticker.contract is not None:
                 self.ib.cancelMktData(ticker.contract)
             self._con_id_of.pop(id(ticker), None)
             del self.tickers[con_id]
@@ -106,22 +107,29 @@ class MarketData:
     def _update_meter(self) -> None:
         self.link.set_meters(market_lines=len(self.tickers))
 
-    def _on_pending(self, tickers: Any) -> None:
+    def _on_pending(self, tickers: set[shim.Ticker]) -> None:
         put, previous = self.quotes.put, self.quotes.quotes.get
-        con_id_of, wanted = self._con_id_of, self.wanted
+        con_id_of, wanted, clock = self._con_id_of, self.wanted, self.session.clock
         for ticker in tickers:
             con_id = con_id_of.get(id(ticker))
             if con_id is None:
                 continue
             last = previous(con_id)
-            quote, refused = translate.judge_quote(con_id, ticker, last, wanted.get(con_id))
+            quote, refused = translate.judge_quote(
+                con_id, ticker, last, wanted.get(con_id), clock=clock
+            )
             if refused or self._refused_in_a_row:
                 quote = self._after_refusals(con_id, ticker, last, quote, refused)
             put(quote)
 
     def _after_refusals(
-        self, con_id: int, ticker: Any, last: Any, quote: Any, refused: tuple[str, ...]
-    ) -> Any:
+        self,
+        con_id: int,
+        ticker: shim.Ticker,
+        last: Quote | None,
+        quote: Quote,
+        refused: tuple[str, ...],
+    ) -> Quote:
         """Count quotes whose whole top of book was refused; past ``REANCHOR_AFTER`` in a
         row the reference is stale, not the market: judge afresh."""
         if not CORE.issubset(refused):
@@ -139,7 +147,9 @@ class MarketData:
             streak,
         )
         inst = self.wanted.get(con_id)
-        return translate.judge_quote(con_id, ticker, last, inst, self_reference=True)[0]
+        return translate.judge_quote(
+            con_id, ticker, last, inst, self_reference=True, clock=self.session.clock
+        )[0]
 
     def _on_error(self, req_id: int, code: int, text: str) -> None:
         if code == 1101:

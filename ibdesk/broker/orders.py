@@ -14,12 +14,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import hashlib
 import logging
-import math
 import time
 from collections.abc import Callable, Collection
-from typing import Any, Protocol
+from typing import Protocol
 
 from ibdesk.broker import ib as shim
 from ibdesk.broker import translate
@@ -28,24 +26,18 @@ from ibdesk.broker.pacing import Pacer, order_id_of
 from ibdesk.broker.session import BrokerSession
 from ibdesk.domain.instruments import Instrument
 from ibdesk.domain.orders import (
-    BROKER_STATES,
     FillSnapshot,
     OrderIntent,
     OrderSnapshot,
     OrderState,
-    OrderType,
-    Tif,
 )
 from ibdesk.domain.ticket import WhatIf
 from ibdesk.state.orders import OrderStore
+from ibdesk.tasks import TaskGroup
 from ibdesk.trading.ports import JournalWriter
 
 log = logging.getLogger("ibdesk.broker.orders")
 
-REJECT_CODES = frozenset({200, 201})
-"""Errors that mean the broker refused the order: the library's local Cancelled is right."""
-UNTRUSTED_CODES = frozenset({10147, 10148, 202})
-"""Errors after which the library marks an order Cancelled without the broker saying so."""
 SYNC_TIMEOUT = 10.0
 """ seconds to wait for the broker's open and completed orders at a reconcile """
 _ACKED = (OrderState.WORKING, OrderState.PARTIAL)
@@ -103,7 +95,7 @@ class OrderRouter:
         self._resync: asyncio.Task[None] | None = None
         self._acked_before: set[str] = set()
         """ restored orders the broker had acknowledged (journaled working) """
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = TaskGroup("order router", log)
         ib = self.ib
         ib.openOrderEvent += self._on_trade
         ib.orderStatusEvent += self._on_trade
@@ -150,7 +142,7 @@ class OrderRouter:
     ) -> None:
         """Place one order; its message goes through the pacer."""
         contract = self.resolver.contract(intent.instrument.con_id)
-        order = _order_of(intent, ref, order_id, parent_id, transmit)
+        order = translate.order_of(intent, ref, order_id, parent_id, transmit)
         if oca_group:
             order.ocaGroup, order.ocaType = oca_group, oca_type
         self.ib.placeOrder(contract, order)
@@ -160,14 +152,14 @@ class OrderRouter:
         LookupError with the broker's reason when it refuses to answer)."""
         contract = self.resolver.contract(intent.instrument.con_id)
         state = await asyncio.wait_for(
-            self.ib.whatIfOrderAsync(contract, _order_of(intent, "", 0)), timeout
+            self.ib.whatIfOrderAsync(contract, translate.order_of(intent, "", 0)), timeout
         )
         if state is None:
             raise LookupError("the broker gave no what-if answer")
         return WhatIf(
-            _number(state.initMarginChange),
-            _number(state.maintMarginChange),
-            _number(state.commission),
+            translate.what_if_number(state.initMarginChange),
+            translate.what_if_number(state.maintMarginChange),
+            translate.what_if_number(state.commission),
             state.commissionCurrency or "",
             state.warningText or "",
         )
@@ -203,7 +195,7 @@ class OrderRouter:
         """Take queued placeOrder messages back; those orders never reach the wire."""
         return self.pacer.withdraw(order_ids)
 
-    def _trade(self, snap: OrderSnapshot) -> Any:
+    def _trade(self, snap: OrderSnapshot) -> shim.Trade | None:
         for trade in self.ib.trades():
             order = trade.order
             if (snap.perm_id and order.permId == snap.perm_id) or (
@@ -223,19 +215,19 @@ class OrderRouter:
         if snap is not None and snap.state is OrderState.QUEUED:
             self._put(self.store.merge(snap.ref, state=OrderState.SENT, updated=self.clock()))
 
-    def _on_trade(self, trade: Any) -> None:
+    def _on_trade(self, trade: shim.Trade) -> None:
         inst = self.resolver.by_con_id.get(int(trade.contract.conId))
         if inst is None:
-            self._spawn(self._resolve_then(trade))
+            self.tasks.spawn(self._resolve_then(trade), "reading an order of an unknown contract")
             return
         self._put_trade(trade, inst)
 
-    async def _resolve_then(self, trade: Any) -> None:
+    async def _resolve_then(self, trade: shim.Trade) -> None:
         self._put_trade(trade, await self.resolver.for_contract(trade.contract))
 
-    def _put_trade(self, trade: Any, inst: Instrument) -> None:
-        known = self.store.get(ref_of(trade))
-        snap = snapshot_of(trade, inst, known, self.clock())
+    def _put_trade(self, trade: shim.Trade, inst: Instrument) -> None:
+        known = self.store.get(translate.ref_of(trade))
+        snap = translate.snapshot_of(trade, inst, known, self.clock())
         if snap is None:
             return  # junk, refused (and said) by the translation
         if snap.state is OrderState.UNKNOWN and (
@@ -253,7 +245,7 @@ class OrderRouter:
         if snap is not None and self.store.put(snap):
             self.journal.order(snap)
 
-    def _on_exec(self, trade: Any, fill: Any) -> None:
+    def _on_exec(self, trade: shim.Trade, fill: shim.Fill) -> None:
         ordered, filled = int(trade.contract.conId or 0), int(fill.contract.conId or 0)
         snap = None
         if filled != ordered and trade.contract.secType != "BAG":  # a combo fills by leg
@@ -266,20 +258,22 @@ class OrderRouter:
             )
         else:
             inst = self.resolver.by_con_id.get(ordered) or translate.instrument(trade.contract)
-            snap = fill_of(fill, inst, ref_of(trade))
+            snap = translate.fill_of(fill, inst, translate.ref_of(trade))
         if snap is None:
             self._forget_fill(trade, fill)
         elif self.store.add_fill(snap):
             self.journal.fill(snap)
 
-    def _forget_fill(self, trade: Any, fill: Any) -> None:
+    def _forget_fill(self, trade: shim.Trade, fill: shim.Fill) -> None:
         """Keep a refused fill out of the library's books too: its fills() (which
         reconciliation reads) and the trade's fills (which its filled() sums)."""
         self.ib.wrapper.fills.pop(fill.execution.execId, None)
         if fill in trade.fills:
             trade.fills.remove(fill)
 
-    def _on_commission(self, trade: Any, fill: Any, report: Any) -> None:
+    def _on_commission(
+        self, trade: shim.Trade, fill: shim.Fill, report: shim.CommissionReport
+    ) -> None:
         known = self.store.fills.get(fill.execution.execId)
         if known is None:
             return
@@ -328,7 +322,7 @@ class OrderRouter:
         self.journal.connection("disconnected", f"{len(dropped)} queued orders not sent")
 
     def _on_connected(self) -> None:
-        self._spawn(self.reconcile())
+        self.tasks.spawn(self.reconcile(), "reconcile")
 
     def restore(self, since: float, accounts: Collection[str]) -> int:
         """Today's orders and fills of the connected login's accounts, from the journal.
@@ -386,12 +380,12 @@ class OrderRouter:
         for trade in self.ib.trades():
             inst = await self.resolver.for_contract(trade.contract)
             self._put_trade(trade, inst)
-            seen.add(ref_of(trade))
+            seen.add(translate.ref_of(trade))
         for trade_fill in self.ib.fills():
             inst = await self.resolver.for_contract(trade_fill.contract)
             e = trade_fill.execution
             ref = e.orderRef or self.store.ref_for(e.orderId, e.permId) or f"ext:{e.permId}"
-            fill = fill_of(trade_fill, inst, ref)
+            fill = translate.fill_of(trade_fill, inst, ref)
             if fill is not None and self.store.add_fill(fill):
                 self.journal.fill(fill)
                 counts["fills"] += 1
@@ -452,17 +446,12 @@ class OrderRouter:
 
     def _schedule_resync(self) -> None:
         if self._resync is None or self._resync.done():
-            self._resync = asyncio.ensure_future(self._resync_now())
+            self._resync = self.tasks.spawn(self._resync_now(), "resync")
 
     async def _resync_now(self) -> None:
         """Ask the broker again after the library cancelled an order on its own."""
         if self.session.is_connected:
             await self.reconcile()
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
 
 def summary(counts: dict[str, int]) -> str:
@@ -488,208 +477,3 @@ def summary(counts: dict[str, int]) -> str:
     if counts.get("unconfirmed"):
         parts.append("the broker did not list its orders in time, so nothing was ruled out")
     return ", ".join(parts) or "nothing changed while away"
-
-
-# ---- translation ------------------------------------------------------------------------------
-
-
-MAX_REF = 80
-""" an orderRef longer than this is cut and tagged with a digest of the whole (still unique) """
-
-
-def clamp_ref(ref: str) -> str:
-    """An orderRef as a key: cut when too long, with a digest of the whole so that two long
-    refs stay two keys."""
-    if len(ref) <= MAX_REF:
-        return ref
-    return f"{ref[:64]}~{hashlib.sha1(ref.encode(errors='replace')).hexdigest()[:12]}"
-
-
-def ref_of(trade: Any) -> str:
-    """The orderRef ibdesk files an order under (``ext:...`` for orders it did not make)."""
-    order = trade.order
-    if order.orderRef:
-        return clamp_ref(str(order.orderRef))
-    if order.permId:
-        return f"ext:{order.permId}"
-    return f"ext:{order.clientId}:{order.orderId}"
-
-
-def _order_of(
-    intent: OrderIntent, ref: str, order_id: int, parent_id: int = 0, transmit: bool = True
-) -> Any:
-    """The library's Order for an intent."""
-    order = shim.Order(
-        orderId=order_id,
-        action=intent.side.value,
-        totalQuantity=intent.qty,
-        orderType=intent.order_type.value,
-        tif=intent.tif.value,
-        outsideRth=intent.outside_rth,
-        orderRef=ref,
-        transmit=transmit,
-        parentId=parent_id,
-        account=intent.account,
-    )
-    if intent.limit_price is not None:
-        order.lmtPrice = intent.limit_price
-    if intent.stop_price is not None:
-        order.auxPrice = intent.stop_price
-    return order
-
-
-def _number(value: Any) -> float:
-    """A what-if figure: ib_insync sends strings, IB's "unset" is a huge double."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return x if math.isfinite(x) and abs(x) < 1e300 else math.nan
-
-
-def _price(value: Any) -> float | None:
-    x = translate.num(value)
-    return None if math.isnan(x) or x == 0 else x
-
-
-def snapshot_of(
-    trade: Any, inst: Instrument, known: OrderSnapshot | None, now: float
-) -> OrderSnapshot | None:
-    """A library Trade as an OrderSnapshot, with the local-cancel caveat applied; None (and
-    a log line) for an order no book should hold: an unknown action, a quantity that is not
-    a number or below zero, no contract."""
-    order, status = trade.order, trade.orderStatus
-    side = translate.side_of_action(order.action)
-    qty = translate.num(order.totalQuantity)
-    if side is None:
-        translate.refused("order:action", "an order with action %r", translate.name(order.action))
-        return None
-    if math.isnan(qty) or qty < 0:  # 0 is a cash-quantity order
-        translate.refused("order:quantity", "an order of quantity %r", order.totalQuantity)
-        return None
-    if int(trade.contract.conId or 0) <= 0:
-        translate.refused(
-            "order:contract", "an order for no contract (conId %r)", trade.contract.conId
-        )
-        return None
-    state = BROKER_STATES.get(status.status, OrderState.UNKNOWN)
-    reason = known.reason if known is not None else ""
-    last = trade.log[-1] if trade.log else None
-    code = int(last.errorCode) if last is not None else 0
-    said = _error_text(last.message) if last is not None else ""
-    if code and state is OrderState.CANCELLED:
-        if code in REJECT_CODES:
-            state, reason = OrderState.REJECTED, said
-        else:
-            state, reason = OrderState.UNKNOWN, f"{said} Checking with the broker."
-    filled = translate.num(status.filled)
-    filled = 0.0 if math.isnan(filled) else filled
-    if state is OrderState.WORKING and filled > 0:
-        state = OrderState.PARTIAL
-    limit, stop = _price(order.lmtPrice), _price(order.auxPrice)
-    if (
-        known is not None
-        and reason in ("modify sent", "cancel sent")
-        and ((qty, limit, stop) != (known.qty, known.limit_price, known.stop_price) or state.final)
-    ):
-        reason = ""  # the broker has answered what was sent
-    try:
-        order_type = OrderType(order.orderType)
-    except ValueError:
-        order_type = OrderType.LIMIT
-    return OrderSnapshot(
-        ref=ref_of(trade),
-        instrument=inst,
-        side=side,
-        qty=qty,
-        order_type=order_type,
-        state=state,
-        account=translate.name(order.account)
-        or status_account(trade)
-        or (known.account if known else ""),
-        limit_price=limit,
-        stop_price=stop,
-        tif=Tif(order.tif) if order.tif in Tif.__members__.values() else Tif.DAY,
-        order_id=int(order.orderId),
-        perm_id=int(order.permId or 0),
-        client_id=int(order.clientId),
-        parent_ref=known.parent_ref if known else "",
-        filled=filled,
-        avg_fill_price=translate.num(status.avgFillPrice) if filled else math.nan,
-        broker_status=translate.name(status.status),
-        reason=translate.text(reason),
-        created=known.created if known is not None else now,
-        updated=now,
-    )
-
-
-def status_account(trade: Any) -> str:
-    """The account of a trade whose order does not name one (the first fill's)."""
-    return translate.name(trade.fills[0].execution.acctNumber) if trade.fills else ""
-
-
-def _error_text(message: str) -> str:
-    # The library logs "Error 201, reqId 7: Order rejected - reason:..."; keep IB's words
-    # (clamped first: the message may be a megabyte of junk).
-    message = translate.text(message)
-    return message.split(": ", 1)[1] if ": " in message else message
-
-
-def fill_of(fill: Any, inst: Instrument, ref: str) -> FillSnapshot | None:
-    """A library Fill as a FillSnapshot filed under ``ref``; None (and one log line per kind
-    of junk) for an execution no book should hold."""
-    e = fill.execution
-    why = _junk_fill(fill, inst, ref)
-    if why is not None:
-        kind, detail = why
-        translate.refused(
-            f"fill:{kind}",
-            "a fill (exec %s, %s): %s",
-            translate.name(e.execId),
-            inst.local_symbol,
-            detail,
-        )
-        return None
-    report = fill.commissionReport
-    reported = bool(report.execId)
-    return FillSnapshot(
-        exec_id=e.execId,
-        time=e.time.timestamp(),
-        ref=clamp_ref(ref),
-        order_id=int(e.orderId),
-        perm_id=int(e.permId),
-        instrument=inst,
-        side=translate.EXECUTION_SIDES[e.side],
-        qty=float(e.shares),
-        price=float(e.price),
-        account=translate.name(e.acctNumber),
-        commission=translate.num(report.commission) if reported else math.nan,
-        realized_pnl=translate.num(report.realizedPNL) if reported else math.nan,
-    )
-
-
-def _junk_fill(fill: Any, inst: Instrument, ref: str) -> tuple[str, str] | None:
-    """(kind, what is wrong) for an execution that is junk, or None.
-
-    An execution must name itself (an execId of sane length), tie to an order (a permId or
-    an orderRef: IB gives every order a permId), be for a contract, say BOT or SLD, and
-    carry a positive, finite quantity and a sane price (see translate.absurd_price; with no
-    reference, since a fill is the market's word, only the absolute rules apply).
-    """
-    e = fill.execution
-    if not e.execId or len(str(e.execId)) > translate.MAX_NAME:
-        return "exec-id", f"no usable execution id ({len(str(e.execId or ''))} characters)"
-    if int(e.permId or 0) <= 0 and not e.orderRef and int(e.orderId or 0) <= 0:
-        return "order", "no order to file it under (no permId, orderId or orderRef)"
-    if int(fill.contract.conId or 0) <= 0:
-        return "contract", f"no contract (conId {fill.contract.conId!r})"
-    if e.side not in translate.EXECUTION_SIDES:
-        return "side", f"side {translate.name(e.side, 16)!r} is neither BOT nor SLD"
-    qty = translate.num(e.shares)
-    if math.isnan(qty) or qty <= 0:
-        return "quantity", f"quantity {e.shares!r} is not a positive number"
-    price = translate.num(e.price)
-    absurd = translate.absurd_price(price, math.nan, inst)
-    if math.isnan(price) or absurd is not None or not math.isfinite(float(e.price)):
-        return "price", f"price {e.price!r} is {absurd or 'not a number'}"
-    return None

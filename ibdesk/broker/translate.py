@@ -11,15 +11,27 @@ one line per kind per window.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
-import time
 from typing import Any
 
+from ibdesk import clock as clocks
+from ibdesk.broker import ib as shim
+from ibdesk.clock import Clock
 from ibdesk.domain.account import PositionSnapshot
 from ibdesk.domain.instruments import Instrument, SecType
 from ibdesk.domain.market import Quote
-from ibdesk.domain.orders import Side
+from ibdesk.domain.orders import (
+    BROKER_STATES,
+    FillSnapshot,
+    OrderIntent,
+    OrderSnapshot,
+    OrderState,
+    OrderType,
+    Side,
+    Tif,
+)
 
 log = logging.getLogger("ibdesk.broker.translate")
 
@@ -85,7 +97,7 @@ def price(value: Any) -> float:
     return math.nan if x == -1 else x
 
 
-def instrument(contract: Any, details: Any | None = None) -> Instrument:
+def instrument(contract: shim.Contract, details: shim.ContractDetails | None = None) -> Instrument:
     """A qualified Contract (and its ContractDetails, which carry the tick) as an Instrument,
     with every string clamped."""
     sec_type = (
@@ -173,14 +185,16 @@ def reference_price(previous: Quote | None, candidates: list[float]) -> float:
 
 def judge_quote(
     con_id: int,
-    ticker: Any,
+    ticker: shim.Ticker,
     previous: Quote | None = None,
     inst: Instrument | None = None,
     self_reference: bool = False,
+    clock: Clock = clocks.system,
 ) -> tuple[Quote, tuple[str, ...]]:
     """A Ticker's current state as a Quote, and the names of the fields refused (each kept
     at its value in ``previous``, the last sane quote, or NaN). ``self_reference`` judges
     against the quote's own prices instead of ``previous`` (a reference gone stale).
+    ``clock`` stamps a ticker the library has not stamped.
 
     This runs for every ticker update, so the sane case is a few comparisons.
     """
@@ -200,7 +214,7 @@ def judge_quote(
         refusals = _refuse_absurd(con_id, prices, sizes, lo, hi, previous)
     bid, ask, last, close, high, low = prices
     bid_size, ask_size, last_size, volume = sizes
-    stamp = t.time.timestamp() if getattr(t, "time", None) else time.time()
+    stamp = t.time.timestamp() if t.time is not None else clock()
     quote = Quote(
         con_id, bid, ask, last, bid_size, ask_size, last_size, volume, close, high, low, stamp
     )
@@ -245,13 +259,13 @@ def _quoted(value: Any) -> float:
 
 
 def quote(
-    con_id: int, ticker: Any, previous: Quote | None = None, inst: Instrument | None = None
+    con_id: int, ticker: shim.Ticker, previous: Quote | None = None, inst: Instrument | None = None
 ) -> Quote:
     """A Ticker's current state as a Quote, absurd values refused (see :func:`judge_quote`)."""
     return judge_quote(con_id, ticker, previous, inst)[0]
 
 
-def position(item: Any, inst: Instrument) -> PositionSnapshot | None:
+def position(item: shim.PortfolioItem, inst: Instrument) -> PositionSnapshot | None:
     """A PortfolioItem (updatePortfolio) as a PositionSnapshot; None (and a log line) when
     its quantity is not a number."""
     qty = num(item.position)
@@ -280,3 +294,208 @@ ACCOUNT_TAGS = {
     "BuyingPower": "buying_power",
     "TotalCashValue": "cash",
 }
+
+
+# ---- orders and fills -------------------------------------------------------------------------
+
+REJECT_CODES = frozenset({200, 201})
+"""Errors that mean the broker refused the order: the library's local Cancelled is right."""
+UNTRUSTED_CODES = frozenset({10147, 10148, 202})
+"""Errors after which the library marks an order Cancelled without the broker saying so."""
+
+MAX_REF = 80
+""" an orderRef longer than this is cut and tagged with a digest of the whole (still unique) """
+
+
+def clamp_ref(ref: str) -> str:
+    """An orderRef as a key: cut when too long, with a digest of the whole so that two long
+    refs stay two keys."""
+    if len(ref) <= MAX_REF:
+        return ref
+    return f"{ref[:64]}~{hashlib.sha1(ref.encode(errors='replace')).hexdigest()[:12]}"
+
+
+def ref_of(trade: shim.Trade) -> str:
+    """The orderRef ibdesk files an order under (``ext:...`` for orders it did not make)."""
+    order = trade.order
+    if order.orderRef:
+        return clamp_ref(str(order.orderRef))
+    if order.permId:
+        return f"ext:{order.permId}"
+    return f"ext:{order.clientId}:{order.orderId}"
+
+
+def order_of(
+    intent: OrderIntent, ref: str, order_id: int, parent_id: int = 0, transmit: bool = True
+) -> shim.Order:
+    """The library's Order for an intent."""
+    order = shim.Order(
+        orderId=order_id,
+        action=intent.side.value,
+        totalQuantity=intent.qty,
+        orderType=intent.order_type.value,
+        tif=intent.tif.value,
+        outsideRth=intent.outside_rth,
+        orderRef=ref,
+        transmit=transmit,
+        parentId=parent_id,
+        account=intent.account,
+    )
+    if intent.limit_price is not None:
+        order.lmtPrice = intent.limit_price
+    if intent.stop_price is not None:
+        order.auxPrice = intent.stop_price
+    return order
+
+
+def what_if_number(value: Any) -> float:
+    """A what-if figure: ib_insync sends strings, IB's "unset" is a huge double."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return x if math.isfinite(x) and abs(x) < 1e300 else math.nan
+
+
+def _price(value: Any) -> float | None:
+    x = num(value)
+    return None if math.isnan(x) or x == 0 else x
+
+
+def snapshot_of(
+    trade: shim.Trade, inst: Instrument, known: OrderSnapshot | None, now: float
+) -> OrderSnapshot | None:
+    """A library Trade as an OrderSnapshot, with the local-cancel caveat applied; None (and
+    a log line) for an order no book should hold: an unknown action, a quantity that is not
+    a number or below zero, no contract."""
+    order, status = trade.order, trade.orderStatus
+    side = side_of_action(order.action)
+    qty = num(order.totalQuantity)
+    if side is None:
+        refused("order:action", "an order with action %r", name(order.action))
+        return None
+    if math.isnan(qty) or qty < 0:  # 0 is a cash-quantity order
+        refused("order:quantity", "an order of quantity %r", order.totalQuantity)
+        return None
+    if int(trade.contract.conId or 0) <= 0:
+        refused("order:contract", "an order for no contract (conId %r)", trade.contract.conId)
+        return None
+    state = BROKER_STATES.get(status.status, OrderState.UNKNOWN)
+    reason = known.reason if known is not None else ""
+    last = trade.log[-1] if trade.log else None
+    code = int(last.errorCode) if last is not None else 0
+    said = _error_text(last.message) if last is not None else ""
+    if code and state is OrderState.CANCELLED:
+        if code in REJECT_CODES:
+            state, reason = OrderState.REJECTED, said
+        else:
+            state, reason = OrderState.UNKNOWN, f"{said} Checking with the broker."
+    filled = num(status.filled)
+    filled = 0.0 if math.isnan(filled) else filled
+    if state is OrderState.WORKING and filled > 0:
+        state = OrderState.PARTIAL
+    limit, stop = _price(order.lmtPrice), _price(order.auxPrice)
+    if (
+        known is not None
+        and reason in ("modify sent", "cancel sent")
+        and ((qty, limit, stop) != (known.qty, known.limit_price, known.stop_price) or state.final)
+    ):
+        reason = ""  # the broker has answered what was sent
+    try:
+        order_type = OrderType(order.orderType)
+    except ValueError:
+        order_type = OrderType.LIMIT
+    return OrderSnapshot(
+        ref=ref_of(trade),
+        instrument=inst,
+        side=side,
+        qty=qty,
+        order_type=order_type,
+        state=state,
+        account=name(order.account) or status_account(trade) or (known.account if known else ""),
+        limit_price=limit,
+        stop_price=stop,
+        tif=Tif(order.tif) if order.tif in Tif.__members__.values() else Tif.DAY,
+        order_id=int(order.orderId),
+        perm_id=int(order.permId or 0),
+        client_id=int(order.clientId),
+        parent_ref=known.parent_ref if known else "",
+        filled=filled,
+        avg_fill_price=num(status.avgFillPrice) if filled else math.nan,
+        broker_status=name(status.status),
+        reason=text(reason),
+        created=known.created if known is not None else now,
+        updated=now,
+    )
+
+
+def status_account(trade: shim.Trade) -> str:
+    """The account of a trade whose order does not name one (the first fill's)."""
+    return name(trade.fills[0].execution.acctNumber) if trade.fills else ""
+
+
+def _error_text(message: str) -> str:
+    # The library logs "Error 201, reqId 7: Order rejected - reason:..."; keep IB's words
+    # (clamped first: the message may be a megabyte of junk).
+    message = text(message)
+    return message.split(": ", 1)[1] if ": " in message else message
+
+
+def fill_of(fill: shim.Fill, inst: Instrument, ref: str) -> FillSnapshot | None:
+    """A library Fill as a FillSnapshot filed under ``ref``; None (and one log line per kind
+    of junk) for an execution no book should hold."""
+    e = fill.execution
+    why = _junk_fill(fill, inst, ref)
+    if why is not None:
+        kind, detail = why
+        refused(
+            f"fill:{kind}",
+            "a fill (exec %s, %s): %s",
+            name(e.execId),
+            inst.local_symbol,
+            detail,
+        )
+        return None
+    report = fill.commissionReport
+    reported = bool(report.execId)
+    return FillSnapshot(
+        exec_id=e.execId,
+        time=e.time.timestamp(),
+        ref=clamp_ref(ref),
+        order_id=int(e.orderId),
+        perm_id=int(e.permId),
+        instrument=inst,
+        side=EXECUTION_SIDES[e.side],
+        qty=float(e.shares),
+        price=float(e.price),
+        account=name(e.acctNumber),
+        commission=num(report.commission) if reported else math.nan,
+        realized_pnl=num(report.realizedPNL) if reported else math.nan,
+    )
+
+
+def _junk_fill(fill: shim.Fill, inst: Instrument, ref: str) -> tuple[str, str] | None:
+    """(kind, what is wrong) for an execution that is junk, or None.
+
+    An execution must name itself (an execId of sane length), tie to an order (a permId or
+    an orderRef: IB gives every order a permId), be for a contract, say BOT or SLD, and
+    carry a positive, finite quantity and a sane price (see absurd_price; with no
+    reference, since a fill is the market's word, only the absolute rules apply).
+    """
+    e = fill.execution
+    if not e.execId or len(str(e.execId)) > MAX_NAME:
+        return "exec-id", f"no usable execution id ({len(str(e.execId or ''))} characters)"
+    if int(e.permId or 0) <= 0 and not e.orderRef and int(e.orderId or 0) <= 0:
+        return "order", "no order to file it under (no permId, orderId or orderRef)"
+    if int(fill.contract.conId or 0) <= 0:
+        return "contract", f"no contract (conId {fill.contract.conId!r})"
+    if e.side not in EXECUTION_SIDES:
+        return "side", f"side {name(e.side, 16)!r} is neither BOT nor SLD"
+    qty = num(e.shares)
+    if math.isnan(qty) or qty <= 0:
+        return "quantity", f"quantity {e.shares!r} is not a positive number"
+    price = num(e.price)
+    absurd = absurd_price(price, math.nan, inst)
+    if math.isnan(price) or absurd is not None or not math.isfinite(float(e.price)):
+        return "price", f"price {e.price!r} is {absurd or 'not a number'}"
+    return None

@@ -205,6 +205,8 @@ class Desk(DeskMarket, DeskOrders):
         self.closed = True
         self.alerts.close()  # first: a desk that closes is not a disconnect
         await self.tasks.close()
+        await self.router.tasks.close()
+        await self.account_feed.tasks.close()
         self.history.stop()
         await self.safety.close()
         await self.session.stop()

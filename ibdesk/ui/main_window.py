@@ -138,7 +138,7 @@ class MainWindow(QMainWindow):
         self.watchlist_panel = WatchlistPanel(
             self.watchlist_model, desk.add_symbol, desk.remove_symbol
         )
-        self.account_panel = AccountPanel(self.account_model)
+        self.account_panel = AccountPanel(self.account_model, desk.clock)
         self.ticket_panel = TicketPanel(desk)
         self.chart_area = ChartArea(desk, self.state, self._ticket_from_chart, self)
         self.setCentralWidget(self.chart_area)  # Qt deletes the blank placeholder

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from ibdesk.broker import ib as shim
 from ibdesk.domain.connection import LinkState
 from ibdesk.simtws import SimConfig, SimThread
+from tests.conftest import ExpectedFaults
 from tests.desk.kit import connected
 from tests.helpers import quick_sim, wait_until
 
@@ -57,3 +60,29 @@ async def test_client_id_in_use_falls_back_to_the_next(make_desk: MakeDesk, sim:
         assert any(c["client_id"] == 2 for c in sim.control.clients())
     finally:
         squatter.disconnect()
+
+
+async def test_a_reconcile_that_fails_is_logged_when_it_fails(
+    make_desk: MakeDesk, caplog: pytest.LogCaptureFixture, expected_faults: ExpectedFaults
+) -> None:
+    """The reconcile at connect runs as a background task: its failure must reach the log
+    at once, naming what failed, not vanish with the task (issue 13: one task helper)."""
+    expected_faults.allow_errors("ibdesk.broker.orders")
+    desk = await make_desk(start=False)
+
+    async def broken() -> dict[str, int]:
+        raise RuntimeError("the journal is on a full disk")
+
+    desk.router.reconcile = broken  # type: ignore[method-assign]
+    desk.start()
+
+    def reported() -> list[logging.LogRecord]:
+        return [
+            r
+            for r in caplog.records
+            if r.name.startswith("ibdesk.") and "the journal is on a full disk" in r.getMessage()
+        ]
+
+    await wait_until(reported, what="the reconcile's failure in ibdesk's log")
+    assert reported()[0].levelname == "ERROR"
+    assert "order router: reconcile failed" in reported()[0].getMessage()

@@ -15,7 +15,7 @@ import pytest
 
 from ibdesk.broker import ib as shim
 from ibdesk.broker import translate
-from ibdesk.broker.orders import fill_of, ref_of, snapshot_of
+from ibdesk.broker.translate import fill_of, ref_of, snapshot_of
 from ibdesk.domain.instruments import Instrument, SecType
 from ibdesk.domain.market import Quote
 from ibdesk.domain.orders import Side

@@ -15,6 +15,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QWidget
 
+from ibdesk import clock as clocks
+from ibdesk.clock import Clock
 from ibdesk.state.account import AccountStore
 from ibdesk.state.pnl import PnlTrail
 from ibdesk.ui import theme
@@ -47,11 +49,16 @@ class PnlCurve(pg.PlotWidget):  # type: ignore[misc]
     """
 
     def __init__(
-        self, accounts: AccountStore, account: Callable[[], str], parent: QWidget | None = None
+        self,
+        accounts: AccountStore,
+        account: Callable[[], str],
+        parent: QWidget | None = None,
+        clock: Clock = clocks.system,
     ) -> None:
         super().__init__(parent, axisItems={"bottom": ClockAxis(orientation="bottom")})
         self.accounts = accounts
         self.account = account
+        self.clock = clock
         self.trail = PnlTrail()
         self._shown = ""
         self.setFixedHeight(HEIGHT)
@@ -88,7 +95,7 @@ class PnlCurve(pg.PlotWidget):  # type: ignore[misc]
         if account != self._shown:
             self._shown = account
             self.trail.clear()
-        if account and self.trail.add(time.time(), self.accounts.get(account).daily_pnl):
+        if account and self.trail.add(self.clock(), self.accounts.get(account).daily_pnl):
             self._redraw()
 
     def _redraw(self) -> None:

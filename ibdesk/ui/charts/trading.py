@@ -22,6 +22,7 @@ from ibdesk.desk.api import TradingDesk
 from ibdesk.domain.instruments import Instrument
 from ibdesk.domain.orders import GateDecision, OrderIntent
 from ibdesk.domain.ticket import TicketRequest
+from ibdesk.tasks import TaskGroup
 from ibdesk.trading.chart_orders import CHART, click_intent, moved_prices
 from ibdesk.trading.checks import price_text
 from ibdesk.trading.templates import template_keys
@@ -65,28 +66,18 @@ class ChartTrader:
         self.qty = 1.0
         self.confirmation: OrderConfirmation | None = None
         """ the confirmation on screen, if one is (tests answer it) """
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = TaskGroup("chart trading", log)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run an operation on the loop; its failure is logged, never lost."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            log.error("chart trading failed: %s", exc, exc_info=exc)
+        return self.tasks.spawn(coro)
 
     def cancel_all(self) -> None:
         """The chart is closing: drop what is under way, a confirmation on screen included
         (its order is not sent)."""
         if self.confirmation is not None:
             self.confirmation.reject()
-        for task in list(self._tasks):
-            task.cancel()
+        self.tasks.cancel_all()
 
     # ---- drag to modify -----------------------------------------------------------------------
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHeaderView, QVBoxLayout, QWidget
 
+from ibdesk import clock as clocks
+from ibdesk.clock import Clock
 from ibdesk.ui.charts.pnl import PnlCurve
 from ibdesk.ui.models.account import AccountModel
 from ibdesk.ui.panels.common import table_view
@@ -12,7 +14,9 @@ from ibdesk.ui.panels.common import table_view
 class AccountPanel(QWidget):
     """Net liquidation, funds, margins and the day's P&L of the connected account."""
 
-    def __init__(self, model: AccountModel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, model: AccountModel, clock: Clock = clocks.system, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.model = model
         self.view = table_view(model, self, sortable=False)
@@ -21,5 +25,5 @@ class AccountPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
-        self.pnl_curve = PnlCurve(model.store, lambda: model.account, self)
+        self.pnl_curve = PnlCurve(model.store, lambda: model.account, self, clock)
         layout.addWidget(self.pnl_curve)
