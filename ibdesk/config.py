@@ -119,6 +119,12 @@ class RiskSettings:
     )
     watchdog_halt_after: float = field(default=1.5, metadata=_rule(lo=0, hi=60))
     kill_window: bool = False
+    # The runaway breaker, per strategy: a breach halts that strategy only (0: off).
+    strategy_orders_per_second: int = field(default=5, metadata=_rule(lo=0, hi=10_000))
+    strategy_orders_per_minute: int = field(default=60, metadata=_rule(lo=0, hi=100_000))
+    strategy_duplicate_ms: float = field(default=1_000.0, metadata=_rule(lo=0, hi=60_000))
+    strategy_rejects_in_a_row: int = field(default=3, metadata=_rule(lo=0, hi=1_000))
+    strategy_cancels_per_fill: float = field(default=20.0, metadata=_rule(lo=0, hi=1e6))
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +210,16 @@ def limits_off(risk: RiskSettings | None = None) -> RiskSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StrategySettings:
+    """The strategy runner: what starts by itself, and how long a callback may take."""
+
+    autostart: tuple[str, ...] = field(
+        default=(), metadata=_rule(doc="names of loaded strategies started at launch")
+    )
+    callback_budget_ms: float = field(default=50.0, metadata=_rule(lo=1, hi=60_000))
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable, by section."""
 
@@ -213,6 +229,7 @@ class Settings:
     risk: RiskSettings = RiskSettings()
     ticket: TicketSettings = TicketSettings()
     alerts: AlertSettings = AlertSettings()
+    strategies: StrategySettings = StrategySettings()
     path: Path | None = field(default=None, compare=False)
     """ the file these came from (None: defaults); the template dialog writes back to it """
 
@@ -262,6 +279,7 @@ def from_mapping(data: Mapping[str, Any], source: str = "config") -> Settings:
                 "RiskSettings": RiskSettings,
                 "TicketSettings": TicketSettings,
                 "AlertSettings": AlertSettings,
+                "StrategySettings": StrategySettings,
             }[str(section_type)]
             built[name] = _section(cls, name, value, problems)
     if problems:

@@ -420,6 +420,7 @@ def snapshot_of(
         perm_id=int(order.permId or 0),
         client_id=int(order.clientId),
         parent_ref=known.parent_ref if known else "",
+        why=known.why if known else "",
         filled=filled,
         avg_fill_price=num(status.avgFillPrice) if filled else math.nan,
         broker_status=name(status.status),

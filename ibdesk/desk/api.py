@@ -12,9 +12,12 @@ import asyncio
 from typing import TYPE_CHECKING, Protocol
 
 from ibdesk.domain.orders import BLOTTER, Source
+from ibdesk.trading.ports import OrderDoor
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
+    from typing import Any
 
     from eventkit import Event
 
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from ibdesk.domain.instruments import Instrument
     from ibdesk.domain.orders import BracketIntent, GateDecision, OrderIntent, Side
     from ibdesk.domain.risk import KillReport, StateChange, TradingState
+    from ibdesk.domain.strategy import StrategyState, StrategyStatus
     from ibdesk.domain.ticket import WhatIf
     from ibdesk.state.account import AccountStore, PositionStore
     from ibdesk.state.bars import BarKey, BarStore
@@ -46,6 +50,7 @@ __all__ = [
     "SafetyView",
     "SessionOps",
     "Source",
+    "StrategyOps",
     "TradingDesk",
 ]
 
@@ -124,24 +129,12 @@ class MarketOps(Protocol):
         """A chart stopped showing a series."""
 
 
-class OrderOps(Protocol):
-    """Orders, through the one gate, and what the gate would say of them."""
-
-    def place(self, intent: OrderIntent | BracketIntent) -> GateDecision:
-        """Send an order or bracket through the gate."""
+class OrderOps(OrderDoor, Protocol):
+    """Orders, through the one gate (place, modify_order, cancel_order: ``OrderDoor``), and
+    what the gate would say of them."""
 
     def judge(self, intent: OrderIntent | BracketIntent) -> GateDecision:
         """What the gate would decide for an order now (nothing is sent)."""
-
-    def modify_order(
-        self,
-        ref: str,
-        qty: float | None = None,
-        limit_price: float | None = None,
-        stop_price: float | None = None,
-        source: Source = BLOTTER,
-    ) -> GateDecision:
-        """Change a working order through the gate."""
 
     def judge_modify(
         self,
@@ -152,9 +145,6 @@ class OrderOps(Protocol):
         source: Source = BLOTTER,
     ) -> GateDecision:
         """What the gate would decide for a modify now (nothing is sent)."""
-
-    def cancel_order(self, ref: str, source: Source = BLOTTER) -> GateDecision:
-        """Cancel one order."""
 
     def cancel_all(self, source: Source = BLOTTER) -> GateDecision:
         """Cancel every order in the account (a global cancel)."""
@@ -206,6 +196,48 @@ class SafetyOps(Protocol):
         """Every limit and its current use."""
 
 
+class StrategyOps(Protocol):
+    """The strategy runner's controls (ibdesk.strategies.runner.StrategyRunner): what the
+    strategies panel, the command line and the headless runner drive. Every method raises
+    ``StrategyError`` with a reason in words when it cannot do what it is asked."""
+
+    changed: Event
+    """ emits a strategy's name when its status changes """
+
+    def load(self, path: str | Path) -> list[str]:
+        """Load the strategies a file defines (STOPPED); their names."""
+
+    def reload(self, name: str) -> list[str]:
+        """Read a stopped strategy's file again."""
+
+    def set_params(self, name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Change a stopped strategy's parameters (typed as their defaults)."""
+
+    async def start(self, name: str) -> None:
+        """Start (or resume) a strategy."""
+
+    def pause(self, name: str, why: str = ...) -> None:
+        """PAUSE: no new risk; exits still pass."""
+
+    def resume(self, name: str) -> None:
+        """From PAUSED back to RUNNING."""
+
+    def stop(self, name: str, flatten: bool = False, why: str = ...) -> None:
+        """STOP (and flatten): on_stop, its orders cancelled (its position closed)."""
+
+    def hand_over(self, name: str) -> None:
+        """Its orders and position become the trader's; it stops."""
+
+    def state_of(self, name: str) -> StrategyState | None:
+        """A strategy's state (None: not loaded)."""
+
+    def statuses(self) -> list[StrategyStatus]:
+        """Every loaded strategy, as the panel shows it."""
+
+    def status(self, name: str) -> StrategyStatus:
+        """One strategy, as the panel shows it."""
+
+
 class SessionOps(Protocol):
     """The connection."""
 
@@ -222,3 +254,7 @@ class TradingDesk(DeskStores, MarketOps, OrderOps, Protocol):
 
 class DeskApi(DeskStores, MarketOps, OrderOps, SafetyOps, SessionOps, Protocol):
     """Every role: what the window hands its parts."""
+
+    @property
+    def strategies(self) -> StrategyOps:
+        """The strategy runner."""

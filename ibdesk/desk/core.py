@@ -37,6 +37,7 @@ from ibdesk.state.bars import BarStore
 from ibdesk.state.link import LinkStore
 from ibdesk.state.orders import OrderStore
 from ibdesk.state.quotes import QuoteStore, WatchlistStore
+from ibdesk.strategies.runner import StrategyRunner
 from ibdesk.tasks import TaskGroup
 from ibdesk.trading import journal as journal_module
 from ibdesk.trading.checks import build_checks
@@ -116,6 +117,13 @@ class Desk(DeskMarket, DeskOrders):
             link=self.link,
             clock=clock,
         )
+        # Strategies run on this loop and trade through the same gate, which asks the runner
+        # of every strategy order (a paused one may only reduce its own position).
+        self.strategies = StrategyRunner(self, settings.strategies, settings.risk)
+        self.gate.strategies = self.strategies
+        self.switch.changed += self.strategies.on_trading_state
+        self.strategies.desk_state = self.switch.state
+        self.session.disconnected += self.strategies.on_disconnected
         self._guarding = False
         self.closed = False
         self._ticket_watch = 0
@@ -123,6 +131,7 @@ class Desk(DeskMarket, DeskOrders):
             settings.watchlist.symbols if watchlist is None else watchlist
         )
         self.router.on_reconciled.append(self._on_reconciled)
+        self.router.on_reconciled.append(self.strategies.on_reconciled)
         self.session.connected += self._on_connected
         self.session.connected += self._restore_watchlist
 
@@ -204,6 +213,7 @@ class Desk(DeskMarket, DeskOrders):
             return
         self.closed = True
         self.alerts.close()  # first: a desk that closes is not a disconnect
+        await self.strategies.close()
         await self.tasks.close()
         await self.router.tasks.close()
         await self.account_feed.tasks.close()

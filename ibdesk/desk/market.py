@@ -68,6 +68,10 @@ class DeskMarket:
                 "try again once reconnected."
             ) from exc
 
+    def watch_quotes(self, instrument: Instrument) -> None:
+        """Stream an instrument's quotes (a strategy's instruments), watchlist or not."""
+        self.market_data.watch(instrument)
+
     async def ticket_instrument(self, text: str) -> Instrument:
         """Resolve the ticket's instrument and stream its quotes (the ticket prices from
         them), whether or not it is on the watchlist."""

@@ -124,6 +124,8 @@ class OrderIntent:
     """One order someone wants placed.
 
     ``stop_price`` is the trigger of STP and STP LMT orders and the trailing amount of TRAIL.
+    ``why`` is what the asker says of it (a strategy's signal and its values): kept with the
+    order in the journal, the blotter and the chart.
     """
 
     instrument: Instrument
@@ -136,6 +138,7 @@ class OrderIntent:
     tif: Tif = Tif.DAY
     outside_rth: bool = False
     account: str = ""
+    why: str = ""
 
     @property
     def signed_qty(self) -> float:
@@ -270,6 +273,8 @@ class OrderSnapshot:
     reason: str = ""
     created: float = 0.0
     updated: float = 0.0
+    why: str = ""
+    """ what its asker said of it (OrderIntent.why) """
 
     @property
     def source(self) -> Source:

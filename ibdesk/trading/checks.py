@@ -71,15 +71,22 @@ def _same_account(a: str, b: str) -> bool:
 
 
 def _working_same_side(intent: OrderIntent, ctx: CheckContext) -> float:
-    """Remaining quantity of live orders on the intent's side, instrument and account."""
-    return sum(
-        o.remaining
-        for o in ctx.working
-        if o.state.live
-        and o.side is intent.side
-        and o.instrument.con_id == intent.instrument.con_id
-        and _same_account(o.account, intent.account)
-    )
+    """Remaining quantity of live orders on the intent's side, instrument and account; the
+    legs of one bracket (one-cancels-other: only the larger can fill) count once."""
+    alone = 0.0
+    brackets: dict[str, float] = {}
+    for o in ctx.working:
+        if (
+            o.state.live
+            and o.side is intent.side
+            and o.instrument.con_id == intent.instrument.con_id
+            and _same_account(o.account, intent.account)
+        ):
+            if o.parent_ref:
+                brackets[o.parent_ref] = max(brackets.get(o.parent_ref, 0.0), o.remaining)
+            else:
+                alone += o.remaining
+    return alone + sum(brackets.values())
 
 
 def reduces_position(intent: OrderIntent, ctx: CheckContext) -> bool:

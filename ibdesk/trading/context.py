@@ -15,6 +15,7 @@ from typing import Protocol
 
 from ibdesk.domain.orders import OrderIntent, OrderSnapshot
 from ibdesk.domain.risk import TradingState
+from ibdesk.domain.strategy import StrategyState
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,16 @@ class TradingStateSource(Protocol):
     @property
     def state(self) -> TradingState:
         """ACTIVE, REDUCING or HALTED."""
+
+
+class StrategyStanding(Protocol):
+    """What the gate asks the strategy runner of a strategy's order (ibdesk.strategies)."""
+
+    def state_of(self, name: str) -> StrategyState | None:
+        """The strategy's state; None for a name the runner does not know."""
+
+    def position_of(self, name: str, con_id: int) -> float:
+        """The strategy's own signed position in an instrument (from its own fills)."""
 
 
 @dataclass(slots=True)

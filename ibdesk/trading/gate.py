@@ -27,8 +27,15 @@ from ibdesk.domain.orders import (
     order_ref,
 )
 from ibdesk.domain.risk import TradingState
+from ibdesk.domain.strategy import StrategyState
 from ibdesk.trading.checks import reduces_position
-from ibdesk.trading.context import Check, CheckContext, FixedState, TradingStateSource
+from ibdesk.trading.context import (
+    Check,
+    CheckContext,
+    FixedState,
+    StrategyStanding,
+    TradingStateSource,
+)
 from ibdesk.trading.ids import OrderIdError, OrderIds
 from ibdesk.trading.ports import JournalWriter, OrderBook, OrderPort
 from ibdesk.trading.validate import new_terms, stop_leg, take_leg, validated
@@ -66,6 +73,7 @@ class OrderGate:
         round_off_tick: bool = False,
         clock: Callable[[], float] = time.time,
         trading: TradingStateSource | None = None,
+        strategies: StrategyStanding | None = None,
     ) -> None:
         self.port = port
         self.store = store
@@ -78,6 +86,8 @@ class OrderGate:
         self.clock = clock
         self.trading: TradingStateSource = trading or FixedState()
         """ the trading state's owner (the kill switch hands the gate its latch) """
+        self.strategies = strategies
+        """ the strategy runner, asked of every strategy's order (None: none may trade) """
         self.recent: deque[tuple[float, str, OrderIntent]] = deque()
         """ (time, source, intent) of the orders accepted in the last minute """
         self.decided = events.new("gateDecided")
@@ -147,7 +157,9 @@ class OrderGate:
         entry = intent.entry if isinstance(intent, BracketIntent) else intent
         exit_only = not bracket and reduces_position(entry, context)
         flattening = exit_only and entry.source.kind == "flatten"
-        denial = self._state_denial(exit_only, flattening)
+        denial = self._state_denial(exit_only, flattening) or self._strategy_denial(
+            entry, context, entry_of_bracket=bracket
+        )
         if denial is not None:
             return denial
         if flattening:
@@ -171,6 +183,38 @@ class OrderGate:
         if not self.port.connected:
             return GateDecision.deny("connection", "Not connected to TWS: nothing was sent.")
         return None
+
+    def _strategy_denial(
+        self, intent: OrderIntent, context: CheckContext, entry_of_bracket: bool = False
+    ) -> GateDecision | None:
+        """A strategy's order passes only as its standing allows, whatever the strategy's
+        own code believes: RUNNING trades; PAUSED may only reduce its *own* position (an
+        exit, a stop moved; never a bracket's entry); STOPPED, HALTED and unknown send
+        nothing. The trader's own orders are not the runner's business."""
+        if intent.source.kind != "strategy":
+            return None
+        name = intent.source.name
+        if self.strategies is None:
+            return GateDecision.deny("strategy", f"No strategy runner: {name} may not trade.")
+        state = self.strategies.state_of(name)
+        if state is StrategyState.RUNNING:
+            return None
+        if state is StrategyState.PAUSED and not entry_of_bracket:
+            standing = self.strategies
+            own = f"{intent.source}#"
+            its_view = dataclasses.replace(
+                context,
+                position=lambda _account, con_id: standing.position_of(name, con_id),
+                working=tuple(o for o in context.working if o.ref.startswith(own)),
+            )
+            if reduces_position(dataclasses.replace(intent, account=""), its_view):
+                return None
+            return GateDecision.deny(
+                "strategy",
+                f"{name} is paused: only orders that reduce its own position pass.",
+            )
+        said = "not loaded" if state is None else state.value.lower()
+        return GateDecision.deny("strategy", f"{name} is {said}: it sends nothing.")
 
     def _run_checks(
         self, intent: OrderIntent, context: CheckContext, skip: frozenset[str] = frozenset()
@@ -282,6 +326,7 @@ class OrderGate:
             parent_ref=parent_ref,
             created=now,
             updated=now,
+            why=intent.why,
         )
         details = {
             "symbol": intent.instrument.display,
@@ -294,6 +339,7 @@ class OrderGate:
             "tif": intent.tif.value,
             "outside_rth": intent.outside_rth,
             "order_id": order_id,
+            **({"why": intent.why} if intent.why else {}),
             **(extra or {}),
         }
         self.journal.intent(ref, kind, str(intent.source), intent.account, details, parent_ref)
@@ -373,8 +419,16 @@ class OrderGate:
         context = dataclasses.replace(
             full, working=tuple(o for o in full.working if o.ref != snap.ref)
         )
-        exit_only = reduces_position(would_be, context)
-        denial = self._state_denial(exit_only, flattening=False)
+        # Its one-cancels-other siblings are not exits beside it: they share its quantity.
+        group = snap.parent_ref
+        exits = dataclasses.replace(
+            context,
+            working=tuple(o for o in context.working if not group or o.parent_ref != group),
+        )
+        exit_only = reduces_position(would_be, exits)
+        denial = self._state_denial(exit_only, flattening=False) or self._strategy_denial(
+            would_be, exits
+        )
         if denial is not None:
             return denial
         if qty <= snap.qty and (limit, stop) == (snap.limit_price, snap.stop_price):

@@ -1,11 +1,19 @@
-"""What trading needs from the broker, as a protocol (ibdesk.broker.orders implements it)."""
+"""What trading needs from the broker, as a protocol (ibdesk.broker.orders implements it), and
+the door a desk offers to whoever trades through it (:class:`OrderDoor`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from ibdesk.domain.orders import OrderIntent, OrderSnapshot
+from ibdesk.domain.orders import (
+    BLOTTER,
+    BracketIntent,
+    GateDecision,
+    OrderIntent,
+    OrderSnapshot,
+    Source,
+)
 
 
 class OrderPort(Protocol):
@@ -99,3 +107,24 @@ class OrderBook(Protocol):
 
     def live(self) -> list[OrderSnapshot]:
         """Orders that may still trade."""
+
+
+class OrderDoor(Protocol):
+    """Orders through a desk's one gate: what the window's panels (``desk.api.OrderOps``)
+    and the strategy runner (``strategies.host.StrategyHost``) both trade through."""
+
+    def place(self, intent: OrderIntent | BracketIntent) -> GateDecision:
+        """Send an order or bracket through the gate."""
+
+    def modify_order(
+        self,
+        ref: str,
+        qty: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        source: Source = BLOTTER,
+    ) -> GateDecision:
+        """Change a working order through the gate."""
+
+    def cancel_order(self, ref: str, source: Source = BLOTTER) -> GateDecision:
+        """Cancel one order."""

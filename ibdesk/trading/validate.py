@@ -142,6 +142,7 @@ def take_leg(b: BracketIntent) -> OrderIntent:
         tif=e.tif,
         outside_rth=e.outside_rth,
         account=e.account,
+        why=e.why,
     )
 
 
@@ -158,4 +159,5 @@ def stop_leg(b: BracketIntent) -> OrderIntent:
         tif=e.tif,
         outside_rth=e.outside_rth,
         account=e.account,
+        why=e.why,
     )

@@ -140,6 +140,18 @@ def test_reduces_position_counts_working_exits_on_the_same_side() -> None:
     assert not reduces_position(order(3, SELL), ctx(position=4, working=partly))
 
 
+def test_a_brackets_take_profit_and_stop_count_once_as_exits() -> None:
+    """One-cancels-other legs (a bracket's, same parent) can together fill only the larger:
+    counted as one exit, so moving the stop of a bracket long 2 is still an exit (it was
+    refused while REDUCING and for a paused strategy)."""
+    legs = [
+        dataclasses.replace(working(SELL, 2), ref="t", parent_ref="p"),
+        dataclasses.replace(working(SELL, 2), ref="s", parent_ref="p"),
+    ]
+    assert reduces_position(order(2, SELL), ctx(position=4, working=legs))
+    assert not reduces_position(order(3, SELL), ctx(position=4, working=legs))
+
+
 @pytest.mark.parametrize(
     "other",
     [

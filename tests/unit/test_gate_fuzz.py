@@ -38,6 +38,7 @@ from ibdesk.domain.orders import (
     Source,
 )
 from ibdesk.domain.risk import TradingState
+from ibdesk.domain.strategy import StrategyState
 from ibdesk.state.orders import OrderStore
 from ibdesk.trading.checks import build_checks
 from ibdesk.trading.context import CheckContext
@@ -333,17 +334,22 @@ def valid(o: OrderIntent) -> bool:
 
 def reduces(o: OrderIntent, ctx: CheckContext) -> bool:
     """Opposite to the position and no bigger than what is left of it after the live
-    orders already working on the same side (an empty account matches any)."""
+    orders already working on the same side (an empty account matches any; a bracket's
+    one-cancels-other legs count as their larger one)."""
     position = ctx.position(o.account, o.instrument.con_id)
     if not math.isfinite(position) or position * o.side.sign >= 0:
         return False
-    already = sum(
-        w.remaining
+    same = [
+        w
         for w in ctx.working
         if w.state.live
         and w.side is o.side
         and w.instrument.con_id == o.instrument.con_id
         and (not w.account or not o.account or w.account == o.account)
+    ]
+    groups = {w.parent_ref for w in same if w.parent_ref}
+    already = sum(w.remaining for w in same if not w.parent_ref) + sum(
+        max(w.remaining for w in same if w.parent_ref == g) for g in groups
     )
     return o.qty <= abs(position) - already + 1e-9
 
@@ -494,7 +500,10 @@ def modify_expected(
     ctx = dataclasses.replace(full, working=[o for o in full.working if o.ref != snap.ref])
     if gate.state is TradingState.HALTED:
         return False, "halted"
-    if gate.state is TradingState.REDUCING and not reduces(would_be, ctx):
+    siblings = [w for w in ctx.working if not snap.parent_ref or w.parent_ref != snap.parent_ref]
+    if gate.state is TradingState.REDUCING and not reduces(
+        would_be, dataclasses.replace(ctx, working=siblings)
+    ):
         return False, "reducing"
     if not connected:
         return False, "connection"
@@ -534,9 +543,27 @@ def make_gate(
         )
 
     gate = OrderGate(
-        port, store, journal, OrderIds(port, journal), context, build_checks(risk), clock=clock
+        port,
+        store,
+        journal,
+        OrderIds(port, journal),
+        context,
+        build_checks(risk),
+        clock=clock,
+        strategies=EveryStrategyRuns(),
     )
     return gate, port, store
+
+
+class EveryStrategyRuns:
+    """A runner whose strategies all run: their orders meet the same rules as anyone's
+    (tests/unit/test_gate_strategies.py has the runner's own rules)."""
+
+    def state_of(self, name: str) -> StrategyState:
+        return StrategyState.RUNNING
+
+    def position_of(self, name: str, con_id: int) -> float:
+        return 0.0
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

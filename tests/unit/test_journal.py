@@ -727,3 +727,23 @@ def test_cli_runs_as_a_module(day_journal: Path, tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert bad.returncode == 2 and "is not a date" in bad.stderr
+
+
+def test_a_version_1_journal_gains_the_why_of_its_orders(tmp_path: Path) -> None:
+    """Schema 1 -> 2 adds orders.why (a strategy's signal); old rows read back with none."""
+    from ibdesk.trading.journal.schema import MIGRATIONS
+
+    path = tmp_path / "journal.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA application_id = {journal_module.APPLICATION_ID}")
+    for statement in MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with Journal(path) as j:
+        j.order(order())
+        j.order(dataclasses.replace(order(), ref="strategy:breakout#1.9", why="close > high 20"))
+        whys = {o.ref: o.why for o in j.orders_since(0.0)}
+    assert whys == {order().ref: "", "strategy:breakout#1.9": "close > high 20"}
+    assert header(path)[0] == SCHEMA_VERSION == 2

@@ -27,7 +27,7 @@ _INSTRUMENT = (
 _ORDER = (
     "ref", *_INSTRUMENT, "side", "qty", "order_type", "state", "account", "limit_price",
     "stop_price", "tif", "order_id", "perm_id", "client_id", "parent_ref", "filled",
-    "avg_fill_price", "broker_status", "reason", "created", "updated",
+    "avg_fill_price", "broker_status", "reason", "created", "updated", "why",
 )  # fmt: skip
 _FILL = (
     "exec_id", "time", "ref", "order_id", "perm_id", *_INSTRUMENT, "side", "qty", "price",
@@ -94,6 +94,7 @@ def _order_row(s: OrderSnapshot) -> tuple[Any, ...]:
         s.state.value, s.account, _opt(s.limit_price), _opt(s.stop_price), s.tif.value,
         s.order_id, s.perm_id, s.client_id, s.parent_ref, _real(s.filled),
         _real(s.avg_fill_price), s.broker_status, s.reason, _real(s.created), _real(s.updated),
+        s.why,
     )  # fmt: skip
 
 

@@ -82,6 +82,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             time REAL NOT NULL)""",
         "CREATE INDEX id_floors_time ON id_floors (time)",
     ),
+    # 1 -> 2: what the asker said of an order (a strategy's signal), kept with it.
+    ("ALTER TABLE orders ADD COLUMN why TEXT NOT NULL DEFAULT ''",),
 )
 
 #: The schema version this ibdesk writes.

@@ -1,0 +1,93 @@
+"""Reading strategy files: the classes a file defines, and parameters checked against them."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ibdesk.strategies.base import Strategy
+
+
+class StrategyError(Exception):
+    """A strategy cannot be loaded, started or changed; the message says why, in words."""
+
+
+def load_file(path: Path) -> list[type[Strategy]]:
+    """The Strategy classes a file defines (its own, not those it imports), executed afresh
+    on every call so that a reload picks up an edit.
+
+    Raises:
+        StrategyError: no such file, an error while executing it, or no strategy in it.
+    """
+    if not path.is_file():
+        raise StrategyError(f"No strategy file at {path}.")
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    module_name = f"ibdesk_strategy_{path.stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise StrategyError(f"{path.name} is not a Python file.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look the module up
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise StrategyError(f"{path.name} failed to load: {type(exc).__name__}: {exc}") from exc
+    classes = [
+        obj
+        for _, obj in inspect.getmembers(module, inspect.isclass)
+        if issubclass(obj, Strategy) and obj is not Strategy and obj.__module__ == module_name
+    ]
+    if not classes:
+        raise StrategyError(f"{path.name} defines no class deriving from Strategy.")
+    names = [cls.id() for cls in classes]
+    if len(set(names)) != len(names):
+        raise StrategyError(f"{path.name} defines two strategies with one name.")
+    for cls in classes:
+        if not cls.instruments:
+            raise StrategyError(f"{cls.id()} names no instruments.")
+    return classes
+
+
+def typed_params(cls: type[Strategy], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameter values converted to their defaults' types (text as typed in a panel or on
+    the command line is converted too).
+
+    Raises:
+        StrategyError: an unknown name, or a value that is not of the default's type.
+    """
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in cls.params:
+            known = ", ".join(cls.params) or "none"
+            raise StrategyError(f"{cls.id()} has no parameter {key!r} (it has: {known}).")
+        out[key] = _convert(key, cls.params[key], value)
+    return out
+
+
+def _convert(key: str, default: Any, value: Any) -> Any:
+    kind = type(default)
+    if isinstance(value, str) and kind is not str:
+        text = value.strip()
+        try:
+            if kind is bool:
+                if text.lower() not in ("true", "false", "yes", "no", "1", "0"):
+                    raise ValueError(text)
+                return text.lower() in ("true", "yes", "1")
+            return kind(text)
+        except (TypeError, ValueError):
+            raise StrategyError(
+                f"{key} must be {kind.__name__} like its default {default!r}, got {value!r}."
+            ) from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type(value) is not kind:
+        raise StrategyError(
+            f"{key} must be {kind.__name__} like its default {default!r}, got {value!r}."
+        )
+    return value

@@ -1,0 +1,234 @@
+"""Strategies in the running desk, against the simulator over a real socket, through the real
+runner and the one gate: trading, PAUSE, STOP, errors, slowness, the breaker, the kill."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ibdesk.domain.orders import OrderIntent, OrderState, OrderType, Side
+from ibdesk.domain.risk import TradingState
+from ibdesk.domain.strategy import StrategyState
+from ibdesk.simtws import SimThread
+from ibdesk.strategies.loader import StrategyError
+from tests.conftest import ExpectedFaults
+from tests.desk.kit import TICKET, at_sim, ready_desk
+from tests.helpers import wait_until
+
+from .conftest import MakeDesk
+
+pytestmark = pytest.mark.desk
+
+PROBE = """
+from ibdesk.strategies import Strategy
+
+class {name}(Strategy):
+    instruments = ("ES",)
+    params = {{"qty": 1}}
+    {extra}
+"""
+
+
+def strategy_file(tmp_path: Path, name: str, extra: str = "", body: str = "") -> Path:
+    """A strategy file defining ``name`` (a Strategy on ES) with ``extra`` class lines."""
+    path = tmp_path / f"{name.lower()}.py"
+    text = PROBE.format(name=name, extra=textwrap.indent(textwrap.dedent(extra), "    ").strip())
+    path.write_text(text + textwrap.indent(textwrap.dedent(body), "    "))
+    return path
+
+
+async def loaded(desk: Any, tmp_path: Path, name: str, extra: str = "") -> Any:
+    """Load and start a probe strategy; its instance (what its own code would call)."""
+    desk.strategies.load(strategy_file(tmp_path, name, extra))
+    await desk.strategies.start(name)
+    return desk.strategies.entries[name].instance
+
+
+def sim_refs(sim: SimThread, prefix: str) -> list[dict[str, Any]]:
+    return [o for o in sim.control.orders() if o["order_ref"].startswith(prefix)]
+
+
+async def test_a_strategy_trades_a_bracket_end_to_end(make_desk: MakeDesk, sim: SimThread) -> None:
+    desk, _ = await ready_desk(make_desk, sim)
+    probe = await loaded(desk, tmp_path_of(desk), "Probe")
+    handle = probe.bracket("ES", Side.BUY, 2, None, 6810.0, 6790.0, why="test signal 1.5")
+    assert handle.accepted, handle.reason
+    entry, take, stop = handle.refs
+    assert all(r.startswith("strategy:Probe#") for r in handle.refs)
+    await wait_until(lambda: at_sim(sim, stop) is not None, what="the bracket at the simulator")
+    await wait_until(lambda: probe.position("ES") == 2.0, what="its own position from its fill")
+    assert desk.orders.get(entry).why == "test signal 1.5"
+    assert {o.ref for o in probe.orders()} == {take, stop}
+    status = desk.strategies.status("Probe")
+    assert status.state is StrategyState.RUNNING and status.position == 2.0
+    assert status.last_why == "test signal 1.5" and status.working == 2
+
+
+def tmp_path_of(desk: Any) -> Path:
+    return Path(desk.journal_path).parent
+
+
+async def test_pause_refuses_new_risk_and_lets_exits_through(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    desk, _ = await ready_desk(make_desk, sim)
+    probe = await loaded(desk, tmp_path_of(desk), "Probe")
+    handle = probe.bracket("ES", Side.BUY, 2, None, 6830.0, 6770.0, why="in")
+    _, _, stop = handle.refs
+    await wait_until(lambda: probe.position("ES") == 2.0, what="long 2")
+    await wait_until(lambda: desk.orders.get(stop).state is OrderState.WORKING, what="stop working")
+    desk.strategies.pause("Probe")
+    denied = probe.buy("ES", 1, limit=6790.0, why="more")
+    assert not denied.accepted and denied.decision.check == "strategy"
+    moved = probe.modify(stop, stop=6780.0)
+    assert moved.accepted, moved.reason
+    await wait_until(lambda: at_sim(sim, stop)["aux_price"] == 6780.0, what="stop moved at sim")
+    # Closing the position is an exit: only its size counts, not its stops on the way.
+    desk.strategies.stop("Probe", flatten=True)
+    await wait_until(lambda: probe.position("ES") == 0.0, what="flattened")
+    assert desk.strategies.state_of("Probe") is StrategyState.STOPPED
+
+
+async def test_stop_cancels_its_orders_and_leaves_its_position_shown(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    desk, _ = await ready_desk(make_desk, sim)
+    probe = await loaded(desk, tmp_path_of(desk), "Probe")
+    probe.buy("ES", 1, why="market in")
+    [resting] = probe.buy("ES", 1, limit=6700.0, why="resting").refs
+    await wait_until(lambda: probe.position("ES") == 1.0, what="filled 1")
+    await wait_until(lambda: at_sim(sim, resting) is not None, what="resting at sim")
+    desk.strategies.stop("Probe")
+    await wait_until(lambda: desk.orders.get(resting).state is OrderState.CANCELLED, what="gone")
+    status = desk.strategies.status("Probe")
+    assert status.state is StrategyState.STOPPED and status.left_position
+    assert not probe.buy("ES", 1, limit=6700.0).accepted  # a stopped strategy sends nothing
+
+
+async def test_an_exception_halts_that_strategy_only(
+    make_desk: MakeDesk, sim: SimThread, expected_faults: ExpectedFaults
+) -> None:
+    expected_faults.allow_errors("ibdesk.strategies", 2)
+    desk, _ = await ready_desk(make_desk, sim)
+    root = tmp_path_of(desk)
+    desk.strategies.load(
+        strategy_file(
+            root,
+            "Broken",
+            body="""
+            def on_quote(self, quote):
+                raise ZeroDivisionError("bad signal")
+        """,
+        )
+    )
+    neighbour = await loaded(desk, root, "Steady")
+    [resting] = neighbour.buy("ES", 1, limit=6700.0).refs
+    await desk.strategies.start("Broken")
+    await wait_until(
+        lambda: desk.strategies.state_of("Broken") is StrategyState.HALTED, what="Broken halted"
+    )
+    status = desk.strategies.status("Broken")
+    assert "ZeroDivisionError: bad signal" in status.reason and status.errors == 1
+    assert desk.strategies.state_of("Steady") is StrategyState.RUNNING
+    assert desk.orders.get(resting).state.live
+
+
+async def test_a_slow_callback_is_named(
+    make_desk: MakeDesk, sim: SimThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    desk, _ = await ready_desk(make_desk, sim)
+    root = tmp_path_of(desk)
+    desk.strategies.load(
+        strategy_file(
+            root,
+            "Sluggish",
+            extra="timer = 0.05",
+            body="""
+    def on_timer(self):
+        import time
+        time.sleep(0.08)
+""",
+        )
+    )
+    await desk.strategies.start("Sluggish")
+    await wait_until(lambda: desk.strategies.status("Sluggish").slow, what="named slow")
+    assert desk.strategies.status("Sluggish").callback_ms >= 80
+    assert any("Sluggish: on_timer took" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_breaker_halts_a_spammer_and_not_its_neighbour(
+    make_desk: MakeDesk, sim: SimThread, expected_faults: ExpectedFaults
+) -> None:
+    expected_faults.allow_errors("ibdesk.strategies")
+    desk, _ = await ready_desk(make_desk, sim)
+    root = tmp_path_of(desk)
+    spammer = await loaded(desk, root, "Spammer")
+    neighbour = await loaded(desk, root, "Calm")
+    for i in range(1000):
+        spammer.buy("ES", 1, limit=6700.0 - i * 0.25)
+    assert desk.strategies.state_of("Spammer") is StrategyState.HALTED
+    assert "runaway breaker" in desk.strategies.status("Spammer").reason
+    assert neighbour.buy("ES", 1, limit=6650.0).accepted
+    await wait_until(lambda: not desk.strategies.status("Spammer").working, what="its cancelled")
+    sent = [o for o in sim.control.received() if "Spammer" in str(o)]
+    assert len(sim_refs(sim, "strategy:Spammer#")) <= 5, sent[:3]
+
+
+async def test_the_kill_stops_every_strategy_and_nothing_is_sent_after(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    desk, _ = await ready_desk(make_desk, sim)
+    root = tmp_path_of(desk)
+    first = await loaded(desk, root, "First")
+    second = await loaded(desk, root, "Second")
+    report = await desk.kill("test")
+    assert report.verified, report.summary()
+    assert {desk.strategies.state_of(n) for n in ("First", "Second")} == {StrategyState.STOPPED}
+    before = len(sim.control.orders())
+    attempts = [s.buy("ES", 1, limit=6700.0 - i) for i in range(500) for s in (first, second)]
+    assert not any(h.accepted for h in attempts)
+    assert len(sim.control.orders()) == before
+    desk.rearm("test", "checked", TradingState.ACTIVE)
+    assert desk.strategies.state_of("First") is StrategyState.STOPPED  # nothing restarts
+
+
+async def test_strategy_positions_and_the_traders_add_up_to_the_account(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    desk, es = await ready_desk(make_desk, sim)
+    root = tmp_path_of(desk)
+    a = await loaded(desk, root, "Alpha")
+    b = await loaded(desk, root, "Beta")
+    a.buy("ES", 3)
+    b.sell("ES", 1)
+    desk.place(OrderIntent(es, Side.BUY, 2, OrderType.MARKET, TICKET))
+    await wait_until(
+        lambda: (
+            desk.positions.positions.get((desk.session.account, es.con_id)) is not None
+            and desk.positions.positions[(desk.session.account, es.con_id)].qty == 4.0
+        ),
+        what="the account long 4",
+    )
+    await wait_until(lambda: a.position("ES") == 3 and b.position("ES") == -1, what="theirs")
+    ledger = desk.strategies.ledger
+    assert ledger.manual[es.con_id] == 2.0
+    assert ledger.unattributed(es.con_id, 4.0) == 0.0
+
+
+async def test_a_strategy_that_cannot_load_says_why(make_desk: MakeDesk, tmp_path: Path) -> None:
+    desk = await make_desk(start=False)
+    bad = tmp_path / "bad.py"
+    bad.write_text("from ibdesk.strategies import Strategy\nclass X(Strategy):\n    pass\n")
+    with pytest.raises(StrategyError, match="names no instruments"):
+        desk.strategies.load(bad)
+    typo = tmp_path / "typo.py"
+    typo.write_text("import nothing_of_that_name\n")
+    with pytest.raises(StrategyError, match="failed to load: ModuleNotFoundError"):
+        desk.strategies.load(typo)
+    desk.strategies.load(strategy_file(tmp_path, "Probe"))
+    with pytest.raises(StrategyError, match="qty must be int"):
+        desk.strategies.set_params("Probe", {"qty": "lots"})
+    assert desk.strategies.set_params("Probe", {"qty": "3"})["qty"] == 3
