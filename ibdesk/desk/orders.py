@@ -29,6 +29,7 @@ from ibdesk.domain.ticket import WhatIf
 from ibdesk.state.account import PositionStore
 from ibdesk.state.orders import OrderStore
 from ibdesk.state.quotes import QuoteStore
+from ibdesk.strategies.runner import StrategyRunner
 from ibdesk.trading.confirm import ConfirmPolicy, reasons_to_confirm
 from ibdesk.trading.context import CheckContext
 from ibdesk.trading.gate import OrderGate
@@ -51,6 +52,7 @@ class DeskOrders:
     ids: OrderIds
     gate: OrderGate
     safety: Safety
+    strategies: StrategyRunner
     templates: dict[str, BracketTemplate]
 
     # ---- through the gate ---------------------------------------------------------------------
@@ -98,12 +100,21 @@ class DeskOrders:
 
     def confirm_reasons(self, intent: OrderIntent | BracketIntent) -> list[str]:
         """Why an order needs the trader's confirmation before it goes (empty: it does not):
-        a LIVE account (per ``[ticket] confirm``), or a fat-finger size or price."""
+        a LIVE account (per ``[ticket] confirm``), a fat-finger size or price, or a manual
+        order on an instrument a running strategy trades (it may fight the strategy)."""
         entry = intent.entry if isinstance(intent, BracketIntent) else intent
         policy = ConfirmPolicy.from_settings(self.settings.risk, self.settings.ticket)
         account = entry.account or self.session.account
         market = self.last_price(entry.instrument.con_id)
-        return reasons_to_confirm(entry, account=account, market=market, policy=policy)
+        reasons = reasons_to_confirm(entry, account=account, market=market, policy=policy)
+        if entry.source.kind != "strategy":
+            for name, state, held in self.strategies.traders_of(entry.instrument.con_id):
+                side = "flat" if not held else f"{'long' if held > 0 else 'short'} {abs(held):g}"
+                reasons.append(
+                    f"{entry.instrument.display} is traded by strategy {name} "
+                    f"({state.value.lower()}, {side}): your order may fight it."
+                )
+        return reasons
 
     async def what_if(self, intent: OrderIntent | BracketIntent) -> WhatIf:
         """IB's margin and commission for an order (a bracket's entry), placing nothing.

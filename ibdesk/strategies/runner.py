@@ -117,6 +117,15 @@ class StrategyRunner:
         """A strategy's own position (from its own fills)."""
         return self.ledger.position(name, con_id)
 
+    def traders_of(self, con_id: int) -> list[tuple[str, StrategyState, float]]:
+        """(name, state, its own position) of every running or paused strategy that trades
+        an instrument: whom a manual order on it may fight."""
+        return [
+            (e.name, e.state, self.ledger.position(e.name, con_id))
+            for e in self._by_con_id.get(con_id, ())
+            if e.state.active
+        ]
+
     # ---- loading ------------------------------------------------------------------------------
 
     def load(self, path: str | Path) -> list[str]:

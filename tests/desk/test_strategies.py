@@ -232,3 +232,22 @@ async def test_a_strategy_that_cannot_load_says_why(make_desk: MakeDesk, tmp_pat
     with pytest.raises(StrategyError, match="qty must be int"):
         desk.strategies.set_params("Probe", {"qty": "lots"})
     assert desk.strategies.set_params("Probe", {"qty": "3"})["qty"] == 3
+
+
+async def test_a_manual_order_on_a_strategys_instrument_asks_first(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """As TWS asks for a fat finger: the trader's order on an instrument a running strategy
+    trades gets a confirmation reason naming the strategy; other instruments do not."""
+    desk, es = await ready_desk(make_desk, sim)
+    probe = await loaded(desk, tmp_path_of(desk), "Probe")
+    probe.buy("ES", 2)
+    await wait_until(lambda: probe.position("ES") == 2.0, what="the strategy long 2")
+    manual = OrderIntent(es, Side.SELL, 1, OrderType.LIMIT, TICKET, limit_price=6810.0)
+    [reason] = [r for r in desk.confirm_reasons(manual) if "Probe" in r]
+    assert "Probe" in reason and "running" in reason and "long 2" in reason
+    nq = await desk.resolver.resolve("NQ")
+    other = OrderIntent(nq, Side.SELL, 1, OrderType.LIMIT, TICKET, limit_price=21000.0)
+    assert not [r for r in desk.confirm_reasons(other) if "Probe" in r]
+    desk.strategies.stop("Probe")
+    assert [r for r in desk.confirm_reasons(manual) if "Probe" in r] == []
