@@ -30,7 +30,7 @@ from ibdesk.config import ConnectionSettings, Settings
 from ibdesk.desk.market import DeskMarket
 from ibdesk.desk.orders import DeskOrders
 from ibdesk.desk.safety import Safety
-from ibdesk.domain.connection import Notice, Severity
+from ibdesk.domain.connection import Farm, Notice, Severity
 from ibdesk.domain.risk import KillReport, StateChange, TradingState
 from ibdesk.state.account import AccountStore, PositionStore
 from ibdesk.state.bars import BarStore
@@ -124,6 +124,7 @@ class Desk(DeskMarket, DeskOrders):
         self.switch.changed += self.strategies.on_trading_state
         self.strategies.desk_state = self.switch.state
         self.session.disconnected += self.strategies.on_disconnected
+        self.link.changed += self._tell_strategies_of_data
         self._guarding = False
         self.closed = False
         self._ticket_watch = 0
@@ -231,6 +232,10 @@ class Desk(DeskMarket, DeskOrders):
             f"{status.host}:{status.port} as client "
             f"{status.client_id}, server {status.server_version}",
         )
+
+    def _tell_strategies_of_data(self) -> None:
+        # A farm IB reports down (2103) means stale prices; unknown (None) is not down.
+        self.strategies.on_market_data(self.link.farms.get(Farm.MARKET_DATA) is not False)
 
     def _on_reconciled(self, counts: dict[str, int]) -> None:
         if any(counts.values()):

@@ -61,8 +61,8 @@ class _Entry:
     quote_ids: frozenset[int] = frozenset()
     bar_keys: dict[BarKey, int] = field(default_factory=dict)
     """ series -> how many of its bars were there at the last look """
-    auto_paused: bool = False
-    """ paused by the desk (connection lost), resumed by it once reconciled """
+    auto_paused: str = ""
+    """ why the desk paused it ("connection", "data"; "" for none): the desk resumes it """
     slowest: tuple[float, float] = (0.0, 0.0)
     """ (ms, when) of the slowest callback of the last minute """
     slow: bool = False
@@ -97,6 +97,8 @@ class StrategyRunner:
         self.current = ""
         """ the strategy whose callback is running now ("" between callbacks) """
         self.desk_state = TradingState.ACTIVE
+        self.data_down = False
+        """ the market-data farm is down: prices are stale """
         self.changed = events.new("strategyChanged")
         self.tasks = TaskGroup("strategy runner", log)
         self._by_con_id: dict[int, list[_Entry]] = {}
@@ -231,7 +233,7 @@ class StrategyRunner:
         """PAUSE: no new risk; its exits, stop moves and cancels still pass the gate."""
         entry = self._entry(name)
         if entry.state is StrategyState.RUNNING:
-            entry.auto_paused = False
+            entry.auto_paused = ""
             self._set(entry, StrategyState.PAUSED, why)
             self._journal(entry, "paused", why)
 
@@ -246,7 +248,7 @@ class StrategyRunner:
             return
         if self.desk_state is not TradingState.ACTIVE:
             raise StrategyError(f"Trading is {self.desk_state.value}: re-arm first.")
-        entry.auto_paused = False
+        entry.auto_paused = ""
         self._set(entry, StrategyState.RUNNING, "resumed")
         self._journal(entry, "resumed")
 
@@ -314,20 +316,44 @@ class StrategyRunner:
 
     def on_disconnected(self) -> None:
         """The connection dropped: running strategies pause until the book is reconciled."""
-        for entry in self.entries.values():
-            if entry.state is StrategyState.RUNNING:
-                self._set(entry, StrategyState.PAUSED, "connection lost: waiting for the broker")
-                entry.auto_paused = True
+        self._auto_pause("connection", "connection lost: waiting for the broker")
 
     def on_reconciled(self, _counts: Mapping[str, int] | None = None) -> None:
-        """The broker's book is reconciled after a connect: strategies the desk paused go on
-        (if trading is ACTIVE)."""
+        """The broker's book is reconciled after a connect: the strategies the lost
+        connection paused go on (if trading is ACTIVE and market data flows)."""
+        if self.data_down:
+            for entry in self.entries.values():
+                if entry.auto_paused == "connection":
+                    entry.auto_paused = "data"
+                    self._set(entry, StrategyState.PAUSED, "market data farm down: stale prices")
+            return
+        self._auto_resume("connection", "reconnected and reconciled")
+
+    def on_market_data(self, flowing: bool) -> None:
+        """The market-data farm went down (prices stale: pause) or came back (go on)."""
+        if flowing == (not self.data_down):
+            return
+        self.data_down = not flowing
+        if not flowing:
+            self._auto_pause("data", "market data farm down: stale prices")
+        else:
+            self._auto_resume("data", "market data back")
+
+    def _auto_pause(self, kind: str, why: str) -> None:
+        for entry in self.entries.values():
+            if entry.state is StrategyState.RUNNING:
+                entry.auto_paused = kind
+                self._set(entry, StrategyState.PAUSED, why)
+                self._journal(entry, "paused by the desk", why)
+
+    def _auto_resume(self, kind: str, why: str) -> None:
         if self.desk_state is not TradingState.ACTIVE:
             return
         for entry in self.entries.values():
-            if entry.auto_paused and entry.state is StrategyState.PAUSED:
-                entry.auto_paused = False
-                self._set(entry, StrategyState.RUNNING, "reconnected and reconciled")
+            if entry.auto_paused == kind and entry.state is StrategyState.PAUSED:
+                entry.auto_paused = ""
+                self._set(entry, StrategyState.RUNNING, why)
+                self._journal(entry, "resumed by the desk", why)
 
     # ---- what the panel shows -------------------------------------------------------------------
 
@@ -503,7 +529,7 @@ class StrategyRunner:
 
     def _wind_down(self, entry: _Entry, state: StrategyState, why: str) -> None:
         """No more callbacks: out of the quote and bar fan-out, timer and tasks cancelled."""
-        entry.state, entry.reason, entry.auto_paused = state, why, False
+        entry.state, entry.reason, entry.auto_paused = state, why, ""
         for con_id in entry.quote_ids:
             listeners = self._by_con_id.get(con_id, [])
             if entry in listeners:

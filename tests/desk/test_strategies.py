@@ -251,3 +251,37 @@ async def test_a_manual_order_on_a_strategys_instrument_asks_first(
     assert not [r for r in desk.confirm_reasons(other) if "Probe" in r]
     desk.strategies.stop("Probe")
     assert [r for r in desk.confirm_reasons(manual) if "Probe" in r] == []
+
+
+async def test_stale_data_and_a_lost_connection_pause_until_they_are_back(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """A market-data farm down (2103) pauses running strategies until it is back (2104); a
+    dropped connection pauses them until the reconnect's reconciliation is done. Said in
+    the status; a strategy the trader paused stays paused."""
+    desk, _ = await ready_desk(make_desk, sim)
+    root = tmp_path_of(desk)
+    await loaded(desk, root, "Auto")
+    await loaded(desk, root, "Manual")
+    desk.strategies.pause("Manual")
+
+    def state(name: str) -> StrategyState | None:
+        return desk.strategies.state_of(name)
+
+    sim.control.inject_error(2103)
+    await wait_until(lambda: state("Auto") is StrategyState.PAUSED, what="paused: data down")
+    assert "market data" in desk.strategies.status("Auto").reason
+    sim.control.inject_error(2104)
+    await wait_until(lambda: state("Auto") is StrategyState.RUNNING, what="running: data back")
+    # The reconnect can be quicker than a poll: follow the status as it changes.
+    seen: list[tuple[StrategyState, str]] = []
+    desk.strategies.changed += lambda name: (
+        name == "Auto" and seen.append((state("Auto"), desk.strategies.status("Auto").reason))
+    )
+    sim.control.drop_clients()
+    await wait_until(
+        lambda: seen and seen[-1][0] is StrategyState.RUNNING, timeout=10, what="reconciled"
+    )
+    assert [s for s, _ in seen] == [StrategyState.PAUSED, StrategyState.RUNNING]
+    assert "connection lost" in seen[0][1] and "reconciled" in seen[1][1]
+    assert state("Manual") is StrategyState.PAUSED
