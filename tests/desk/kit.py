@@ -145,3 +145,21 @@ async def watched(desk: Any, sim: SimThread, symbol: str) -> Any:
         what=f"a {symbol} quote",
     )
     return inst
+
+
+async def running_strategy(
+    desk: Any, folder: Any, name: str, instruments: tuple[str, ...] = ("ES",)
+) -> Any:
+    """A minimal strategy ``name`` (no callbacks of its own) loaded and started in the desk:
+    the gate takes orders with ``Source("strategy", name)`` only from a running strategy.
+    Returns its instance (what its code would call: buy, sell, bracket...)."""
+    path = folder / f"strategy_{name}.py"
+    path.write_text(
+        "from ibdesk.strategies import Strategy\n\n"
+        f"class Probe_{name}(Strategy):\n"
+        f"    name = {name!r}\n"
+        f"    instruments = {instruments!r}\n"
+    )
+    desk.strategies.load(path)
+    await desk.strategies.start(name)
+    return desk.strategies.entries[name].instance

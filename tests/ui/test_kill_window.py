@@ -34,6 +34,7 @@ from ibdesk.simtws import SimConfig, SimThread
 from ibdesk.trading import latch
 from ibdesk.trading.journal import Journal
 from ibdesk.ui.kill_window import KillWindow
+from tests.desk.kit import running_strategy
 from tests.helpers import Connect, private_env, quick_sim, wait_until
 
 from .conftest import MakeDesk
@@ -136,7 +137,7 @@ async def ready_desk(make_desk: MakeDesk, sim: SimThread) -> tuple[Any, Any]:
 
 
 async def test_a_frozen_loop_is_halted_out_of_band_and_queued_orders_never_leave(
-    make_desk: MakeDesk, connect: Connect, sim: SimThread
+    make_desk: MakeDesk, connect: Connect, sim: SimThread, tmp_path: Path
 ) -> None:
     """A strategy blocks the desk's loop for 5 s with ~100 orders queued in the pacer: the
     watchdog's global cancel reaches the sim within threshold + 300 ms of the block, every
@@ -146,6 +147,7 @@ async def test_a_frozen_loop_is_halted_out_of_band_and_queued_orders_never_leave
     denied."""
     assert abs(time.perf_counter() - time.monotonic()) < 0.05  # the clocks compared below
     desk, es = await ready_desk(make_desk, sim)
+    await running_strategy(desk, tmp_path, STRATEGY.name)
     threshold = desk.settings.risk.watchdog_halt_after
     theirs = await raw_orders(connect, sim)
     mine = [desk.place(lmt(es, 6700.0 - i * 0.25)).refs[0] for i in range(3)]

@@ -15,6 +15,7 @@ from ibdesk.domain.connection import LinkState
 from ibdesk.domain.orders import OrderIntent, OrderState, OrderType, Side, Source
 from ibdesk.simtws import EngineConfig, SimConfig, SimThread
 from ibdesk.ui.models.table import KEY_ROLE
+from tests.desk.kit import running_strategy
 from tests.helpers import quick_sim, wait_until
 
 from .conftest import MakeDesk
@@ -105,7 +106,7 @@ async def test_the_blotter_refreshing_itself_sends_nothing(
     [ref] = desk.place(lmt(es, 6790.0)).refs
     blotter = desk.window.blotter_panel
     await wait_until(lambda: blotter_row(blotter.working, ref) is not None, what="blotter row")
-    desk.modify_order(ref, limit_price=6791.0, source="chart")
+    desk.modify_order(ref, limit_price=6791.0, source=Source("chart"))
     await wait_until(lambda: at_sim(sim, ref)["lmt_price"] == 6791.0, what="modified at sim")
     row = blotter_row(blotter.working, ref)
     limit_col = [c.title for c in blotter.working.columns].index("Limit")
@@ -153,6 +154,7 @@ async def test_the_blotter_filters_by_source_and_exports_csv(
     await other.connectAsync("127.0.0.1", sim.port, clientId=0)
     try:
         other.reqAutoOpenOrders(True)
+        await running_strategy(desk, tmp_path, "trend")
         desk.place(lmt(es, 6790.0))
         desk.place(
             OrderIntent(
