@@ -285,3 +285,20 @@ async def test_stale_data_and_a_lost_connection_pause_until_they_are_back(
     assert [s for s, _ in seen] == [StrategyState.PAUSED, StrategyState.RUNNING]
     assert "connection lost" in seen[0][1] and "reconciled" in seen[1][1]
     assert state("Manual") is StrategyState.PAUSED
+
+
+async def test_a_strategys_position_survives_a_restart_of_the_desk(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """Its fills come back from the journal and the broker after a restart, so its book is
+    whole again before it is even loaded."""
+    desk, es = await ready_desk(make_desk, sim)
+    probe = await loaded(desk, tmp_path_of(desk), "Probe")
+    probe.buy("ES", 2)
+    await wait_until(lambda: probe.position("ES") == 2.0, what="long 2")
+    await desk.close()
+    again, _ = await ready_desk(make_desk, sim)
+    await wait_until(
+        lambda: again.strategies.position_of("Probe", es.con_id) == 2.0,
+        what="its position rebuilt from its fills",
+    )
