@@ -35,8 +35,8 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from benchmarks.common import SimProcess, emit, percentile, run_app
+from ibdesk.demo import DEMO_WATCHLIST
 
-DEMO_WATCHLIST = ("ES", "MES", "NQ", "CL", "GC", "AAPL", "NVDA", "SPY", "EUR.USD")
 #: (symbol, side, quantity): the demo's positions, bought at the market at the start.
 DEMO_POSITIONS = (("MES", "BUY", 2), ("CL", "SELL", 1), ("AAPL", "BUY", 100), ("ES", "BUY", 1))
 CHARTS = (("NQ", "5s"), ("CL", "1m"), ("AAPL", "5s"))  # besides the default ES 1 min

@@ -7,19 +7,10 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ibdesk import config, files, logs
-
-if TYPE_CHECKING:
-    from ibdesk.simtws.runner import SimThread
-
-DEMO_POSITIONS = (("MES", 2.0), ("CL", -1.0), ("AAPL", 100.0))
-DEMO_WATCHLIST = ("ES", "MES", "NQ", "CL", "GC", "AAPL", "NVDA", "SPY", "EUR.USD")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -28,7 +19,8 @@ def parser() -> argparse.ArgumentParser:
         prog="ibdesk",
         description="A trader workstation for Interactive Brokers. Also: "
         "'ibdesk journal export --since DATE --csv PATH' exports the order journal; "
-        "'ibdesk kill [--flatten] [--window]' is the kill switch from a terminal.",
+        "'ibdesk kill [--flatten] [--window]' is the kill switch from a terminal; "
+        "'ibdesk run FILE.py ...' runs strategies without the window.",
         epilog="Config file: " + str(config.default_path()),
     )
     p.add_argument(
@@ -99,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         from ibdesk import kill_cli
 
         return kill_cli.main(argv[1:])
+    if argv[:1] == ["run"]:
+        from ibdesk import run  # no Qt: strategies headless
+
+        return run.main(argv[1:])
     args = parser().parse_args(argv)
     if args.screenshot is not None and args.exit_after is None:
         parser().error("--screenshot needs --exit-after SECONDS")
@@ -121,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     sim = None
     connect_now = settings.connection.auto_connect or args.host is not None or args.port is not None
     if args.demo:
-        sim, settings = _start_demo(settings, args.sim_port)
+        from ibdesk.demo import start_demo
+
+        sim, settings = start_demo(settings, args.sim_port)
         connect_now = True
     from ibdesk.desktop import default_state_path, run_desktop  # Qt only for a window
     from ibdesk.trading.journal import default_path as journal_path
@@ -165,39 +163,3 @@ def report_config_error(exc: config.ConfigError) -> None:
     # No asyncio loop runs yet, so a modal dialog blocks nothing that matters.
     box.exec()
     del app
-
-
-def _start_demo(
-    settings: config.Settings, sim_port: int | None
-) -> tuple[SimThread, config.Settings]:
-    from ibdesk.simtws import SimConfig, SimThread
-
-    sim = SimThread(
-        SimConfig(
-            port=sim_port or 0,
-            seed=1,
-            positions=DEMO_POSITIONS,
-            account_update_interval=3.0,
-            # The desk is TWS's master API client, as a workstation should be: it sees the
-            # orders typed into TWS (below) and those of other API clients.
-            master_client_id=settings.connection.client_id,
-        )
-    ).start()
-    _demo_orders(sim)
-    logging.getLogger("ibdesk.cli").info("demo: simulated TWS on 127.0.0.1:%d", sim.port)
-    connection = dataclasses.replace(
-        settings.connection, host="127.0.0.1", port=sim.port, profile=""
-    )
-    watchlist = settings.watchlist
-    if watchlist == config.WatchlistSettings():
-        watchlist = config.WatchlistSettings(DEMO_WATCHLIST)
-    return sim, dataclasses.replace(settings, connection=connection, watchlist=watchlist)
-
-
-def _demo_orders(sim: SimThread) -> None:
-    """Something on the default ES chart: a long ES position with its stop and its target,
-    entered as if by hand in TWS before ibdesk started."""
-    last = float(sim.control.quote("ES")["last"])
-    sim.control.enter_manual_order("ES", "BUY", 1, "MKT")
-    sim.control.enter_manual_order("ES", "SELL", 1, "STP", stop=round(last) - 5)
-    sim.control.enter_manual_order("ES", "SELL", 1, "LMT", price=round(last) + 8)

@@ -6,7 +6,8 @@ import hashlib
 import importlib.util
 import inspect
 import sys
-from collections.abc import Mapping
+import traceback
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,15 @@ def load_file(path: Path) -> list[type[Strategy]]:
     sys.modules[module_name] = module  # dataclasses and pickling look the module up
     try:
         spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        sys.modules.pop(module_name, None)
+        raise StrategyError(f"{path.name}:{exc.lineno}: {exc.msg}") from exc
     except Exception as exc:
         sys.modules.pop(module_name, None)
-        raise StrategyError(f"{path.name} failed to load: {type(exc).__name__}: {exc}") from exc
+        line = _line_in(path, exc)
+        raise StrategyError(
+            f"{path.name}{line} failed to load: {type(exc).__name__}: {exc}"
+        ) from exc
     classes = [
         obj
         for _, obj in inspect.getmembers(module, inspect.isclass)
@@ -52,6 +59,15 @@ def load_file(path: Path) -> list[type[Strategy]]:
         if not cls.instruments:
             raise StrategyError(f"{cls.id()} names no instruments.")
     return classes
+
+
+def _line_in(path: Path, exc: BaseException) -> str:
+    """``:N``, the line of ``path`` the exception came from (the last one in its traceback)."""
+    found = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename) == path:
+            found = f":{frame.lineno}"
+    return found
 
 
 def typed_params(cls: type[Strategy], values: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,3 +107,29 @@ def _convert(key: str, default: Any, value: Any) -> Any:
             f"{key} must be {kind.__name__} like its default {default!r}, got {value!r}."
         )
     return value
+
+
+def parse_params(items: Sequence[str], names: Sequence[str]) -> dict[str, dict[str, str]]:
+    """``NAME.key=value`` arguments (``key=value`` when one strategy is loaded) by strategy;
+    the values stay text for :func:`typed_params` to convert.
+
+    Raises:
+        StrategyError: not ``key=value``, or a strategy that is not loaded.
+    """
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        target, sep, value = item.partition("=")
+        if not sep or not target:
+            raise StrategyError(f"--param {item!r}: write NAME.key=value (or key=value).")
+        name, dot, key = target.rpartition(".")
+        if not dot:
+            if len(names) != 1:
+                raise StrategyError(
+                    f"--param {item!r}: say which strategy, as NAME.{target}=... "
+                    f"(loaded: {', '.join(names)})."
+                )
+            name, key = names[0], target
+        if name not in names:
+            raise StrategyError(f"--param {item!r}: no strategy {name!r} is loaded.")
+        out.setdefault(name, {})[key] = value
+    return out

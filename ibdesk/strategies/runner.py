@@ -27,6 +27,7 @@ from typing import Any
 from ibdesk import events
 from ibdesk.config import RiskSettings, StrategySettings
 from ibdesk.domain.bars import Timeframe
+from ibdesk.domain.instruments import Instrument
 from ibdesk.domain.orders import FillSnapshot, OrderState, source_of
 from ibdesk.domain.risk import StateChange, TradingState
 from ibdesk.domain.strategy import StrategyState, StrategyStatus
@@ -43,6 +44,8 @@ log = logging.getLogger("ibdesk.strategies")
 
 SLOW_WINDOW = 60.0
 """ seconds over which the slowest callback is shown """
+FIRST_QUOTE_WAIT = 5.0
+""" seconds a start waits for its instruments' first quotes before on_start """
 
 
 @dataclass(eq=False)
@@ -214,6 +217,7 @@ class StrategyRunner:
                 self.host.close_chart(key)
             entry.bar_keys.clear()
             raise StrategyError(f"{name} cannot start: {exc}") from exc
+        await self._first_quotes(name, context.by_con_id)
         self.ledger.take_back(name)
         entry.context, entry.breaker = context, breaker
         entry.instance = entry.cls(context, entry.params)
@@ -228,6 +232,19 @@ class StrategyRunner:
         self._call(entry, "on_start")
         if entry.cls.timer and entry.state.active:
             entry.tasks.spawn(self._timer(entry, entry.cls.timer), "timer")
+
+    async def _first_quotes(self, name: str, instruments: Mapping[int, Instrument]) -> None:
+        """Wait (a little) until every instrument has a quote, so ``on_start`` can price
+        from them; a market that stays silent is logged, not waited on forever."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FIRST_QUOTE_WAIT
+        quotes = self.host.quotes
+        while any(quotes.get(c) is None for c in instruments):
+            if loop.time() > deadline:
+                missing = [i.local_symbol for c, i in instruments.items() if quotes.get(c) is None]
+                log.warning("%s starts with no quote yet for %s", name, ", ".join(missing))
+                return
+            await asyncio.sleep(0.02)
 
     def pause(self, name: str, why: str = "paused by the trader") -> None:
         """PAUSE: no new risk; its exits, stop moves and cancels still pass the gate."""

@@ -226,8 +226,12 @@ async def test_a_strategy_that_cannot_load_says_why(make_desk: MakeDesk, tmp_pat
         desk.strategies.load(bad)
     typo = tmp_path / "typo.py"
     typo.write_text("import nothing_of_that_name\n")
-    with pytest.raises(StrategyError, match="failed to load: ModuleNotFoundError"):
+    with pytest.raises(StrategyError, match=r"typo\.py:1 failed to load: ModuleNotFoundError"):
         desk.strategies.load(typo)
+    broken = tmp_path / "broken.py"
+    broken.write_text("from ibdesk.strategies import Strategy\n\nclass X(Strategy:\n")
+    with pytest.raises(StrategyError, match=r"broken\.py:3: "):
+        desk.strategies.load(broken)
     desk.strategies.load(strategy_file(tmp_path, "Probe"))
     with pytest.raises(StrategyError, match="qty must be int"):
         desk.strategies.set_params("Probe", {"qty": "lots"})

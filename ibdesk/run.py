@@ -1,0 +1,223 @@
+"""``ibdesk run FILE.py ...``: the same strategies headless, on plain asyncio, without Qt.
+
+The headless root builds the very Desk the window uses (gate, checks, journal, pacing, kill
+switch and its watchdog, reconciliation) and its strategy runner, loads the files, connects
+and starts them. It logs one line per intent and per strategy state change on stdout (text or
+JSON), and exits with a reason when it cannot go on:
+
+* 0: asked to stop (``--exit-after``, SIGTERM, one Ctrl+C): strategies stopped, their orders
+  cancelled;
+* 2: it cannot start (a bad strategy file, with its line; a bad parameter; a bad config);
+* 3: no connection to TWS / IB Gateway within the connect timeout;
+* 4: trading was halted (``ibdesk kill``, the kill window, the watchdog, a second Ctrl+C):
+  strategies are stopped and stay stopped; a supervisor should not restart it blindly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ibdesk import config, logs
+
+log = logging.getLogger("ibdesk.run")
+
+EXIT_STOPPED, EXIT_CANNOT_START, EXIT_NO_CONNECTION, EXIT_HALTED = 0, 2, 3, 4
+
+
+def parser() -> argparse.ArgumentParser:
+    """The headless runner's flags."""
+    p = argparse.ArgumentParser(
+        prog="ibdesk run",
+        description="Run strategies without the window (on a server next to IB Gateway).",
+    )
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE.py", help="strategy files")
+    p.add_argument("--demo", action="store_true", help="run against the embedded simulator")
+    p.add_argument("--sim-port", type=int, default=None, metavar="N")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--client-id", type=int, default=None)
+    p.add_argument("--account", default=None)
+    p.add_argument("--config", type=Path, default=None, metavar="PATH")
+    p.add_argument("--read-only", action="store_true", default=None, help="never send an order")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="[NAME.]KEY=VALUE",
+        help="a strategy parameter (NAME. may be left out when one strategy is loaded)",
+    )
+    p.add_argument("--exit-after", type=float, default=None, metavar="SECONDS")
+    p.add_argument("--log-format", choices=("text", "json"), default="text")
+    return p
+
+
+def main(argv: Sequence[str]) -> int:
+    """Entry point of ``ibdesk run``."""
+    args = parser().parse_args(list(argv))
+    try:
+        settings = config.with_overrides(
+            config.load(args.config),
+            host=args.host,
+            port=args.port,
+            client_id=args.client_id,
+            account=args.account,
+            read_only=args.read_only,
+        )
+    except config.ConfigError as exc:
+        print(f"ibdesk run: invalid configuration in {exc.source}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    logs.setup()
+    _log_to_stdout(args.log_format)
+    sim = None
+    if args.demo:
+        from ibdesk.demo import start_demo
+
+        sim, settings = start_demo(settings, args.sim_port)
+    try:
+        return asyncio.run(_run(args, settings))
+    finally:
+        if sim is not None:
+            sim.stop()
+
+
+async def _run(args: argparse.Namespace, settings: config.Settings) -> int:
+    from ibdesk.desk.core import Desk
+    from ibdesk.strategies.loader import StrategyError, parse_params
+    from ibdesk.trading.journal import default_path
+
+    desk = Desk(settings, default_path(demo=args.demo), watchlist=())
+    try:
+        try:
+            names = [name for path in args.files for name in desk.strategies.load(path)]
+            for name, values in parse_params(args.param, names).items():
+                desk.strategies.set_params(name, values)
+        except StrategyError as exc:
+            print(f"ibdesk run: {exc}", file=sys.stderr)
+            return EXIT_CANNOT_START
+        watch = _Watch(desk)
+        desk.start()
+        if not await watch.connected(settings.connection.connect_timeout):
+            status = desk.link.status
+            print(
+                f"ibdesk run: no connection to {settings.connection.host}:"
+                f"{settings.connection.port} ({status.detail or status.state.value})",
+                file=sys.stderr,
+            )
+            return EXIT_NO_CONNECTION
+        try:
+            for name in names:
+                await desk.strategies.start(name)
+        except StrategyError as exc:
+            print(f"ibdesk run: {exc}", file=sys.stderr)
+            return EXIT_CANNOT_START
+        return await watch.until_done(args.exit_after)
+    finally:
+        await desk.close()
+
+
+class _Watch:
+    """Logs what the desk and its strategies do, and decides when the run ends."""
+
+    def __init__(self, desk: Any) -> None:
+        self.desk = desk
+        self.done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.interrupts = 0
+        self.states: dict[str, str] = {}
+        desk.gate.decided += self._on_decided
+        desk.strategies.changed += self._on_strategy
+        desk.switch.changed += self._on_trading_state
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self._stop, "SIGTERM")
+        loop.add_signal_handler(signal.SIGINT, self._interrupt)
+
+    async def connected(self, timeout: float) -> bool:
+        from ibdesk.domain.connection import LinkState
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.desk.link.status.state is not LinkState.CONNECTED:
+            if loop.time() > deadline or self.done.done():
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+    async def until_done(self, exit_after: float | None) -> int:
+        if exit_after is not None:
+            asyncio.get_running_loop().call_later(exit_after, self._stop, "--exit-after")
+        code = await self.done
+        if code == EXIT_STOPPED:
+            for name in list(self.desk.strategies.entries):
+                self.desk.strategies.stop(name, why="ibdesk run is stopping")
+            await self._orders_settled()
+        return code
+
+    async def _orders_settled(self, timeout: float = 5.0) -> None:
+        """Wait (a little) until the strategies' cancels are answered, so the run exits
+        with its orders gone rather than on the wire."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline and any(
+            o.ref.startswith("strategy:") for o in self.desk.orders.live()
+        ):
+            await asyncio.sleep(0.05)
+
+    def _stop(self, why: str) -> None:
+        log.info("stopping (%s): strategies stop, their orders are cancelled", why)
+        if not self.done.done():
+            self.done.set_result(EXIT_STOPPED)
+
+    def _interrupt(self) -> None:
+        self.interrupts += 1
+        if self.interrupts == 1:
+            self._stop("Ctrl+C; press it again to KILL")
+        else:
+            self.desk.kill("ibdesk run: Ctrl+C twice")
+
+    def _on_decided(self, kind: str, source: Any, decision: Any) -> None:
+        verdict = "sent" if decision.accepted else f"DENIED ({decision.check}: {decision.reason})"
+        log.info("%s %s from %s %s", kind, verdict, source, " ".join(decision.refs))
+
+    def _on_strategy(self, name: str) -> None:
+        status = self.desk.strategies.status(name)
+        if self.states.get(name) != status.state.value:
+            self.states[name] = status.state.value
+            log.info("strategy %s: %s (%s)", name, status.state.value, status.reason)
+
+    def _on_trading_state(self, change: Any) -> None:
+        from ibdesk.domain.risk import TradingState
+
+        level = logging.INFO if change.state is TradingState.ACTIVE else logging.WARNING
+        log.log(level, "trading %s by %s: %s", change.state.value, change.who, change.why)
+        if change.state is TradingState.HALTED and not self.done.done():
+            self.done.set_result(EXIT_HALTED)
+
+
+def _log_to_stdout(form: str) -> None:
+    """One line per intent and state change on stdout, for a terminal or a log collector."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(_JsonFormatter() if form == "json" else logging.Formatter(logs.FORMAT))
+    for name in ("ibdesk.run", "ibdesk.strategies", "ibdesk.strategy", "ibdesk.demo"):
+        logging.getLogger(name).addHandler(handler)
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {
+                "time": record.created,
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+        )

@@ -1,0 +1,155 @@
+"""``ibdesk run`` as a user runs it on a server: a subprocess against the simulated TWS."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ibdesk.simtws import SimConfig, SimThread
+from tests.helpers import private_env, quick_sim, wait_until
+
+pytestmark = pytest.mark.sim
+
+RESTING = """
+from ibdesk.strategies import Strategy
+
+class Rest(Strategy):
+    '''Puts one buy far under the market at the start, then one more per timer tick.'''
+    instruments = ("ES",)
+    params = {"offset": 50.0}
+    timer = {timer}
+
+    def on_start(self):
+        self.place()
+
+    def on_timer(self):
+        self.place()
+
+    def place(self):
+        quote = self.quote("ES")
+        price = (quote.bid if quote else 6800.0) - self.p["offset"] - len(self.orders())
+        self.buy("ES", 1, limit=round(price * 4) / 4, why="resting bid")
+"""
+
+
+@pytest.fixture
+def sim_config() -> SimConfig:
+    return quick_sim()
+
+
+def strategy(tmp_path: Path, timer: str = "None") -> Path:
+    path = tmp_path / "rest.py"
+    path.write_text(textwrap.dedent(RESTING).replace("{timer}", timer))
+    return path
+
+
+def start_run(args: list[str], home: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ibdesk", "run", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=private_env(home),
+    )
+
+
+def theirs(sim: SimThread, client_id: int = 7) -> list[dict[str, object]]:
+    return [o for o in sim.control.orders() if str(o["order_ref"]).startswith("strategy:Rest#")]
+
+
+async def finished(proc: subprocess.Popen[str], timeout: float = 30.0) -> tuple[int, str, str]:
+    out, err = await asyncio.to_thread(proc.communicate, timeout=timeout)
+    return proc.returncode, out, err
+
+
+async def test_run_trades_and_stops_cleanly_after_exit_after(
+    tmp_path: Path, sim: SimThread
+) -> None:
+    proc = start_run(
+        [str(strategy(tmp_path)), "--port", str(sim.port), "--client-id", "7",
+         "--param", "offset=60", "--exit-after", "2"],
+        tmp_path,
+    )  # fmt: skip
+    code, out, err = await finished(proc)
+    assert code == 0, err[-2000:]
+    assert "strategy Rest: Running" in out and "order sent from strategy:Rest" in out
+    [order] = theirs(sim)
+    assert order["status"] == "Cancelled"  # stopping cancels its orders
+    assert "Stopped" in out
+
+
+async def test_sigterm_stops_the_strategies_and_cancels_their_orders(
+    tmp_path: Path, sim: SimThread
+) -> None:
+    proc = start_run(
+        [str(strategy(tmp_path)), "--port", str(sim.port), "--client-id", "7"], tmp_path
+    )
+    await wait_until(lambda: theirs(sim), timeout=20, what="its order at the simulator")
+    proc.send_signal(signal.SIGTERM)
+    code, _, err = await finished(proc)
+    assert code == 0, err[-2000:]
+    assert all(o["status"] == "Cancelled" for o in theirs(sim))
+
+
+async def test_ibdesk_kill_halts_it_and_nothing_is_sent_after(
+    tmp_path: Path, sim: SimThread
+) -> None:
+    proc = start_run(
+        [str(strategy(tmp_path, timer="0.2")), "--port", str(sim.port), "--client-id", "7"],
+        tmp_path,
+    )
+    await wait_until(lambda: len(theirs(sim)) >= 3, timeout=20, what="its orders flowing")
+    kill = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "ibdesk", "kill", "--port", str(sim.port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=private_env(tmp_path),
+        check=False,
+    )
+    assert kill.returncode == 0, kill.stderr[-2000:]
+    code, out, err = await finished(proc)
+    assert code == 4, (out[-2000:], err[-2000:])
+    assert "trading HALTED" in out
+    sent = len(theirs(sim))
+    await asyncio.sleep(0.6)  # three timer periods: a runner still alive would have sent
+    assert len(theirs(sim)) == sent
+    assert all(o["status"] == "Cancelled" for o in theirs(sim))
+
+
+def test_a_broken_strategy_file_says_where(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("from ibdesk.strategies import Strategy\n\nclass X(Strategy:\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "ibdesk", "run", str(broken), "--port", "9"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=private_env(tmp_path),
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "broken.py:3" in done.stderr
+
+
+def test_no_tws_exits_3_with_where_it_tried(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[connection]\nconnect_timeout = 1.0\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "ibdesk", "run", str(strategy(tmp_path)), "--config", str(cfg),
+         "--port", "9"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=private_env(tmp_path),
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "no connection to 127.0.0.1:9" in done.stderr
