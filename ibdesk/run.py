@@ -133,7 +133,13 @@ class _Watch:
         self.done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.interrupts = 0
         self.states: dict[str, str] = {}
+        self.asked: set[str] = set()
+        """ refs of the orders this runner asked to cancel """
+        self.everything_asked = False
+        self.suspects: set[str] | None = None
+        """ strategy orders live when one was cancelled unasked (None: no such cancel) """
         desk.gate.decided += self._on_decided
+        desk.orders.updated += self._on_order
         desk.strategies.changed += self._on_strategy
         desk.switch.changed += self._on_trading_state
         loop = asyncio.get_running_loop()
@@ -183,7 +189,47 @@ class _Watch:
         else:
             self.desk.kill("ibdesk run: Ctrl+C twice")
 
+    def _on_order(self, ref: str) -> None:
+        """Its strategies' orders cancelled without its asking, until none is left: another
+        client's global cancel (a desktop's KILL through the same TWS). Treated as a kill."""
+        from ibdesk.domain.orders import OrderState
+
+        snap = self.desk.orders.get(ref)
+        if (
+            snap is None
+            or snap.state is not OrderState.CANCELLED
+            or not ref.startswith("strategy:")
+            or ref in self.asked
+            or self.everything_asked
+        ):
+            return
+        if self.suspects is None:
+            # The orders that were live when the first one went: a global cancel takes all.
+            live = {o.ref for o in self.desk.orders.live() if o.ref.startswith("strategy:")}
+            self.suspects = live | {ref}
+            asyncio.get_running_loop().call_later(0.5, self._cancelled_by_another)
+
+    def _cancelled_by_another(self) -> None:
+        from ibdesk.domain.orders import OrderState
+
+        suspects, self.suspects = self.suspects or set(), None
+        orders = self.desk.orders
+        gone = all(
+            (snap := orders.get(ref)) is not None
+            and snap.state is OrderState.CANCELLED
+            and ref not in self.asked
+            for ref in suspects
+        )
+        if gone and not self.done.done() and not self.everything_asked:
+            self.desk.kill(
+                "ibdesk run: every strategy order was cancelled by another client (a global cancel)"
+            )
+
     def _on_decided(self, kind: str, source: Any, decision: Any) -> None:
+        if decision.accepted and kind == "cancel":
+            self.asked.update(decision.refs)
+        elif decision.accepted and kind == "cancel_all":
+            self.everything_asked = True
         verdict = "sent" if decision.accepted else f"DENIED ({decision.check}: {decision.reason})"
         log.info("%s %s from %s %s", kind, verdict, source, " ".join(decision.refs))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ibdesk.simtws import SimConfig, SimThread
-from tests.helpers import private_env, quick_sim, wait_until
+from tests.helpers import Connect, private_env, quick_sim, wait_until
 
 pytestmark = pytest.mark.sim
 
@@ -153,3 +153,23 @@ def test_no_tws_exits_3_with_where_it_tried(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 3, done.stderr[-2000:]
     assert "no connection to 127.0.0.1:9" in done.stderr
+
+
+async def test_a_global_cancel_from_another_client_halts_it(
+    tmp_path: Path, sim: SimThread, connect: Connect
+) -> None:
+    """A desktop's KILL on another machine reaches this runner only as its orders vanishing
+    in one global cancel: it treats that as a kill, latched, and says so."""
+    proc = start_run(
+        [str(strategy(tmp_path, timer="0.3")), "--port", str(sim.port), "--client-id", "7"],
+        tmp_path,
+    )
+    await wait_until(lambda: len(theirs(sim)) >= 2, timeout=20, what="its orders working")
+    other = await connect(client_id=3)
+    other.reqGlobalCancel()
+    code, out, err = await finished(proc)
+    assert code == 4, (out[-2000:], err[-2000:])
+    assert "cancelled by another client" in out
+    sent = len(theirs(sim))
+    await asyncio.sleep(0.9)
+    assert len(theirs(sim)) == sent
