@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,14 +50,30 @@ def strategy(tmp_path: Path, timer: str = "None") -> Path:
     return path
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def no_runner_left() -> Iterator[None]:
+    """A failed test must not leave its runner (and its watchdog) behind: SIGKILL both."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+
+
 def start_run(args: list[str], home: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "ibdesk", "run", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=private_env(home),
     )
+    _STARTED.append(proc)
+    return proc
 
 
 def theirs(sim: SimThread, client_id: int = 7) -> list[dict[str, object]]:
