@@ -132,11 +132,22 @@ async def ready_desk(make_desk: MakeDesk, sim: SimThread) -> tuple[Any, Any]:
     return desk, es
 
 
+async def running_strategy(desk: Any, folder: Path, name: str) -> None:
+    """Load and start a strategy that does nothing by itself (the test places its orders)."""
+    path = folder / f"{name}.py"
+    path.write_text(
+        "from ibdesk.strategies import Strategy\n\n"
+        f"class Quiet(Strategy):\n    name = {name!r}\n    instruments = ('ES',)\n"
+    )
+    desk.strategies.load(path)
+    await desk.strategies.start(name)
+
+
 # ---- the watchdog while the desk's loop is frozen -----------------------------------------------
 
 
 async def test_a_frozen_loop_is_halted_out_of_band_and_queued_orders_never_leave(
-    make_desk: MakeDesk, connect: Connect, sim: SimThread
+    make_desk: MakeDesk, connect: Connect, sim: SimThread, tmp_path: Path
 ) -> None:
     """A strategy blocks the desk's loop for 5 s with ~100 orders queued in the pacer: the
     watchdog's global cancel reaches the sim within threshold + 300 ms of the block, every
@@ -146,6 +157,7 @@ async def test_a_frozen_loop_is_halted_out_of_band_and_queued_orders_never_leave
     denied."""
     assert abs(time.perf_counter() - time.monotonic()) < 0.05  # the clocks compared below
     desk, es = await ready_desk(make_desk, sim)
+    await running_strategy(desk, tmp_path, STRATEGY.name)  # the gate sends only a running one's
     threshold = desk.settings.risk.watchdog_halt_after
     theirs = await raw_orders(connect, sim)
     mine = [desk.place(lmt(es, 6700.0 - i * 0.25)).refs[0] for i in range(3)]

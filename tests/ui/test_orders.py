@@ -105,7 +105,7 @@ async def test_the_blotter_refreshing_itself_sends_nothing(
     [ref] = desk.place(lmt(es, 6790.0)).refs
     blotter = desk.window.blotter_panel
     await wait_until(lambda: blotter_row(blotter.working, ref) is not None, what="blotter row")
-    desk.modify_order(ref, limit_price=6791.0, source="chart")
+    desk.modify_order(ref, limit_price=6791.0, source=Source("chart"))
     await wait_until(lambda: at_sim(sim, ref)["lmt_price"] == 6791.0, what="modified at sim")
     row = blotter_row(blotter.working, ref)
     limit_col = [c.title for c in blotter.working.columns].index("Limit")
@@ -149,6 +149,13 @@ async def test_the_blotter_filters_by_source_and_exports_csv(
     make_desk: MakeDesk, tmp_path: Path, sim: SimThread
 ) -> None:
     desk, es = await ready_desk(make_desk, sim)
+    trend = tmp_path / "trend.py"
+    trend.write_text(
+        "from ibdesk.strategies import Strategy\n\n"
+        "class Trend(Strategy):\n    name = 'trend'\n    instruments = ('ES',)\n"
+    )
+    desk.strategies.load(trend)
+    await desk.strategies.start("trend")  # the gate sends a strategy's orders only while it runs
     other = shim.IB()
     await other.connectAsync("127.0.0.1", sim.port, clientId=0)
     try:
