@@ -20,6 +20,7 @@ from ibdesk.desk.api import TradingDesk
 from ibdesk.domain.bars import Timeframe
 from ibdesk.domain.ticket import TicketRequest
 from ibdesk.ui.charts.panel import ChartPanel
+from ibdesk.ui.confirm import StrategyPauser
 
 log = logging.getLogger("ibdesk.ui.charts")
 
@@ -54,6 +55,7 @@ class ChartArea(QWidget):
         desk: what the charts draw from and trade through.
         state: the window's settings (the charts' list is kept there).
         on_ticket: pre-fills the order ticket (the charts' context menu).
+        strategies: the runner, so a chart's confirmation can offer to pause a strategy.
     """
 
     def __init__(
@@ -62,9 +64,11 @@ class ChartArea(QWidget):
         state: QSettings,
         on_ticket: Callable[[TicketRequest], None],
         parent: QWidget | None = None,
+        strategies: StrategyPauser | None = None,
     ) -> None:
         super().__init__(parent)
         self.desk = desk
+        self.strategies = strategies
         self.state = state
         self.on_ticket = on_ticket
         self.charts: list[ChartPanel] = []
@@ -89,7 +93,9 @@ class ChartArea(QWidget):
             return None
         if not symbol:
             symbol = self.charts[-1].symbol if self.charts else DEFAULT_CHARTS[0][0]
-        panel = ChartPanel(self.desk, symbol, timeframe, self.on_ticket, self)
+        panel = ChartPanel(
+            self.desk, symbol, timeframe, self.on_ticket, self, strategies=self.strategies
+        )
         panel.changed.connect(self.save)
         panel.close_requested.connect(lambda: self.remove_chart(panel))
         self.charts.append(panel)

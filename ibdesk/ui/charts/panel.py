@@ -42,6 +42,7 @@ from ibdesk.ui.charts.axes import PriceTag, zone
 from ibdesk.ui.charts.overlays import OrderLineItem, TradingOverlay
 from ibdesk.ui.charts.trading import ChartTrader, template_qty
 from ibdesk.ui.charts.view import ChartView
+from ibdesk.ui.confirm import StrategyPauser
 
 log = logging.getLogger("ibdesk.ui.charts")
 #: A click this close to an order line (pixels) is taken for a grab of the line.
@@ -66,6 +67,7 @@ class ChartPanel(QWidget):
         timeframe: Timeframe,
         on_ticket: Callable[[TicketRequest], None],
         parent: QWidget | None = None,
+        strategies: StrategyPauser | None = None,
     ) -> None:
         super().__init__(parent)
         self.desk = desk
@@ -80,7 +82,7 @@ class ChartPanel(QWidget):
         self._hover = math.nan
         self._legend_for: tuple[float, int, int] | None = None
         self.view = ChartView(self)
-        self.trader = ChartTrader(desk, self, on_ticket, self.show_message)
+        self.trader = ChartTrader(desk, self, on_ticket, self.show_message, strategies)
         self.overlay = TradingOverlay(
             self.view, desk.orders, desk.positions, self._account, self._on_drop
         )
