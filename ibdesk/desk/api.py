@@ -231,6 +231,10 @@ class StrategyOps(Protocol):
     def state_of(self, name: str) -> StrategyState | None:
         """A strategy's state (None: not loaded)."""
 
+    def traders_of(self, con_id: int) -> list[tuple[str, StrategyState, float]]:
+        """(name, state, its own position) of the running or paused strategies that trade
+        an instrument: whom a manual order on it may fight."""
+
     def statuses(self) -> list[StrategyStatus]:
         """Every loaded strategy, as the panel shows it."""
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ibdesk.ui.dialogs.connection import ConnectionDialog
     from ibdesk.ui.panels.log import PanelHandler
 
-LAYOUT_VERSION = 6
+LAYOUT_VERSION = 7  # 7: the Strategies dock, under the charts
 DOCKS = (
     ("watchlist", "Watchlist", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("account", "Account", Qt.DockWidgetArea.RightDockWidgetArea),
@@ -42,6 +42,7 @@ DOCKS = (
     ("log", "Log", Qt.DockWidgetArea.LeftDockWidgetArea),
     ("risk", "Risk", Qt.DockWidgetArea.RightDockWidgetArea),
     ("ticket", "Ticket", Qt.DockWidgetArea.RightDockWidgetArea),
+    ("strategies", "Strategies", Qt.DockWidgetArea.BottomDockWidgetArea),
 )
 DEFAULT_SHORTCUTS = {
     "kill": "Ctrl+Shift+K",
@@ -63,6 +64,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("ibdesk")
         identify()  # the icon comes in attach(), after the first paint
         self.setDockNestingEnabled(True)
+        # The side columns keep their full height (the ticket needs it): a bottom dock
+        # sits under the charts only.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.resize(1280, 800)
         self.docks: dict[str, QDockWidget] = {}
         for key, title, area in DOCKS:
@@ -96,13 +101,15 @@ class MainWindow(QMainWindow):
         self.resizeDocks(
             [self.docks["watchlist"], self.docks["positions"]], [480, 240], Qt.Orientation.Vertical
         )
+        self.resizeDocks([self.docks["strategies"]], [200], Qt.Orientation.Vertical)
         self._desk_actions: list[QAction] = []
         self._menus()
         self.statusBar().showMessage("Starting…")
         self.restore_layout()
 
     def dock(self, key: str) -> QDockWidget:
-        """A dock by key: watchlist, account, positions, log."""
+        """A dock by key: watchlist, account, positions, orders, log, risk, ticket,
+        strategies."""
         return self.docks[key]
 
     # ---- filling the frame --------------------------------------------------------------------
@@ -114,12 +121,14 @@ class MainWindow(QMainWindow):
         from ibdesk.ui.charts.area import ChartArea
         from ibdesk.ui.models.account import AccountModel
         from ibdesk.ui.models.positions import PositionsModel
+        from ibdesk.ui.models.strategies import StrategiesModel
         from ibdesk.ui.models.watchlist import WatchlistModel
         from ibdesk.ui.panels.account import AccountPanel
         from ibdesk.ui.panels.blotter import BlotterPanel
         from ibdesk.ui.panels.log import LogPanel
         from ibdesk.ui.panels.positions import PositionsPanel
         from ibdesk.ui.panels.risk import RiskModel, RiskPanel
+        from ibdesk.ui.panels.strategies import StrategiesPanel
         from ibdesk.ui.panels.ticket import QuickTicket, TicketPanel
         from ibdesk.ui.panels.watchlist import WatchlistPanel
         from ibdesk.ui.statusbar import StatusBar
@@ -139,8 +148,12 @@ class MainWindow(QMainWindow):
             self.watchlist_model, desk.add_symbol, desk.remove_symbol
         )
         self.account_panel = AccountPanel(self.account_model, desk.clock)
-        self.ticket_panel = TicketPanel(desk)
-        self.chart_area = ChartArea(desk, self.state, self._ticket_from_chart, self)
+        runner = desk.strategies
+        # A confirmation offers "Pause <strategy> and send" for a strategy the order may fight.
+        self.ticket_panel = TicketPanel(desk, strategies=runner)
+        self.chart_area = ChartArea(
+            desk, self.state, self._ticket_from_chart, self, strategies=runner
+        )
         self.setCentralWidget(self.chart_area)  # Qt deletes the blank placeholder
         self.positions_panel = PositionsPanel(
             self.positions_model,
@@ -150,7 +163,9 @@ class MainWindow(QMainWindow):
         self.risk_model = RiskModel(desk.risk_usage, parent=self)
         self.risk_panel = RiskPanel(self.risk_model)
         self.log_panel = LogPanel(log_handler)
-        self.blotter_panel = BlotterPanel(desk.orders, desk, ui.table_refresh_hz)
+        self.blotter_panel = BlotterPanel(desk.orders, desk, ui.table_refresh_hz, strategies=runner)
+        self.strategies_model = StrategiesModel(runner, parent=self)
+        self.strategies_panel = StrategiesPanel(self.strategies_model, runner)
         for key, panel in (
             ("orders", self.blotter_panel),
             ("watchlist", self.watchlist_panel),
@@ -159,6 +174,7 @@ class MainWindow(QMainWindow):
             ("log", self.log_panel),
             ("risk", self.risk_panel),
             ("ticket", self.ticket_panel),
+            ("strategies", self.strategies_panel),
         ):
             placeholder = self.docks[key].widget()
             self.docks[key].setWidget(panel)
@@ -206,6 +222,7 @@ class MainWindow(QMainWindow):
             self.blotter_panel.working,
             self.blotter_panel.completed,
             self.blotter_panel.fills,
+            self.strategies_model,
         ]
 
     # ---- layout ---------------------------------------------------------------------------------
@@ -417,6 +434,8 @@ class MainWindow(QMainWindow):
             self.chart_area.close_all()
             self.banners.close_store()
             self.alerts_ui.close()
+            self.strategies_panel.close_store()
+            self.blotter_panel.close_store()
             for model in self.models():
                 model.close()
         super().closeEvent(event)

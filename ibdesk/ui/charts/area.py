@@ -16,7 +16,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QGridLayout, QWidget
 
-from ibdesk.desk.api import TradingDesk
+from ibdesk.desk.api import StrategyOps, TradingDesk
 from ibdesk.domain.bars import Timeframe
 from ibdesk.domain.ticket import TicketRequest
 from ibdesk.ui.charts.panel import ChartPanel
@@ -54,6 +54,7 @@ class ChartArea(QWidget):
         desk: what the charts draw from and trade through.
         state: the window's settings (the charts' list is kept there).
         on_ticket: pre-fills the order ticket (the charts' context menu).
+        strategies: the runner, so a chart's confirmation can offer to pause a strategy.
     """
 
     def __init__(
@@ -62,9 +63,11 @@ class ChartArea(QWidget):
         state: QSettings,
         on_ticket: Callable[[TicketRequest], None],
         parent: QWidget | None = None,
+        strategies: StrategyOps | None = None,
     ) -> None:
         super().__init__(parent)
         self.desk = desk
+        self.strategies = strategies
         self.state = state
         self.on_ticket = on_ticket
         self.charts: list[ChartPanel] = []
@@ -89,7 +92,9 @@ class ChartArea(QWidget):
             return None
         if not symbol:
             symbol = self.charts[-1].symbol if self.charts else DEFAULT_CHARTS[0][0]
-        panel = ChartPanel(self.desk, symbol, timeframe, self.on_ticket, self)
+        panel = ChartPanel(
+            self.desk, symbol, timeframe, self.on_ticket, self, strategies=self.strategies
+        )
         panel.changed.connect(self.save)
         panel.close_requested.connect(lambda: self.remove_chart(panel))
         self.charts.append(panel)

@@ -62,6 +62,13 @@ def role_color(role: LineRole | None) -> QColor:
     return QColor(ENTRY_COLOR)
 
 
+def line_tip(line: OrderLine) -> str:
+    """A line's tooltip: its label, who placed the order and why (a strategy's signal)."""
+    order = line.order
+    tip = f"{line.label}\nfrom {order.source}"
+    return f"{tip}\nwhy: {order.why}" if order.why else tip
+
+
 class OrderLineItem(pg.InfiniteLine):  # type: ignore[misc]
     """A working order's line; while the chart is armed it can be dragged, snapping to the
     instrument's tick.
@@ -85,6 +92,7 @@ class OrderLineItem(pg.InfiniteLine):  # type: ignore[misc]
         self.text = pg.InfLineLabel(
             self, text=line.label, position=0.02, anchors=[(0, 1), (0, 1)], color=color, fill=fill
         )
+        self.setToolTip(line_tip(line))
         self.setZValue(20)
 
     def setPos(self, pos: object) -> None:
@@ -112,6 +120,7 @@ class OrderLineItem(pg.InfiniteLine):  # type: ignore[misc]
         if self.value() != line.price:
             super().setPos(line.price)
         self.text.setFormat(line.label)
+        self.setToolTip(line_tip(line))
         color = role_color(line.role)
         self.setPen(pg.mkPen(color, width=1.5))
         self.setHoverPen(pg.mkPen(color, width=3))

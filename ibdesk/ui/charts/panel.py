@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibdesk.desk.api import TradingDesk
+from ibdesk.desk.api import StrategyOps, TradingDesk
 from ibdesk.domain.bars import HistoryError, Timeframe
 from ibdesk.domain.connection import LinkState
 from ibdesk.domain.instruments import Instrument, SymbolError
@@ -66,6 +66,7 @@ class ChartPanel(QWidget):
         timeframe: Timeframe,
         on_ticket: Callable[[TicketRequest], None],
         parent: QWidget | None = None,
+        strategies: StrategyOps | None = None,
     ) -> None:
         super().__init__(parent)
         self.desk = desk
@@ -80,7 +81,7 @@ class ChartPanel(QWidget):
         self._hover = math.nan
         self._legend_for: tuple[float, int, int] | None = None
         self.view = ChartView(self)
-        self.trader = ChartTrader(desk, self, on_ticket, self.show_message)
+        self.trader = ChartTrader(desk, self, on_ticket, self.show_message, strategies)
         self.overlay = TradingOverlay(
             self.view, desk.orders, desk.positions, self._account, self._on_drop
         )

@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QWidget
 
-from ibdesk.desk.api import TradingDesk
+from ibdesk.desk.api import StrategyOps, TradingDesk
 from ibdesk.domain.instruments import Instrument
 from ibdesk.domain.orders import GateDecision, OrderIntent
 from ibdesk.domain.ticket import TicketRequest
@@ -27,7 +27,12 @@ from ibdesk.trading.chart_orders import CHART, click_intent, moved_prices
 from ibdesk.trading.checks import price_text
 from ibdesk.trading.templates import template_keys
 from ibdesk.ui.charts.overlays import OrderLineItem
-from ibdesk.ui.confirm import OrderConfirmation, ask_to_confirm
+from ibdesk.ui.confirm import (
+    OrderConfirmation,
+    ask_to_confirm,
+    pause_before_sending,
+    running_traders,
+)
 
 log = logging.getLogger("ibdesk.ui.charts")
 
@@ -49,6 +54,8 @@ class ChartTrader:
         parent: the widget confirmations are shown over.
         on_ticket: pre-fills the order ticket.
         notify: says the outcome to the trader.
+        strategies: the runner, so a confirmation can offer to pause a strategy the order
+            may fight.
     """
 
     def __init__(
@@ -57,8 +64,10 @@ class ChartTrader:
         parent: QWidget,
         on_ticket: Callable[[TicketRequest], None],
         notify: Notify,
+        strategies: StrategyOps | None = None,
     ) -> None:
         self.desk = desk
+        self.strategies = strategies
         self.parent = parent
         self.on_ticket = on_ticket
         self.notify = notify
@@ -107,16 +116,17 @@ class ChartTrader:
             item.snap_back()
             self.notify(f"Not changed ({verdict.check}): {verdict.reason}", "error")
             return verdict
-        if not await self._confirmed("Confirm order change", text, intent):
+        done = await self._confirmed("Confirm order change", text, intent)
+        if done is None:
             item.snap_back()
             self.notify("Not changed: you cancelled at the confirmation.", "warn")
             return None
         decision = self.desk.modify_order(order.ref, source=CHART, **changes)
         if decision.accepted:
-            self.notify(f"Changed: {text}.", "ok")
+            self.notify(f"{done}Changed: {text}.", "ok")
         else:
             item.snap_back()
-            self.notify(f"Not changed ({decision.check}): {decision.reason}", "error")
+            self.notify(f"{done}Not changed ({decision.check}): {decision.reason}", "error")
         return decision
 
     # ---- click to place -----------------------------------------------------------------------
@@ -139,23 +149,29 @@ class ChartTrader:
         if not verdict.accepted:
             self.notify(f"Denied ({verdict.check}): {verdict.reason}", "error")
             return verdict
-        if not await self._confirmed("Confirm order", text, intent):
+        done = await self._confirmed("Confirm order", text, intent)
+        if done is None:
             self.notify("Not sent: you cancelled at the confirmation.", "warn")
             return None
         decision = self.desk.place(intent)
         if decision.accepted:
-            self.notify(f"Sent: {text}.", "ok")
+            self.notify(f"{done}Sent: {text}.", "ok")
         else:
-            self.notify(f"Denied ({decision.check}): {decision.reason}", "error")
+            self.notify(f"{done}Denied ({decision.check}): {decision.reason}", "error")
         return decision
 
-    async def _confirmed(self, title: str, text: str, intent: OrderIntent) -> bool:
+    async def _confirmed(self, title: str, text: str, intent: OrderIntent) -> str | None:
+        """Ask if the order needs it: None if the trader cancelled, else what was done
+        first ("Paused Probe. ", or "")."""
         reasons = self.desk.confirm_reasons(intent)
         if not reasons:
-            return True
-        box = ask_to_confirm(self.parent.window(), title, text, reasons)
+            return ""
+        pausable = running_traders(self.strategies, intent)
+        box = ask_to_confirm(self.parent.window(), title, text, reasons, pausable)
         self.confirmation = box
         try:
-            return await box.answer
+            if not await box.answer:
+                return None
         finally:
             self.confirmation = None
+        return pause_before_sending(box, self.strategies, "chart")

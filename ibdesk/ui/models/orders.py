@@ -103,6 +103,14 @@ def order_columns(completed: bool) -> list[Column[OrderSnapshot]]:
         Column(
             "Source", lambda o: str(o.source), lambda o: str(o.source), numeric=False, static=True
         ),
+        Column(
+            "Why",
+            lambda o: o.why,
+            lambda o: o.why,
+            numeric=False,
+            hint=lambda o: o.why,
+            tip="What its sender said of it (a strategy's signal and its values)",
+        ),
         Column("Account", lambda o: o.account, lambda o: o.account, numeric=False),
         Column(
             "Order",

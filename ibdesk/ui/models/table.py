@@ -57,6 +57,8 @@ class Column(Generic[Row]):
     tip: str = ""
     static: bool = False  # depends only on the key: written once, when the row is added
     editable: bool = False  # the user may type into it (the panel handles the edit)
+    hint: Callable[[Row], str] | None = None
+    """ a cell's tooltip: what does not fit in it (a state's reason, a signal's whole text) """
 
 
 class CoalescingTableModel(QStandardItemModel, Generic[Row]):
@@ -81,8 +83,8 @@ class CoalescingTableModel(QStandardItemModel, Generic[Row]):
         """ keys of rows to rewrite (keys, not row numbers: a removal renumbers nothing) """
         self._items: list[list[QStandardItem]] = []
         """ row -> column -> the item holding that cell """
-        self._shown: list[list[tuple[str, str | None] | None]] = []
-        """ row -> column -> (text, tone) last written to the item """
+        self._shown: list[list[tuple[str, str | None, str | None] | None]] = []
+        """ row -> column -> (text, tone, hint) last written to the item """
         self._shades: list[str | None] = []
         """ row -> background token last written """
         self._visible: set[int] | None = None
@@ -222,7 +224,11 @@ class CoalescingTableModel(QStandardItemModel, Generic[Row]):
             before = shown[c]
             if col.static and before is not None:
                 continue
-            cell = (col.text(snap), col.tone(snap) if col.tone is not None else None)
+            cell = (
+                col.text(snap),
+                col.tone(snap) if col.tone is not None else None,
+                col.hint(snap) if col.hint is not None else None,
+            )
             if before == cell:
                 continue
             shown[c] = cell
@@ -234,6 +240,8 @@ class CoalescingTableModel(QStandardItemModel, Generic[Row]):
                 items[c].setData(
                     colors.color(cell[1]) if cell[1] else None, Qt.ItemDataRole.ForegroundRole
                 )
+            if col.hint is not None and (before is None or before[2] != cell[2]):
+                items[c].setToolTip(cell[2] or "")
         shade = self.background(key)
         if shade != self._shades[row]:
             self._shades[row] = shade

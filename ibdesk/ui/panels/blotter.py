@@ -1,4 +1,9 @@
-"""The blotter: working orders, completed orders, executions; cancel, modify, export."""
+"""The blotter: working orders, completed orders, executions; cancel, modify, export.
+
+The source filter offers each kind of source and each strategy by name (those loaded, and
+those whose orders the store holds from an earlier run), so a strategy's orders and fills,
+with the why of each order, can be read on their own.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibdesk.desk.api import OrderOps
+from ibdesk.desk.api import OrderOps, StrategyOps
 from ibdesk.domain.orders import BLOTTER, SOURCE_KINDS
 from ibdesk.state.orders import OrderStore
 from ibdesk.ui.models.orders import FillsModel, OrdersModel
@@ -44,7 +49,14 @@ def parse_number(text: str) -> float:
 
 
 class BlotterPanel(QWidget):
-    """Three tabs over the OrderStore, a source filter, and the order actions."""
+    """Three tabs over the OrderStore, a source filter, and the order actions.
+
+    Args:
+        store: the orders and fills.
+        actions: cancel and modify, through the gate.
+        refresh_hz: table flushes per second.
+        strategies: the runner, whose strategies the filter offers by name (optional).
+    """
 
     def __init__(
         self,
@@ -52,9 +64,11 @@ class BlotterPanel(QWidget):
         actions: OrderOps,
         refresh_hz: float = 25.0,
         parent: QWidget | None = None,
+        strategies: StrategyOps | None = None,
     ) -> None:
         super().__init__(parent)
         self.ops = actions
+        self.strategies = strategies
         self.working = OrdersModel(
             store, lambda o: o.state.live, completed=False, refresh_hz=refresh_hz, parent=self
         )
@@ -69,6 +83,15 @@ class BlotterPanel(QWidget):
         self.source.addItem("All sources", "")
         for kind in SOURCE_KINDS:
             self.source.addItem(kind, kind)
+        self.source.setToolTip("Show the orders of one source, or of one strategy")
+        self._strategy_names: set[str] = set()
+        for snap in store.orders.values():
+            if snap.source.kind == "strategy":
+                self.add_strategy(snap.source.name)
+        if strategies is not None:
+            for status in strategies.statuses():
+                self.add_strategy(status.name)
+            strategies.changed += self.add_strategy
         self.source.currentIndexChanged.connect(self._filter)
         self.cancel_button = QPushButton("Cancel selected", self)
         self.cancel_button.setToolTip("Cancel the selected working orders (Delete)")
@@ -109,6 +132,26 @@ class BlotterPanel(QWidget):
         view = table_view(model, self)
         self.tabs.addTab(view, title)
         return view
+
+    def add_strategy(self, name: str) -> None:
+        """Offer a strategy in the source filter (once)."""
+        if name in self._strategy_names:
+            return
+        self._strategy_names.add(name)
+        self.source.addItem(f"strategy: {name}", f"strategy:{name}")
+
+    def show_source(self, source: str) -> None:
+        """Filter on a source kind (``strategy``) or one strategy (``strategy:Probe``);
+        "" for all."""
+        index = self.source.findData(source)
+        if index < 0:
+            raise ValueError(f"{source!r} is not offered by the source filter")
+        self.source.setCurrentIndex(index)
+
+    def close_store(self) -> None:
+        """Stop listening to the runner (the window is closing)."""
+        if self.strategies is not None:
+            self.strategies.changed -= self.add_strategy
 
     def say(self, text: str, error: bool = False) -> None:
         """Show what an action did (or why it did nothing)."""
@@ -171,8 +214,13 @@ class BlotterPanel(QWidget):
         self.working.forget_cell(row, col)
 
     def _filter(self) -> None:
-        kind = self.source.currentData()
-        pattern = QRegularExpression(f"^{re.escape(kind)}(:|$)" if kind else "")
+        wanted = self.source.currentData()
+        if not wanted:
+            pattern = QRegularExpression("")
+        elif ":" in wanted:  # one strategy: its name exactly, not every name it starts
+            pattern = QRegularExpression(f"^{re.escape(wanted)}$")
+        else:
+            pattern = QRegularExpression(f"^{re.escape(wanted)}(:|$)")
         for view in (self.working_view, self.completed_view, self.fills_view):
             proxy = view.model()
             assert isinstance(proxy, NumericSortProxy)

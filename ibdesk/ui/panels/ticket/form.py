@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from ibdesk import clock as clocks
 from ibdesk.config import BracketTemplate
-from ibdesk.desk.api import TradingDesk
+from ibdesk.desk.api import StrategyOps, TradingDesk
 from ibdesk.domain.connection import LinkState
 from ibdesk.domain.instruments import Instrument, SymbolError
 from ibdesk.domain.orders import (
@@ -64,7 +64,12 @@ from ibdesk.trading.ticket import (
     parse_number,
 )
 from ibdesk.ui import theme
-from ibdesk.ui.confirm import OrderConfirmation, ask_to_confirm
+from ibdesk.ui.confirm import (
+    OrderConfirmation,
+    ask_to_confirm,
+    pause_before_sending,
+    running_traders,
+)
 from ibdesk.ui.panels.ticket.price_edit import PriceEdit
 from ibdesk.ui.panels.ticket.text import contract_line, order_summary, what_if_text
 
@@ -79,10 +84,17 @@ class TicketPanel(QWidget):
 
     outcome_changed = Signal(str)
 
-    def __init__(self, desk: TradingDesk, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        desk: TradingDesk,
+        parent: QWidget | None = None,
+        strategies: StrategyOps | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("TicketPanel")
         self.desk = desk
+        self.strategies = strategies
+        """ the runner, so a confirmation can offer to pause a strategy the order may fight """
         self.instrument: Instrument | None = None
         self.result: TicketResult = TicketResult(None, {"instrument": "Choose an instrument."})
         self.what_if: WhatIf | None = None
@@ -658,7 +670,13 @@ class TicketPanel(QWidget):
             return
         if self.what_if is not None:
             reasons = [*reasons, self.preview.text()]
-        box = ask_to_confirm(self.window(), "Confirm order", self._summary(intent), reasons)
+        box = ask_to_confirm(
+            self.window(),
+            "Confirm order",
+            self._summary(intent),
+            reasons,
+            running_traders(self.strategies, intent),
+        )
         self.confirmation = box
         self.show_outcome("Waiting for your confirmation…", "warn")
         self.tasks.spawn(self._send_when_confirmed(intent, box), "waiting for a confirmation")
@@ -667,18 +685,18 @@ class TicketPanel(QWidget):
         self, intent: OrderIntent | BracketIntent, box: OrderConfirmation
     ) -> None:
         if await box.answer:
-            self._send(intent)
+            self._send(intent, pause_before_sending(box, self.strategies, "ticket"))
         else:
             self.show_outcome("Not sent: you cancelled at the confirmation.", "warn")
 
-    def _send(self, intent: OrderIntent | BracketIntent) -> None:
+    def _send(self, intent: OrderIntent | BracketIntent, done: str = "") -> None:
         decision = self.desk.place(intent)
         if decision.accepted:
             self.sent_refs = decision.refs
-            self.show_outcome(f"Sent: {self._summary(intent)} ({decision.refs[0]})", "ok")
+            self.show_outcome(f"{done}Sent: {self._summary(intent)} ({decision.refs[0]})", "ok")
             self._watch_outcome(decision.refs)
         else:
-            self.show_outcome(f"Denied ({decision.check}): {decision.reason}", "error")
+            self.show_outcome(f"{done}Denied ({decision.check}): {decision.reason}", "error")
 
     def _summary(self, intent: OrderIntent | BracketIntent) -> str:
         return order_summary(intent, self.result.figures)
