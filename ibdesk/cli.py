@@ -10,8 +10,9 @@ import argparse
 import dataclasses
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ibdesk import config, files, logs
 
@@ -68,6 +69,27 @@ def parser() -> argparse.ArgumentParser:
         help="save a PNG of the window after --exit-after seconds, then exit",
     )
     p.add_argument(
+        "--strategy",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="load a strategy file, or a shipped example by name (breakout, mean_reversion); "
+        "repeat for more. Loaded stopped, unless --start",
+    )
+    p.add_argument(
+        "--start",
+        action="store_true",
+        help="with --strategy: start the strategies once connected and reconciled",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME.KEY=VALUE",
+        help="with --strategy: a parameter of a loaded strategy, e.g. Breakout.lookback=30 "
+        "(typed like its default); repeat for more",
+    )
+    p.add_argument(
         "--exit-after",
         type=float,
         default=None,
@@ -104,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("--screenshot needs --exit-after SECONDS")
     if args.sim_port is not None and not args.demo:
         parser().error("--sim-port only makes sense with --demo")
+    if (args.start or args.param) and not args.strategy:
+        parser().error("--start and --param need --strategy FILE")
     try:
         settings = config.load(args.config)
         settings = config.with_overrides(
@@ -117,13 +141,27 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         report_config_error(exc)
         return 2
+    strategy_files: tuple[Path, ...] = ()
+    strategy_params: dict[str, dict[str, Any]] = {}
+    if args.strategy:  # the strategy stack (numpy) only when asked for: a fast first paint
+        from ibdesk.strategies.loader import StrategyError
+
+        try:
+            strategy_files, strategy_params = checked_strategies(args.strategy, args.param)
+        except StrategyError as exc:
+            print(f"ibdesk: {exc}", file=sys.stderr)
+            return 2
     logs.setup()
     sim = None
     connect_now = settings.connection.auto_connect or args.host is not None or args.port is not None
     if args.demo:
         sim, settings = _start_demo(settings, args.sim_port)
         connect_now = True
-    from ibdesk.desktop import default_state_path, run_desktop  # Qt only for a window
+    from ibdesk.desktop import (  # Qt only for a window
+        StrategyLaunch,
+        default_state_path,
+        run_desktop,
+    )
     from ibdesk.trading.journal import default_path as journal_path
 
     try:
@@ -135,10 +173,66 @@ def main(argv: list[str] | None = None) -> int:
             screenshot=args.screenshot,
             exit_after=args.exit_after,
             theme_override=args.theme,
+            strategies=StrategyLaunch(strategy_files, strategy_params, args.start),
         )
     finally:
         if sim is not None:
             sim.stop()
+
+
+def checked_strategies(
+    files: Sequence[str], params: Sequence[str]
+) -> tuple[tuple[Path, ...], dict[str, dict[str, Any]]]:
+    """The strategy files of ``--strategy`` and the typed values of ``--param``, each file
+    loaded once to check it before anything starts (the desk loads it again for real).
+
+    A name that is not a file is looked up among the shipped examples.
+
+    Raises:
+        StrategyError: no such file, a file that does not load or defines no strategy, two
+            strategies with one name, or a parameter that is malformed, unknown or mistyped.
+    """
+    from ibdesk.strategies import examples
+    from ibdesk.strategies.loader import StrategyError, load_file, typed_params
+
+    paths: list[Path] = []
+    classes: dict[str, tuple[type[Any], Path]] = {}
+    for text in files:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            example = examples.path_of(text) if len(path.parts) == 1 else None
+            if example is None:
+                raise StrategyError(
+                    f"--strategy {text}: no such file, and no shipped example of that name "
+                    f"({', '.join(examples.names())})."
+                )
+            path = example
+        path = path.resolve()
+        if path in paths:
+            continue
+        for cls in load_file(path):
+            known = classes.get(cls.id())
+            if known is not None:
+                raise StrategyError(
+                    f"{path.name} and {known[1].name} both define a strategy named {cls.id()}."
+                )
+            classes[cls.id()] = (cls, path)
+        paths.append(path)
+    typed: dict[str, dict[str, Any]] = {}
+    for item in params:
+        target, equals, value = item.partition("=")
+        name, dot, key = target.strip().partition(".")
+        if not (equals and dot and name and key):
+            raise StrategyError(
+                f"--param {item!r}: write NAME.KEY=VALUE, e.g. {next(iter(classes))}.qty=2."
+            )
+        if name not in classes:
+            raise StrategyError(
+                f"--param {item!r}: no strategy named {name!r} is loaded "
+                f"(loaded: {', '.join(classes)})."
+            )
+        typed.setdefault(name, {}).update(typed_params(classes[name][0], {key: value}))
+    return tuple(paths), typed
 
 
 def report_config_error(exc: config.ConfigError) -> None:
