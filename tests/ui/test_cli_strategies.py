@@ -48,10 +48,16 @@ def test_the_examples_start_in_the_demo_with_their_params(tmp_path: Path) -> Non
     assert not [key for key in rows if key[1] == "strategy halted"]
 
 
-def test_without_start_they_are_loaded_and_stay_stopped(tmp_path: Path) -> None:
-    result = run(["--demo", "--strategy", "breakout", "--exit-after", "4"], tmp_path)
+def test_without_start_only_the_configs_autostart_starts(tmp_path: Path) -> None:
+    """After a restart nothing trades by itself unless the trader said so: loaded strategies
+    stay stopped, except those the config's [strategies] autostart names."""
+    conf = tmp_path / "config.toml"
+    conf.write_text('[strategies]\nautostart = ["MeanReversion"]\n')
+    args = ["--config", str(conf), "--strategy", "breakout", "--strategy", "mean_reversion"]
+    result = run(["--demo", *args, "--exit-after", "8"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert not [a for a in journal_actions(tmp_path) if a[0].startswith("strategy:")]
+    started = {who for who, action, _ in journal_actions(tmp_path) if action == "strategy started"}
+    assert started == {"strategy:MeanReversion"}
     log = (tmp_path / "ibdesk" / "log" / "ibdesk.log").read_text()
     assert "loaded Breakout from breakout.py" in log
 
