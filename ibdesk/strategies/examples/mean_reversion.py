@@ -49,7 +49,7 @@ class MeanReversion(Strategy):
     }
 
     def on_start(self) -> None:
-        self.inst = self.instrument("AAPL")
+        self.inst = self.instrument(self.instruments[0])  # resolved: AAPL, or what a copy names
         self.mids: deque[float] = deque(maxlen=self.p["window"])
         self.mean = math.nan
         self.std = math.nan
