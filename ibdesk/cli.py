@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ibdesk import config, files, logs
 
@@ -60,6 +61,27 @@ def parser() -> argparse.ArgumentParser:
         help="save a PNG of the window after --exit-after seconds, then exit",
     )
     p.add_argument(
+        "--strategy",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="load a strategy file, or a shipped example by name (breakout, mean_reversion); "
+        "repeat for more. Loaded stopped, unless --start",
+    )
+    p.add_argument(
+        "--start",
+        action="store_true",
+        help="with --strategy: start the strategies once connected and reconciled",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME.KEY=VALUE",
+        help="with --strategy: a parameter of a loaded strategy, e.g. Breakout.lookback=30 "
+        "(typed like its default); repeat for more",
+    )
+    p.add_argument(
         "--exit-after",
         type=float,
         default=None,
@@ -100,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         parser().error("--screenshot needs --exit-after SECONDS")
     if args.sim_port is not None and not args.demo:
         parser().error("--sim-port only makes sense with --demo")
+    if (args.start or args.param) and not args.strategy:
+        parser().error("--start and --param need --strategy FILE")
     try:
         settings = config.load(args.config)
         settings = config.with_overrides(
@@ -113,6 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         report_config_error(exc)
         return 2
+    strategy_files: tuple[Path, ...] = ()
+    strategy_params: dict[str, dict[str, Any]] = {}
+    if args.strategy:  # the strategy stack (numpy) only when asked for: a fast first paint
+        from ibdesk.strategies.loader import StrategyError, checked_strategies
+
+        try:
+            strategy_files, strategy_params = checked_strategies(args.strategy, args.param)
+        except StrategyError as exc:
+            print(f"ibdesk: {exc}", file=sys.stderr)
+            return 2
     logs.setup()
     sim = None
     connect_now = settings.connection.auto_connect or args.host is not None or args.port is not None
@@ -121,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
 
         sim, settings = start_demo(settings, args.sim_port)
         connect_now = True
-    from ibdesk.desktop import default_state_path, run_desktop  # Qt only for a window
+    from ibdesk.desktop import (  # Qt only for a window
+        StrategyLaunch,
+        default_state_path,
+        run_desktop,
+    )
     from ibdesk.trading.journal import default_path as journal_path
 
     try:
@@ -133,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             screenshot=args.screenshot,
             exit_after=args.exit_after,
             theme_override=args.theme,
+            strategies=StrategyLaunch(strategy_files, strategy_params, args.start),
         )
     finally:
         if sim is not None:

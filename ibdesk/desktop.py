@@ -8,11 +8,13 @@ of imports) is loaded and the panels are filled. The trader sees the window at o
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 from PySide6.QtWidgets import QApplication
@@ -26,6 +28,18 @@ if TYPE_CHECKING:
     from ibdesk.windowed import WindowedDesk
 
 log = logging.getLogger("ibdesk.desktop")
+
+
+@dataclass(frozen=True)
+class StrategyLaunch:
+    """Strategies to load at launch (``--strategy``, files checked by the command line), the
+    parameters to give them (``--param``: name -> key -> typed value), and whether to start
+    them all (``--start``). Without ``start``, those the config's ``[strategies] autostart``
+    names start; the others wait, loaded and stopped, for the trader."""
+
+    files: tuple[Path, ...] = ()
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    start: bool = False
 
 
 def default_state_path(demo: bool = False) -> Path:
@@ -44,6 +58,7 @@ def run_desktop(
     exit_after: float | None = None,
     theme_override: str | None = None,
     on_ready: Callable[[WindowedDesk], None] | None = None,
+    strategies: StrategyLaunch | None = None,
 ) -> int:
     """Show the window, run the qasync loop until it closes; returns the exit code.
 
@@ -77,6 +92,12 @@ def run_desktop(
     desk = WindowedDesk(settings, window, journal_path)
     reporter = ErrorReporter(window)
     reporter.install(loop)
+    # What exists by now lives as long as the process (the interpreter's modules, Qt, the
+    # window, the desk): out of the cyclic collector's sight, a full collection no longer
+    # walks it. Measured with 50 strategies at 10,000 messages/s (benchmarks.strategies), a
+    # full collection paused the loop 33-36 ms (a 40-63 ms frame, quote callbacks 40 ms
+    # late); frozen, none came in 20 s and the latest callback was 7 ms late.
+    gc.freeze()
     outcome = {"code": 0}
     closed = loop.create_future()
     app.lastWindowClosed.connect(lambda: closed.done() or closed.set_result(None))
@@ -89,6 +110,8 @@ def run_desktop(
         window.close()
 
     async def main() -> None:
+        if strategies is not None and strategies.files:
+            launch_strategies(desk, strategies)
         desk.start(connect=connect_now)
         if not connect_now:
             window.open_connection_dialog()
@@ -103,3 +126,50 @@ def run_desktop(
         loop.run_until_complete(main())
     reporter.uninstall()
     return outcome["code"]
+
+
+def launch_strategies(desk: WindowedDesk, launch: StrategyLaunch) -> None:
+    """Load the launch's strategy files into the desk, give them their parameters, and (with
+    ``start``, or as the config's autostart names them) start them once the broker's book is
+    reconciled: a strategy must see its own earlier orders and fills before it trades.
+
+    A failure is logged (the log panel shows it) and leaves the strategy stopped; the files
+    were checked by the command line, so one here means the file changed in between.
+    """
+    import asyncio
+
+    from ibdesk.strategies.loader import StrategyError
+
+    names: list[str] = []
+    try:
+        for path in launch.files:
+            names += desk.strategies.load(path)
+        for name, values in launch.params.items():
+            desk.strategies.set_params(name, values)
+    except StrategyError as exc:
+        log.error("strategies not loaded: %s", exc)
+        return
+    autostart = desk.settings.strategies.autostart
+    wanted = [n for n in names if launch.start or n in autostart]
+    if not wanted:
+        return
+    reconciled = asyncio.get_running_loop().create_future()
+
+    def on_reconciled(_counts: Mapping[str, int]) -> None:
+        if not reconciled.done():
+            reconciled.set_result(None)
+
+    desk.router.on_reconciled.append(on_reconciled)
+
+    async def start() -> None:
+        try:
+            await reconciled
+        finally:
+            desk.router.on_reconciled.remove(on_reconciled)
+        for name in wanted:
+            try:
+                await desk.strategies.start(name)
+            except StrategyError as exc:
+                log.error("strategy %s did not start: %s", name, exc)
+
+    desk.tasks.spawn(start(), "starting strategies")

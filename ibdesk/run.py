@@ -38,7 +38,9 @@ def parser() -> argparse.ArgumentParser:
         prog="ibdesk run",
         description="Run strategies without the window (on a server next to IB Gateway).",
     )
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE.py", help="strategy files")
+    p.add_argument(
+        "files", nargs="+", metavar="FILE.py", help="strategy files, or shipped examples by name"
+    )
     p.add_argument("--demo", action="store_true", help="run against the embedded simulator")
     p.add_argument("--sim-port", type=int, default=None, metavar="N")
     p.add_argument("--host", default=None)
@@ -92,14 +94,19 @@ def main(argv: Sequence[str]) -> int:
 
 async def _run(args: argparse.Namespace, settings: config.Settings) -> int:
     from ibdesk.desk.core import Desk
-    from ibdesk.strategies.loader import StrategyError, parse_params
+    from ibdesk.strategies.loader import StrategyError, checked_strategies
     from ibdesk.trading.journal import default_path
 
+    try:
+        paths, params = checked_strategies(args.files, args.param)
+    except StrategyError as exc:
+        print(f"ibdesk run: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
     desk = Desk(settings, default_path(demo=args.demo), watchlist=())
     try:
         try:
-            names = [name for path in args.files for name in desk.strategies.load(path)]
-            for name, values in parse_params(args.param, names).items():
+            names = [name for path in paths for name in desk.strategies.load(path)]
+            for name, values in params.items():
                 desk.strategies.set_params(name, values)
         except StrategyError as exc:
             print(f"ibdesk run: {exc}", file=sys.stderr)

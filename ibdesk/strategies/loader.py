@@ -133,3 +133,55 @@ def parse_params(items: Sequence[str], names: Sequence[str]) -> dict[str, dict[s
             raise StrategyError(f"--param {item!r}: no strategy {name!r} is loaded.")
         out.setdefault(name, {})[key] = value
     return out
+
+
+def strategy_path(text: str) -> Path:
+    """The file of ``--strategy TEXT``: a path, or the name of a shipped example.
+
+    Raises:
+        StrategyError: neither.
+    """
+    from ibdesk.strategies import examples
+
+    path = Path(text).expanduser()
+    if path.is_file():
+        return path.resolve()
+    example = examples.path_of(text) if len(path.parts) == 1 else None
+    if example is None:
+        raise StrategyError(
+            f"--strategy {text}: no such file, and no shipped example of that name "
+            f"({', '.join(examples.names())})."
+        )
+    return example.resolve()
+
+
+def checked_strategies(
+    texts: Sequence[str], params: Sequence[str]
+) -> tuple[tuple[Path, ...], dict[str, dict[str, Any]]]:
+    """The files of ``--strategy`` and the typed values of ``--param``, each file loaded
+    once to check it before anything starts (a desk loads it again for real).
+
+    Raises:
+        StrategyError: no such file or example, a file that does not load or defines no
+            strategy, two strategies with one name, or a parameter that is malformed,
+            unknown or mistyped.
+    """
+    paths: list[Path] = []
+    classes: dict[str, tuple[type[Strategy], Path]] = {}
+    for text in texts:
+        path = strategy_path(text)
+        if path in paths:
+            continue
+        for cls in load_file(path):
+            known = classes.get(cls.id())
+            if known is not None:
+                raise StrategyError(
+                    f"{path.name} and {known[1].name} both define a strategy named {cls.id()}."
+                )
+            classes[cls.id()] = (cls, path)
+        paths.append(path)
+    typed = {
+        name: typed_params(classes[name][0], values)
+        for name, values in parse_params(params, list(classes)).items()
+    }
+    return tuple(paths), typed

@@ -79,6 +79,19 @@ def test_the_bundle_carries_what_it_needs_and_leaves_out_the_rest() -> None:
     assert not any(name.startswith(("libgtk", "libpango", "libcairo")) for name in shipped)
 
 
+def test_the_example_strategies_are_shipped_as_files_and_run(tmp_path: Path) -> None:
+    examples = internal() / "ibdesk" / "strategies" / "examples"
+    for name in ("breakout.py", "mean_reversion.py"):
+        assert (examples / name).is_file(), name
+    args = ["--strategy", "breakout", "--strategy", "mean_reversion", "--start"]
+    result = run(["--demo", *args, "--exit-after", "8"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    log = (tmp_path / "ibdesk" / "log" / "ibdesk.log").read_text()
+    assert "loaded Breakout from breakout.py" in log
+    assert "did not start" not in log
+
+
 def test_kill_help(tmp_path: Path) -> None:
     result = run(["kill", "--help"], tmp_path)
     assert result.returncode == 0, result.stderr
