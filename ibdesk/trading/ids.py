@@ -20,6 +20,10 @@ HEADROOM = 1_000_000
 """ ids that must be left above the next one: a desk sends thousands a day, not millions """
 MAX_JUMP = 100_000_000
 """ how far nextValidId may be above this client's floor before it is taken for a fault """
+BLOCK = 64
+"""ids persisted ahead at a time: the journal commits the floor once per 64 orders, not
+before each one (it cost every order a commit: 0.2 ms, 1-3 ms while a checkpoint ran). An
+id reserved and never used is skipped after a restart, never reused."""
 
 
 class OrderIdError(ValueError):
@@ -56,6 +60,10 @@ class OrderIds:
     def __init__(self, port: IdPort, floors: IdFloorStore) -> None:
         self.port = port
         self.floors = floors
+        self._next: dict[int, int] = {}
+        """ client id -> the lowest id not handed out yet (this session) """
+        self._persisted: dict[int, int] = {}
+        """ client id -> the floor the journal holds: every id below it may have been used """
 
     def take(self, count: int = 1) -> list[int]:
         """``count`` consecutive fresh ids, persisted before they are used.
@@ -66,7 +74,9 @@ class OrderIds:
         """
         client_id = self.port.client_id
         announced = self.port.next_valid_id()
-        floor = self.floors.id_floor(client_id)
+        if client_id not in self._persisted:
+            self._persisted[client_id] = self._next[client_id] = self.floors.id_floor(client_id)
+        floor = self._next[client_id]
         if announced + count > MAX_ORDER_ID - HEADROOM:
             raise OrderIdError(
                 f"TWS announced order id {announced:,} for client {client_id}, at the top of "
@@ -81,7 +91,9 @@ class OrderIds:
                 "client id."
             )
         first = max(announced, floor)
-        ids = list(range(first, first + count))
-        self.floors.raise_id_floor(client_id, first + count)
-        self.port.reserve_ids(first + count)
-        return ids
+        end = first + count
+        if end > self._persisted[client_id]:  # persisted before any of them is used
+            self._persisted[client_id] = self.floors.raise_id_floor(client_id, end + BLOCK)
+        self._next[client_id] = end
+        self.port.reserve_ids(end)
+        return list(range(first, end))
