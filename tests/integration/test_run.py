@@ -139,6 +139,16 @@ async def test_ibdesk_kill_halts_it_and_nothing_is_sent_after(
     await asyncio.sleep(0.6)  # three timer periods: a runner still alive would have sent
     assert len(theirs(sim)) == sent
     assert all(o["status"] == "Cancelled" for o in theirs(sim))
+    # The halt is latched: started again, it refuses to trade.
+    again = start_run(
+        [str(strategy(tmp_path, timer="0.2")), "--port", str(sim.port), "--client-id", "7",
+         "--exit-after", "3"],
+        tmp_path,
+    )  # fmt: skip
+    code, out, err = await finished(again)
+    assert code in (2, 4), (out[-2000:], err[-2000:])
+    assert "HALTED" in out + err
+    assert len(theirs(sim)) == sent
 
 
 def test_a_broken_strategy_file_says_where(tmp_path: Path) -> None:
