@@ -5,6 +5,7 @@ Write a strategy by deriving from :class:`Strategy`; see ``ibdesk/strategies/exa
 
 from ibdesk.domain.orders import Side
 from ibdesk.domain.strategy import StrategyState
-from ibdesk.strategies.base import BarEvent, Bars, Handle, Strategy
+from ibdesk.strategies.base import Strategy
+from ibdesk.strategies.handles import BarEvent, Bars, Handle
 
 __all__ = ["BarEvent", "Bars", "Handle", "Side", "Strategy", "StrategyState"]

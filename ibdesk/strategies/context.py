@@ -24,8 +24,8 @@ from ibdesk.domain.orders import (
     Source,
 )
 from ibdesk.state.bars import BarKey
-from ibdesk.strategies.base import Bars, Handle, InstrumentLike
 from ibdesk.strategies.breaker import RunawayBreaker
+from ibdesk.strategies.handles import Bars, Handle, InstrumentLike
 from ibdesk.strategies.host import StrategyHost
 from ibdesk.strategies.ledger import StrategyLedger
 

@@ -32,9 +32,10 @@ from ibdesk.domain.orders import FillSnapshot, OrderState, source_of
 from ibdesk.domain.risk import StateChange, TradingState
 from ibdesk.domain.strategy import StrategyState, StrategyStatus
 from ibdesk.state.bars import BarKey
-from ibdesk.strategies.base import BarEvent, Strategy
+from ibdesk.strategies.base import Strategy
 from ibdesk.strategies.breaker import BreakerLimits, RunawayBreaker
 from ibdesk.strategies.context import StrategyContext
+from ibdesk.strategies.handles import BarEvent
 from ibdesk.strategies.host import StrategyHost
 from ibdesk.strategies.ledger import StrategyLedger
 from ibdesk.strategies.loader import StrategyError, load_file, typed_params
