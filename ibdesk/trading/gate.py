@@ -257,7 +257,8 @@ class OrderGate:
 
     def _send_order(self, intent: OrderIntent) -> tuple[str, ...]:
         [(ref, order_id)] = self._fresh(intent.source, 1)
-        self._record(intent, ref, order_id, "order")
+        with self.journal.batch():  # journaled (one commit) before it is sent
+            self._record(intent, ref, order_id, "order")
         self.port.place(intent, ref, order_id)
         return (ref,)
 
@@ -267,15 +268,16 @@ class OrderGate:
         (parent, parent_id), (take_ref, take_id), (stop_ref, stop_id) = self._fresh(entry.source, 3)
         refs = (parent, take_ref, stop_ref)
         oca = "oca-" + refs[0].rpartition("#")[2]
-        self._record(
-            entry,
-            refs[0],
-            parent_id,
-            "bracket",
-            {"take_profit": b.take_profit, "stop_loss": b.stop_loss},
-        )
-        self._record(take, refs[1], take_id, "order", parent_ref=refs[0])
-        self._record(stop, refs[2], stop_id, "order", parent_ref=refs[0])
+        with self.journal.batch():  # the three orders journaled (one commit) before any is sent
+            self._record(
+                entry,
+                refs[0],
+                parent_id,
+                "bracket",
+                {"take_profit": b.take_profit, "stop_loss": b.stop_loss},
+            )
+            self._record(take, refs[1], take_id, "order", parent_ref=refs[0])
+            self._record(stop, refs[2], stop_id, "order", parent_ref=refs[0])
         # IB's transmit semantics: nothing goes live until the last child arrives, so a
         # bracket never works half-built. OCA type 3 reduces the sibling on a partial fill.
         self.port.place(entry, refs[0], parent_id, transmit=False)

@@ -4,6 +4,7 @@ the door a desk offers to whoever trades through it (:class:`OrderDoor`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from ibdesk.domain.orders import (
@@ -88,6 +89,9 @@ class JournalWriter(Protocol):
 
     def knows(self, ref: str) -> bool:
         """Whether an order with this orderRef was ever journaled."""
+
+    def batch(self) -> AbstractContextManager[None]:
+        """The writes of a ``with`` block as one transaction (one commit)."""
 
     def action(self, who: str, action: str, detail: str = "") -> None:
         """Record a user action or a gate decision."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from typing import Any
@@ -111,6 +112,9 @@ class MemoryJournal:
 
     def knows(self, ref: str) -> bool:
         return ref in self.known_refs
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def action(self, who: str, action: str, detail: str = "") -> None:
         self.actions.append(f"{who} {action} {detail}")

@@ -747,3 +747,23 @@ def test_a_version_1_journal_gains_the_why_of_its_orders(tmp_path: Path) -> None
         whys = {o.ref: o.why for o in j.orders_since(0.0)}
     assert whys == {order().ref: "", "strategy:breakout#1.9": "close > high 20"}
     assert header(path)[0] == SCHEMA_VERSION == 2
+
+
+def test_a_batch_is_one_transaction_and_a_failed_one_writes_nothing(tmp_path: Path) -> None:
+    """The gate journals an order (intent and queued state) or a bracket's three in one
+    commit; if anything in the batch fails, none of it is kept."""
+    with Journal(tmp_path / "journal.sqlite") as j:
+        with j.batch():
+            j.intent("ticket#1.1", "order", "ticket", "DU123", {"qty": 1})
+            j.order(order("ticket#1.1"))
+            with j.batch():  # nested: joins the outer one
+                j.order(order("ticket#1.2"))
+            assert j._db.in_transaction  # nothing committed yet
+        assert not j._db.in_transaction
+        assert {o.ref for o in j.orders_since(0.0)} == {"ticket#1.1", "ticket#1.2"}
+        with pytest.raises(RuntimeError), j.batch():
+            j.order(order("ticket#1.3"))
+            raise RuntimeError("the disk is full")
+        assert {o.ref for o in j.orders_since(0.0)} == {"ticket#1.1", "ticket#1.2"}
+        j.order(order("ticket#1.4"))  # and the journal goes on
+        assert j.knows("ticket#1.4")

@@ -62,6 +62,8 @@ class Journal:
         self._clock = clock
         self._last = -math.inf
         self._db = _open(self.path)
+        self._batching = False
+        """ inside :meth:`batch`: writes join its transaction """
         self._closed = False
         self._checkpointer = _Checkpointer(self.path)
         self._wrote = self._checkpointer.wrote.set
@@ -82,6 +84,21 @@ class Journal:
         self.close()
 
     # ---- writes -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Several writes as one transaction, committed when the block ends (rolled back if
+        it raises): the gate's records of one order or bracket cost one commit, not one per
+        row. A batch inside a batch joins it."""
+        if self._batching:
+            yield
+            return
+        with self._transaction():
+            self._batching = True
+            try:
+                yield
+            finally:
+                self._batching = False
 
     def intent(
         self,
@@ -272,8 +289,12 @@ class Journal:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction, committed on exit (IMMEDIATE: no lock upgrade)."""
+        """One short write transaction, committed on exit (IMMEDIATE: no lock upgrade);
+        inside :meth:`batch`, a part of the batch's."""
         db = self._db
+        if self._batching:
+            yield db
+            return
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
