@@ -87,7 +87,10 @@ def notice_for(code: int, text: str, now: float) -> Notice | None:
 
 
 def refused_notice(host: str, port: int, now: float) -> Notice:
-    """Connection refused: TWS is not running, or its API is not enabled on that port."""
+    """Connection refused: TWS is not running, or its API is not enabled on that port.
+
+    The setup advice, for a connection that has not worked yet in this session; a dropped
+    one gets :func:`reconnecting` instead."""
     return Notice(
         "connection",
         Severity.ERROR,
@@ -96,6 +99,41 @@ def refused_notice(host: str, port: int, now: float) -> Notice:
         502,
         now,
     )
+
+
+def connection_lost(host: str, port: int, lost_at: float, now: float) -> Notice:
+    """A connection that worked has dropped; the reconnect loop is on its first attempt.
+
+    Never the setup advice of :func:`refused_notice`: the settings were right seconds ago,
+    and the likely cause is TWS or IB Gateway restarting (they do daily).
+    """
+    return Notice(
+        "connection",
+        Severity.WARNING,
+        f"The connection to TWS at {host}:{port} dropped at {_clock(lost_at)}; reconnecting.",
+        0,
+        now,
+    )
+
+
+def reconnecting(
+    host: str, port: int, attempt: int, next_in: float, lost_at: float, now: float
+) -> Notice:
+    """Reconnect ``attempt`` (counted from 1 since the drop) failed; the next one is in
+    ``next_in`` seconds (the reconnect loop's own delay)."""
+    return Notice(
+        "connection",
+        Severity.WARNING,
+        f"Reconnecting to TWS (attempt {attempt}, next in {next_in:g} s): {host}:{port} "
+        f"worked until {_clock(lost_at)}. TWS or IB Gateway may be restarting; ibdesk "
+        "keeps trying.",
+        0,
+        now,
+    )
+
+
+def _clock(when: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(when))
 
 
 def client_id_fallback(client_id: int, now: float) -> Notice:
@@ -177,7 +215,7 @@ def garbled_stream(length: int, now: float) -> Notice:
 
 def data_restored(garbled: bool, dropped_at: float, now: float) -> Notice:
     """Back after a drop for silence or a garbled stream: say so, no longer in red."""
-    when = time.strftime("%H:%M:%S", time.localtime(dropped_at))
+    when = _clock(dropped_at)
     what = "was garbled" if garbled else "fell silent"
     return Notice(
         DATA_SILENCE,
