@@ -26,6 +26,7 @@ from ibdesk import clock as clocks
 from ibdesk import events
 from ibdesk.broker import ib as shim
 from ibdesk.broker import translate
+from ibdesk.broker.codes import CodeLog
 from ibdesk.broker.inbound import InboundGuard
 from ibdesk.clock import Clock
 from ibdesk.config import ConnectionSettings
@@ -53,6 +54,7 @@ GUARDED_LOGGERS = (
     "ibdesk.broker.accounts",
     "ibdesk.broker.inbound",
     "ibdesk.broker.session",
+    "ibdesk.broker.codes",
 )
 
 
@@ -122,6 +124,9 @@ class BrokerSession:
         reconnect, never a first-time set-up problem """
         self._lost_at = 0.0
         """ when the connection last dropped (the clock's time) """
+        self.codes = CodeLog()
+        """ every code TWS sends, logged once at its level (the router says which cancels
+        were ibdesk's) """
         self.inbound = InboundGuard(self.ib.client, self._on_garbled)
         self.ib.errorEvent += self._on_error
         self.ib.disconnectedEvent += self._on_disconnected
@@ -405,8 +410,7 @@ class BrokerSession:
         notice = notice_for(code, text, self.clock())
         if notice is not None:
             self.link.post(notice)
-        if code in (1100, 2110):
-            log.warning("TWS lost IB connectivity (%d): %s", code, text)
+        self.codes.record(req_id, code, text)
         self.error.emit(req_id, code, text)
 
     def _on_disconnected(self) -> None:

@@ -28,6 +28,37 @@ FARM_CODES: dict[int, tuple[Farm, bool | None]] = {
 
 _CONNECTIVITY = "ib-connectivity"
 
+CANCELLED = 202
+""" "Order Canceled": after ibdesk's own cancel, or someone else's (TWS screen, another
+client's global cancel, the broker) """
+INFO_CODES = frozenset({1102, 2100, 2104, 2106, 2107, 2108, 2119, 2158})
+""" codes that say all is well: data kept after a blip, a farm OK or idle but available on
+demand, account updates handed to another client """
+WARNING_CODES = frozenset(
+    {1101, 1300, 162, 165, 300, 326, 354, 366, 399, 404, 10089, 10090, 10147, 10148, 10167}
+    | {10168, 10182}
+)
+""" codes worth a look but not a failure: data lost and resubscribed, the socket port reset,
+pacing, a subscription missing, a cancel too late (the order was already gone or filled) """
+
+
+def code_severity(code: int, cancel_asked: bool = False) -> Severity:
+    """How loudly an IB code deserves to be logged.
+
+    The client libraries log every non-"warning" code at ERROR: an ordinary cancel (202) is an
+    ERROR in ib_async, and the log filled with red for what the trader asked for. Here a 202
+    is INFO when ``cancel_asked`` (ibdesk sent that cancel) and a WARNING otherwise; the
+    all-is-well notices are INFO, the 21xx range and :data:`WARNING_CODES` WARNING, and
+    anything else (a rejected order, a lost connection, an unknown code) stays an ERROR.
+    """
+    if code == CANCELLED:
+        return Severity.INFO if cancel_asked else Severity.WARNING
+    if code in INFO_CODES:
+        return Severity.INFO
+    if code in WARNING_CODES or 2100 <= code < 2200:
+        return Severity.WARNING
+    return Severity.ERROR
+
 
 def notice_for(code: int, text: str, now: float) -> Notice | None:
     """The banner a system notice deserves, or None for codes that need no banner."""
