@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         except StrategyError as exc:
             print(f"ibdesk: {exc}", file=sys.stderr)
             return 2
-    logs.setup()
+    logs.setup(library=settings.log.library)
     sim = None
     connect_now = settings.connection.auto_connect or args.host is not None or args.port is not None
     if args.demo:

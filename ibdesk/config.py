@@ -220,6 +220,18 @@ class StrategySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LogSettings:
+    """The log file and panel.
+
+    ``library`` is the debug switch: the client library's own records (a line for every
+    portfolio row, order and position it receives) in the log file and the panel too. Off,
+    the file keeps only its warnings and errors, and the panel shows ibdesk's own events.
+    """
+
+    library: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable, by section."""
 
@@ -230,6 +242,7 @@ class Settings:
     ticket: TicketSettings = TicketSettings()
     alerts: AlertSettings = AlertSettings()
     strategies: StrategySettings = StrategySettings()
+    log: LogSettings = LogSettings()
     path: Path | None = field(default=None, compare=False)
     """ the file these came from (None: defaults); the template dialog writes back to it """
 
@@ -280,6 +293,7 @@ def from_mapping(data: Mapping[str, Any], source: str = "config") -> Settings:
                 "TicketSettings": TicketSettings,
                 "AlertSettings": AlertSettings,
                 "StrategySettings": StrategySettings,
+                "LogSettings": LogSettings,
             }[str(section_type)]
             built[name] = _section(cls, name, value, problems)
     if problems:

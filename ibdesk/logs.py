@@ -1,5 +1,13 @@
-"""Logging: a rotating file in the user log folder, plus whatever handlers the UI adds; and
-the two bounds that keep a hostile stream from turning logging into a freeze.
+"""Logging: a rotating file in the user log folder, plus whatever handlers the UI adds; what
+of the client library reaches them; and the two bounds that keep a hostile stream from
+turning logging into a freeze.
+
+The client library (ib_async / ib_insync, and eventkit under it) logs at INFO a dump of every
+portfolio row, order and position it receives: 99 % of the log panel on a quiet desk, with
+ibdesk's own events lost among them (issue 14). Its records are for debugging the wire, so
+:class:`LibraryFilter` keeps them out of the panel, and out of the file below WARNING, unless
+the debug switch (``[log] library = true``) is on. Its lines about IB's codes are left out
+even at ERROR: ibdesk logs every code itself at the level it deserves (ibdesk.broker.codes).
 
 Measured on the desk (issue 12): one 1 MiB error text, logged verbatim, cost 30 s in the log
 panel; 30,000 undecodable frames became 30,000 tracebacks to stderr, file and panel and a 7 s
@@ -32,8 +40,12 @@ def log_dir() -> Path:
     return platformdirs.user_log_path(APP_NAME)
 
 
-def setup(level: int = logging.INFO, directory: Path | None = None) -> Path:
-    """Log to ``ibdesk.log`` (5 files of 5 MB) and to stderr for warnings; returns the file."""
+def setup(level: int = logging.INFO, directory: Path | None = None, library: bool = False) -> Path:
+    """Log to ``ibdesk.log`` (5 files of 5 MB) and to stderr for warnings; returns the file.
+
+    ``library`` is the debug switch: the client library's records at every level, instead
+    of its warnings and errors only.
+    """
     folder = files.private_folder(directory or log_dir())
     path = folder / "ibdesk.log"
     root = logging.getLogger()
@@ -42,12 +54,51 @@ def setup(level: int = logging.INFO, directory: Path | None = None) -> Path:
         path, maxBytes=5 << 20, backupCount=5, encoding="utf-8"
     )
     file_handler.setFormatter(BoundedFormatter(FORMAT, max_chars=8000, max_lines=80))
-    root.addHandler(file_handler)
     console = logging.StreamHandler()
     console.setLevel(logging.WARNING)
     console.setFormatter(BoundedFormatter(FORMAT, max_chars=2000, max_lines=30))
-    root.addHandler(console)
+    for handler in (file_handler, console):
+        handler.addFilter(LibraryFilter(ALL if library else logging.WARNING))
+        root.addHandler(handler)
     return path
+
+
+LIBRARY_LOGGERS = ("ib_async", "ib_insync", "eventkit")
+""" the client libraries' logger trees (names only: nothing here imports them) """
+ALL = 0
+""" a :class:`LibraryFilter` floor that lets every library record through (the debug switch) """
+NONE = logging.CRITICAL + 1
+""" a floor that lets none through (the log panel's default) """
+
+
+def from_library(record: logging.LogRecord) -> bool:
+    """Whether the record comes from the client library's loggers."""
+    return record.name.partition(".")[0] in LIBRARY_LOGGERS
+
+
+def about_a_code(record: logging.LogRecord) -> bool:
+    """Whether it is the library's own line about a code TWS sent ("Error 202, reqId 7: Order
+    Canceled", and what the library concluded from it): both libraries log those from their
+    wrapper's ``error`` callback, and ibdesk logs every code again at its own level."""
+    return record.funcName == "error" and record.name.endswith(".wrapper")
+
+
+class LibraryFilter(logging.Filter):
+    """A handler filter: ibdesk's records pass; the client library's pass only from ``floor``
+    up (:data:`ALL`, a level, or :data:`NONE`), and its lines about codes only with
+    :data:`ALL` (they repeat, at the library's levels, what ibdesk logs at its own)."""
+
+    def __init__(self, floor: int) -> None:
+        super().__init__()
+        self.floor = floor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Whether the handler takes the record."""
+        if not from_library(record):
+            return True
+        if self.floor == ALL:
+            return True
+        return record.levelno >= self.floor and not about_a_code(record)
 
 
 def clamp(text: str, max_chars: int, max_lines: int) -> str:

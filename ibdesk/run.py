@@ -78,7 +78,7 @@ def main(argv: Sequence[str]) -> int:
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_CANNOT_START
-    logs.setup()
+    logs.setup(library=settings.log.library)
     _log_to_stdout(args.log_format)
     sim = None
     if args.demo:

@@ -55,7 +55,7 @@ class WindowedDesk(Desk):
             clock=clock,
         )
         self.window = window
-        self.log_handler = PanelHandler()
+        self.log_handler = PanelHandler(library=settings.log.library)
         logging.getLogger().addHandler(self.log_handler)
         self.watchlist.added += self._save_watchlist
         self.watchlist.removed += self._save_watchlist

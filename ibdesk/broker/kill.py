@@ -80,6 +80,8 @@ class BrokerKillPort:
         """reqGlobalCancel now (priority lane), or first thing after the next connect."""
         if self.connected:
             self.ib.reqGlobalCancel()  # type: ignore[no-untyped-call]
+            # After the send: the kill's cancel waits for nothing; its 202s are read later.
+            self.router.note_global_cancel()
         else:
             self.cancel_pending = True
 
@@ -87,6 +89,7 @@ class BrokerKillPort:
         if self.cancel_pending:
             self.cancel_pending = False
             self.ib.client.reqGlobalCancel()  # type: ignore[no-untyped-call]
+            self.router.note_global_cancel()
 
     async def open_orders(self) -> list[OpenOrderLine]:
         """Every open order of the account, every client included (reqAllOpenOrders)."""

@@ -40,6 +40,10 @@ log = logging.getLogger("ibdesk.broker.orders")
 
 SYNC_TIMEOUT = 10.0
 """ seconds to wait for the broker's open and completed orders at a reconcile """
+CANCELS_KEPT = 1024
+""" cancels remembered before the old ones are forgotten """
+CANCEL_ANSWER_WITHIN = 300.0
+""" seconds after which a cancel's 202 is no longer expected """
 _ACKED = (OrderState.WORKING, OrderState.PARTIAL)
 """ states only the broker's acknowledgement puts an order in """
 
@@ -96,6 +100,10 @@ class OrderRouter:
         self._acked_before: set[str] = set()
         """ restored orders the broker had acknowledged (journaled working) """
         self.tasks = TaskGroup("order router", log)
+        self._cancelling: dict[str, float] = {}
+        """ orderRef -> when ibdesk sent a cancel for it (its own, or a global cancel): the
+        202 that follows is ordinary, not news """
+        session.codes.cancel_asked = self._cancel_asked
         ib = self.ib
         ib.openOrderEvent += self._on_trade
         ib.orderStatusEvent += self._on_trade
@@ -181,6 +189,7 @@ class OrderRouter:
 
     def cancel(self, snap: OrderSnapshot) -> None:
         """Cancel through the priority lane."""
+        self._asking_to_cancel((snap.ref,))
         trade = self._trade(snap)
         if trade is not None:
             self.ib.cancelOrder(trade.order)
@@ -190,6 +199,30 @@ class OrderRouter:
     def cancel_all(self) -> None:
         """reqGlobalCancel through the priority lane."""
         self.ib.reqGlobalCancel()  # type: ignore[no-untyped-call]
+        self.note_global_cancel()
+
+    def note_global_cancel(self) -> None:
+        """A global cancel is going out (here, or from the kill switch's hands): the 202s of
+        every order live now are answers to ibdesk's own request."""
+        self._asking_to_cancel(tuple(o.ref for o in self.store.live()))
+
+    def _asking_to_cancel(self, refs: tuple[str, ...]) -> None:
+        now = time.monotonic()
+        if len(self._cancelling) > CANCELS_KEPT:
+            # An order whose cancel crossed its fill never gets a 202: forget old asks.
+            self._cancelling = {
+                ref: at for ref, at in self._cancelling.items() if now - at < CANCEL_ANSWER_WITHIN
+            }
+        self._cancelling.update(dict.fromkeys(refs, now))
+
+    def _cancel_asked(self, order_id: int) -> bool:
+        """Whether ibdesk asked to cancel this order of its client: itself, or the entry of
+        its bracket (TWS cancels the children with it)."""
+        ref = self.store.by_order_id.get(order_id)
+        snap = self.store.get(ref) if ref else None
+        if snap is None:
+            return False
+        return snap.ref in self._cancelling or snap.parent_ref in self._cancelling
 
     def withdraw(self, order_ids: set[int] | None = None) -> set[int]:
         """Take queued placeOrder messages back; those orders never reach the wire."""

@@ -26,6 +26,7 @@ from ibdesk import clock as clocks
 from ibdesk import events
 from ibdesk.broker import ib as shim
 from ibdesk.broker import translate
+from ibdesk.broker.codes import CodeLog
 from ibdesk.broker.inbound import InboundGuard
 from ibdesk.clock import Clock
 from ibdesk.config import ConnectionSettings
@@ -53,6 +54,7 @@ GUARDED_LOGGERS = (
     "ibdesk.broker.accounts",
     "ibdesk.broker.inbound",
     "ibdesk.broker.session",
+    "ibdesk.broker.codes",
 )
 
 
@@ -117,6 +119,14 @@ class BrokerSession:
         self._guarding_logs = False
         self._dropped: tuple[bool, float] | None = None
         """ (garbled, when) of the session's last drop for a dead stream, until it is back """
+        self._worked: tuple[str, int] | None = None
+        """ (host, port) this session last connected to: a failure to reach it again is a
+        reconnect, never a first-time set-up problem """
+        self._lost_at = 0.0
+        """ when the connection last dropped (the clock's time) """
+        self.codes = CodeLog()
+        """ every code TWS sends, logged once at its level (the router says which cancels
+        were ibdesk's) """
         self.inbound = InboundGuard(self.ib.client, self._on_garbled)
         self.ib.errorEvent += self._on_error
         self.ib.disconnectedEvent += self._on_disconnected
@@ -160,15 +170,18 @@ class BrokerSession:
 
     async def _run(self) -> None:
         fallbacks = 0
-        first = True
+        attempt = 0  # reconnect attempts since the connection dropped (0 while connected)
         while not self._stopping:
+            worked = self._worked == self._endpoint
             self.link.set_status(
-                state=LinkState.CONNECTING if first else LinkState.RECONNECTING,
+                state=LinkState.RECONNECTING if worked else LinkState.CONNECTING,
                 host=self.settings.host,
                 port=self.settings.port,
                 client_id=self.client_id,
                 retry_in=0.0,
             )
+            if worked:
+                attempt += 1
             try:
                 await self._connect_once()
             except ClientIdInUseError:
@@ -177,25 +190,45 @@ class BrokerSession:
                     self._post_client_id_fallback()
                     self.client_id += 1
                     continue
-                self.link.post(
-                    notices.client_ids_exhausted(
-                        self.settings.client_id, self.client_id, self.clock()
-                    )
+                failure = notices.client_ids_exhausted(
+                    self.settings.client_id, self.client_id, self.clock()
                 )
             except (ConnectionRefusedError, OSError) as exc:
                 log.info("connect to %s:%d failed: %s", self.settings.host, self.settings.port, exc)
-                self.link.post(refused_notice(self.settings.host, self.settings.port, self.clock()))
+                failure = refused_notice(self.settings.host, self.settings.port, self.clock())
             except TimeoutError:
-                self.link.post(
-                    notices.handshake_timeout(self.settings.host, self.settings.port, self.clock())
+                failure = notices.handshake_timeout(
+                    self.settings.host, self.settings.port, self.clock()
                 )
             else:
-                first = False
                 fallbacks = 0
-                await self._serve_until_down()
+                await self._serve_until_down(attempt)
+                attempt = 0
                 continue
-            first = False
-            await self._wait_before_retry()
+            await self._wait_before_retry(failure, attempt if worked else 0)
+
+    async def _wait_before_retry(self, failure: Notice, attempt: int) -> None:
+        """Say why the connection is not up, then wait the backoff's delay.
+
+        ``attempt`` is the reconnect attempt that just failed (0: this endpoint has not
+        worked in this session). A connection that worked is reconnecting, with its
+        attempt and delay, whatever the failure: the advice for a first connection
+        (enable the API, check the port) would send a trader hunting for settings that were
+        right seconds ago. A client id refused for good is still said as such.
+        """
+        LOG_FLOOD_GUARD.flush()
+        delay = self.backoff.take()
+        host, port = self._endpoint
+        if attempt and failure.key == "connection":
+            failure = notices.reconnecting(host, port, attempt, delay, self._lost_at, self.clock())
+        self.link.post(failure)
+        self.link.set_status(retry_in=delay)
+        await asyncio.sleep(delay)
+
+    @property
+    def _endpoint(self) -> tuple[str, int]:
+        """Where the session connects: (host, port)."""
+        return (self.settings.host, self.settings.port)
 
     async def _connect_once(self) -> None:
         self._down.clear()
@@ -230,7 +263,23 @@ class BrokerSession:
             if not refused.done():
                 refused.cancel()
 
-    async def _serve_until_down(self) -> None:
+    async def _serve_until_down(self, attempt: int) -> None:
+        """Connected (after ``attempt`` reconnect attempts; 0 for a first connect): say so,
+        watch the stream's health until the socket drops, then say that."""
+        self._came_up(attempt)
+        self._health = asyncio.ensure_future(self._health_loop())
+        self.connected.emit()
+        await self._down.wait()
+        for task in (self._health, self._rtt):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if not self._stopping:
+            self._went_down()
+            self.disconnected.emit()
+
+    def _came_up(self, attempt: int) -> None:
         managed = tuple(translate.name(a, 32) for a in self.ib.managedAccounts()[:100])
         if self.settings.account and self.settings.account not in managed:
             self.link.post(
@@ -238,6 +287,7 @@ class BrokerSession:
             )
         self.account = self.settings.account if self.settings.account in managed else managed[0]
         self.backoff.reset()
+        self._worked = self._endpoint
         for key in ("connection", "client-id"):
             self.link.clear(key)
         if self._dropped is not None:
@@ -251,31 +301,35 @@ class BrokerSession:
             client_id=self.client_id,
             retry_in=0.0,
         )
-        log.info(
-            "connected to %s:%d as client %d (server version %d, accounts %s)",
-            self.settings.host,
-            self.settings.port,
-            self.client_id,
-            self.server_version,
-            ",".join(managed),
-        )
-        self._health = asyncio.ensure_future(self._health_loop())
-        self.connected.emit()
-        await self._down.wait()
-        for task in (self._health, self._rtt):
-            if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        if not self._stopping:
-            self.link.set_status(state=LinkState.RECONNECTING, server_version=0)
-            self.disconnected.emit()
+        host, port = self._endpoint
+        if attempt:
+            log.info(
+                "reconnected to %s:%d as client %d after %.1f s down (%d attempts)",
+                host,
+                port,
+                self.client_id,
+                max(0.0, self.clock() - self._lost_at),
+                attempt,
+            )
+        else:
+            log.info(
+                "connected to %s:%d as client %d (server version %d, accounts %s)",
+                host,
+                port,
+                self.client_id,
+                self.server_version,
+                ",".join(managed),
+            )
 
-    async def _wait_before_retry(self) -> None:
-        LOG_FLOOD_GUARD.flush()
-        delay = self.backoff.take()
-        self.link.set_status(retry_in=delay)
-        await asyncio.sleep(delay)
+    def _went_down(self) -> None:
+        """The socket dropped: the lights go grey, and the banner says a connection that
+        worked is being restored (a drop for a dead stream has said so already)."""
+        self._lost_at = self.clock()
+        host, port = self._endpoint
+        self.link.set_status(state=LinkState.RECONNECTING, server_version=0)
+        if self._dropped is None:
+            log.warning("the connection to TWS at %s:%d dropped; reconnecting", host, port)
+            self.link.post(notices.connection_lost(host, port, self._lost_at, self.clock()))
 
     def _post_client_id_fallback(self) -> None:
         self.link.post(notices.client_id_fallback(self.client_id, self.clock()))
@@ -356,8 +410,7 @@ class BrokerSession:
         notice = notice_for(code, text, self.clock())
         if notice is not None:
             self.link.post(notice)
-        if code in (1100, 2110):
-            log.warning("TWS lost IB connectivity (%d): %s", code, text)
+        self.codes.record(req_id, code, text)
         self.error.emit(req_id, code, text)
 
     def _on_disconnected(self) -> None:

@@ -30,6 +30,7 @@ from ibdesk.config import ConnectionSettings, Settings
 from ibdesk.desk.market import DeskMarket
 from ibdesk.desk.orders import DeskOrders
 from ibdesk.desk.safety import Safety
+from ibdesk.desk.story import DeskStory
 from ibdesk.domain.connection import Farm, Notice, Severity
 from ibdesk.domain.risk import KillReport, StateChange, TradingState
 from ibdesk.state.account import AccountStore, PositionStore
@@ -108,6 +109,8 @@ class Desk(DeskMarket, DeskOrders):
             journal_path=self.journal_path,
             clock=clock,
         )
+        # Intents, fills, kills and re-arms in the log, where the trader looks back.
+        self.story = DeskStory(self.gate, self.orders, self.switch)
         # Alerts (fills, rejects, halts, disconnects) to the desktop, a sound and a phone.
         self.alerts = DeskAlerts(
             settings.alerts,
@@ -214,6 +217,7 @@ class Desk(DeskMarket, DeskOrders):
             return
         self.closed = True
         self.alerts.close()  # first: a desk that closes is not a disconnect
+        self.story.close()
         await self.strategies.close()
         await self.tasks.close()
         await self.router.tasks.close()

@@ -28,6 +28,37 @@ FARM_CODES: dict[int, tuple[Farm, bool | None]] = {
 
 _CONNECTIVITY = "ib-connectivity"
 
+CANCELLED = 202
+""" "Order Canceled": after ibdesk's own cancel, or someone else's (TWS screen, another
+client's global cancel, the broker) """
+INFO_CODES = frozenset({1102, 2100, 2104, 2106, 2107, 2108, 2119, 2158})
+""" codes that say all is well: data kept after a blip, a farm OK or idle but available on
+demand, account updates handed to another client """
+WARNING_CODES = frozenset(
+    {1101, 1300, 162, 165, 300, 326, 354, 366, 399, 404, 10089, 10090, 10147, 10148, 10167}
+    | {10168, 10182}
+)
+""" codes worth a look but not a failure: data lost and resubscribed, the socket port reset,
+pacing, a subscription missing, a cancel too late (the order was already gone or filled) """
+
+
+def code_severity(code: int, cancel_asked: bool = False) -> Severity:
+    """How loudly an IB code deserves to be logged.
+
+    The client libraries log every non-"warning" code at ERROR: an ordinary cancel (202) is an
+    ERROR in ib_async, and the log filled with red for what the trader asked for. Here a 202
+    is INFO when ``cancel_asked`` (ibdesk sent that cancel) and a WARNING otherwise; the
+    all-is-well notices are INFO, the 21xx range and :data:`WARNING_CODES` WARNING, and
+    anything else (a rejected order, a lost connection, an unknown code) stays an ERROR.
+    """
+    if code == CANCELLED:
+        return Severity.INFO if cancel_asked else Severity.WARNING
+    if code in INFO_CODES:
+        return Severity.INFO
+    if code in WARNING_CODES or 2100 <= code < 2200:
+        return Severity.WARNING
+    return Severity.ERROR
+
 
 def notice_for(code: int, text: str, now: float) -> Notice | None:
     """The banner a system notice deserves, or None for codes that need no banner."""
@@ -87,7 +118,10 @@ def notice_for(code: int, text: str, now: float) -> Notice | None:
 
 
 def refused_notice(host: str, port: int, now: float) -> Notice:
-    """Connection refused: TWS is not running, or its API is not enabled on that port."""
+    """Connection refused: TWS is not running, or its API is not enabled on that port.
+
+    The setup advice, for a connection that has not worked yet in this session; a dropped
+    one gets :func:`reconnecting` instead."""
     return Notice(
         "connection",
         Severity.ERROR,
@@ -96,6 +130,41 @@ def refused_notice(host: str, port: int, now: float) -> Notice:
         502,
         now,
     )
+
+
+def connection_lost(host: str, port: int, lost_at: float, now: float) -> Notice:
+    """A connection that worked has dropped; the reconnect loop is on its first attempt.
+
+    Never the setup advice of :func:`refused_notice`: the settings were right seconds ago,
+    and the likely cause is TWS or IB Gateway restarting (they do daily).
+    """
+    return Notice(
+        "connection",
+        Severity.WARNING,
+        f"The connection to TWS at {host}:{port} dropped at {_clock(lost_at)}; reconnecting.",
+        0,
+        now,
+    )
+
+
+def reconnecting(
+    host: str, port: int, attempt: int, next_in: float, lost_at: float, now: float
+) -> Notice:
+    """Reconnect ``attempt`` (counted from 1 since the drop) failed; the next one is in
+    ``next_in`` seconds (the reconnect loop's own delay)."""
+    return Notice(
+        "connection",
+        Severity.WARNING,
+        f"Reconnecting to TWS (attempt {attempt}, next in {next_in:g} s): {host}:{port} "
+        f"worked until {_clock(lost_at)}. TWS or IB Gateway may be restarting; ibdesk "
+        "keeps trying.",
+        0,
+        now,
+    )
+
+
+def _clock(when: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(when))
 
 
 def client_id_fallback(client_id: int, now: float) -> Notice:
@@ -177,7 +246,7 @@ def garbled_stream(length: int, now: float) -> Notice:
 
 def data_restored(garbled: bool, dropped_at: float, now: float) -> Notice:
     """Back after a drop for silence or a garbled stream: say so, no longer in red."""
-    when = time.strftime("%H:%M:%S", time.localtime(dropped_at))
+    when = _clock(dropped_at)
     what = "was garbled" if garbled else "fell silent"
     return Notice(
         DATA_SILENCE,

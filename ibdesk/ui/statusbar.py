@@ -22,6 +22,13 @@ STATE_TOKENS = {
     LinkState.DISCONNECTED: "error",
 }
 FARM_SHORT = {Farm.MARKET_DATA: "MD", Farm.HISTORICAL: "HMDS", Farm.SECURITY_DEFINITIONS: "SEC"}
+FARMS_TIP = "IB data farms: market data, historical data, security definitions"
+RTT_TIP = "Round trip of reqCurrentTime to TWS"
+FARMS_DOWN_TIP = (
+    FARMS_TIP + "\n\nGrey: disconnected from TWS, so not known. TWS reports them again "
+    "once the connection is back."
+)
+RTT_DOWN_TIP = RTT_TIP + "\n\nNone while disconnected from TWS."
 
 
 def _label(parent: QWidget, tip: str) -> QLabel:
@@ -41,10 +48,8 @@ class StatusBar(QStatusBar):
         self.server = _label(self, "Negotiated API server version")
         self.account = _label(self, "Account shown")
         self.mode = _label(self, "PAPER for paper-trading accounts (DU…), LIVE otherwise")
-        self.farms = _label(
-            self, "IB data farms: market data, historical data, security definitions"
-        )
-        self.rtt = _label(self, "Round trip of reqCurrentTime to TWS")
+        self.farms = _label(self, FARMS_TIP)
+        self.rtt = _label(self, RTT_TIP)
         self.messages = _label(self, "Messages sent per second, against IB's limit of 50")
         self.lines = _label(self, "Market-data lines in use, against IB's default of 100")
         for widget in (self.state, self.server, self.account, self.mode):
@@ -81,6 +86,9 @@ class StatusBar(QStatusBar):
             self.mode.setText("")
         live = s.state is LinkState.CONNECTED
         self.farms.setText("  ".join(self._farm(f, live) for f in Farm))
+        # A light on a dead link is a lie (issue 14): grey, and the tooltip says why.
+        self.farms.setToolTip(FARMS_TIP if live else FARMS_DOWN_TIP)
+        self.rtt.setToolTip(RTT_TIP if live else RTT_DOWN_TIP)
         rtt = self.link.rtt_ms
         if not live:
             self.rtt.setText(f"<span style='color:{t.dim}'>rtt {DASH}</span>")

@@ -18,7 +18,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QPlainTextEdit, QVBoxLayout, QWidget
 
-from ibdesk.logs import FORMAT, BoundedFormatter
+from ibdesk.logs import ALL, FORMAT, NONE, BoundedFormatter, LibraryFilter
 
 MAX_LINES = 5000
 """ lines the panel keeps (older ones scroll away) """
@@ -35,10 +35,16 @@ FLUSH_MS = 100
 
 class PanelHandler(logging.Handler):
     """A logging handler that formats records (clamped) and queues them for the panel; safe
-    from any thread, and cheap: no Qt call per record."""
+    from any thread, and cheap: no Qt call per record.
 
-    def __init__(self) -> None:
+    The panel is for the trader: ibdesk's own records only, unless ``library`` (the debug
+    switch, ``[log] library``) lets the client library's records in too (see ibdesk.logs).
+    """
+
+    def __init__(self, library: bool = False) -> None:
         super().__init__(level=logging.INFO)
+        # Filtered before formatting: the library's dumps cost no formatting here either.
+        self.addFilter(LibraryFilter(ALL if library else NONE))
         self.setFormatter(
             BoundedFormatter(
                 FORMAT, "%H:%M:%S", max_chars=MAX_LINE_CHARS, max_lines=MAX_RECORD_LINES
