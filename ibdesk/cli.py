@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from ibdesk import config, files, logs
+from ibdesk import config, display, files, logs
 
 
 def parser() -> argparse.ArgumentParser:
@@ -147,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         except StrategyError as exc:
             print(f"ibdesk: {exc}", file=sys.stderr)
             return 2
+    cannot_show = display.problem(os.environ)  # before Qt, which would abort the process
+    if cannot_show is not None:
+        print(cannot_show, file=sys.stderr)
+        return 2
     logs.setup()
     sim = None
     connect_now = settings.connection.auto_connect or args.host is not None or args.port is not None
@@ -187,6 +192,8 @@ def report_config_error(exc: config.ConfigError) -> None:
     lines = [f"ibdesk: invalid configuration in {exc.source}:"]
     lines += [f"  - {problem}" for problem in exc.problems]
     print("\n".join(lines), file=sys.stderr)
+    if display.problem(os.environ) is not None:
+        return  # no screen for a dialog (and Qt would abort trying)
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
