@@ -36,6 +36,14 @@ def parser() -> argparse.ArgumentParser:
         help="with --demo: the simulator listens on 127.0.0.1:N so other clients "
         "can join (default: any free port)",
     )
+    p.add_argument(
+        "--sim-control-port",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --demo: the simulator's JSON-lines control port (faults, prices) on "
+        "127.0.0.1:N (default: any free port; the demo prints where)",
+    )
     p.add_argument("--host", default=None, help="TWS / IB Gateway host")
     p.add_argument(
         "--port",
@@ -121,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.screenshot is not None and args.exit_after is None:
         parser().error("--screenshot needs --exit-after SECONDS")
-    if args.sim_port is not None and not args.demo:
-        parser().error("--sim-port only makes sense with --demo")
+    for flag in ("sim_port", "sim_control_port"):
+        if getattr(args, flag) is not None and not args.demo:
+            parser().error(f"--{flag.replace('_', '-')} only makes sense with --demo")
     if (args.start or args.param) and not args.strategy:
         parser().error("--start and --param need --strategy FILE")
     try:
@@ -156,9 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     sim = None
     connect_now = settings.connection.auto_connect or args.host is not None or args.port is not None
     if args.demo:
-        from ibdesk.demo import start_demo
+        from ibdesk.demo import start_demo, where
 
-        sim, settings = start_demo(settings, args.sim_port)
+        try:
+            sim, settings = start_demo(settings, args.sim_port, args.sim_control_port)
+        except OSError as exc:
+            print(f"ibdesk: {exc}", file=sys.stderr)
+            return 2
+        print(f"ibdesk --demo: {where(sim)}", flush=True)
         connect_now = True
     from ibdesk.desktop import (  # Qt only for a window
         StrategyLaunch,
