@@ -285,7 +285,10 @@ class ChartPanel(QWidget):
         inst = self.instrument
         if series.timeframe.intraday:
             when = dt.datetime.fromtimestamp(bar.time, self.view.time_axis.tz)
-            stamp = f"{when:%a %d %b %H:%M:%S} {label(when)}"
+            # Seconds only where bars have them (5 s): a minute bar's are always :00, and the
+            # legend's width is the chart's minimum width.
+            clock = "%H:%M:%S" if series.timeframe.seconds < 60 else "%H:%M"
+            stamp = f"{when:%a %d %b {clock}} {label(when)}"
         else:  # a daily bar is a date, whatever the zone
             stamp = f"{dt.datetime.fromtimestamp(bar.time, dt.UTC):%a %d %b %Y}"
         d = self.view.decimals
