@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from ibdesk import config, files, logs
+from ibdesk import config, display, files, logs
 
 
 def parser() -> argparse.ArgumentParser:
@@ -34,6 +35,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --demo: the simulator listens on 127.0.0.1:N so other clients "
         "can join (default: any free port)",
+    )
+    p.add_argument(
+        "--sim-control-port",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --demo: the simulator's JSON-lines control port (faults, prices) on "
+        "127.0.0.1:N (default: any free port; the demo prints where)",
     )
     p.add_argument("--host", default=None, help="TWS / IB Gateway host")
     p.add_argument(
@@ -120,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.screenshot is not None and args.exit_after is None:
         parser().error("--screenshot needs --exit-after SECONDS")
-    if args.sim_port is not None and not args.demo:
-        parser().error("--sim-port only makes sense with --demo")
+    for flag in ("sim_port", "sim_control_port"):
+        if getattr(args, flag) is not None and not args.demo:
+            parser().error(f"--{flag.replace('_', '-')} only makes sense with --demo")
     if (args.start or args.param) and not args.strategy:
         parser().error("--start and --param need --strategy FILE")
     try:
@@ -147,13 +157,22 @@ def main(argv: list[str] | None = None) -> int:
         except StrategyError as exc:
             print(f"ibdesk: {exc}", file=sys.stderr)
             return 2
+    cannot_show = display.problem(os.environ)  # before Qt, which would abort the process
+    if cannot_show is not None:
+        print(cannot_show, file=sys.stderr)
+        return 2
     logs.setup(library=settings.log.library)
     sim = None
     connect_now = settings.connection.auto_connect or args.host is not None or args.port is not None
     if args.demo:
-        from ibdesk.demo import start_demo
+        from ibdesk.demo import start_demo, where
 
-        sim, settings = start_demo(settings, args.sim_port)
+        try:
+            sim, settings = start_demo(settings, args.sim_port, args.sim_control_port)
+        except OSError as exc:
+            print(f"ibdesk: {exc}", file=sys.stderr)
+            return 2
+        print(f"ibdesk --demo: {where(sim)}", flush=True)
         connect_now = True
     from ibdesk.desktop import (  # Qt only for a window
         StrategyLaunch,
@@ -187,6 +206,8 @@ def report_config_error(exc: config.ConfigError) -> None:
     lines = [f"ibdesk: invalid configuration in {exc.source}:"]
     lines += [f"  - {problem}" for problem in exc.problems]
     print("\n".join(lines), file=sys.stderr)
+    if display.problem(os.environ) is not None:
+        return  # no screen for a dialog (and Qt would abort trying)
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -19,6 +19,7 @@ from typing import Any
 
 import platformdirs
 
+from ibdesk.domain import times
 from ibdesk.domain.alerts import AlertKind, Channel
 
 APP_NAME = "ibdesk"
@@ -71,6 +72,8 @@ class UiSettings:
     """How the window looks and refreshes."""
 
     theme: str = field(default="dark", metadata=_rule(choices=("dark", "light")))
+    # Futures traders read the exchange's clock; times of no instrument are always local.
+    time_zone: str = field(default=times.EXCHANGE, metadata=_rule(choices=times.CHOICES))
     stale_after: float = field(default=10.0, metadata=_rule(lo=0.5, hi=3600))
     # 25 Hz keeps tick-to-screen under 50 ms; the models make a flush cheap enough for it.
     table_refresh_hz: float = field(default=25.0, metadata=_rule(lo=1, hi=60))
@@ -510,6 +513,24 @@ def save_templates(path: Path, templates: Mapping[str, BracketTemplate]) -> None
         del ticket["templates"]
     if table:
         ticket["templates"] = table
+    from_mapping(tomlkit.parse(tomlkit.dumps(doc)).unwrap(), str(path))  # never write a bad file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+
+
+def save_setting(path: Path, section: str, key: str, value: Any) -> None:
+    """Write one setting (``[ui] time_zone``) into a config file, keeping everything else in
+    it, comments included; the file is created if it does not exist.
+
+    Raises:
+        ConfigError: the file with the new value would not load (nothing is written).
+    """
+    import tomlkit
+
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    doc = tomlkit.parse(text)
+    table = doc.setdefault(section, tomlkit.table())
+    table[key] = value
     from_mapping(tomlkit.parse(tomlkit.dumps(doc)).unwrap(), str(path))  # never write a bad file
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(tomlkit.dumps(doc), encoding="utf-8")

@@ -17,15 +17,21 @@ DEMO_WATCHLIST = ("ES", "MES", "NQ", "CL", "GC", "AAPL", "NVDA", "SPY", "EUR.USD
 
 
 def start_demo(
-    settings: config.Settings, sim_port: int | None
+    settings: config.Settings, sim_port: int | None, control_port: int | None = None
 ) -> tuple[SimThread, config.Settings]:
-    """Start the simulated TWS (on ``sim_port``, or any free port) and return it with the
-    settings that connect to it (the demo watchlist unless the config names one)."""
+    """Start the simulated TWS (on ``sim_port``, or any free port) with its control port (on
+    ``control_port``, or any free port: the demo is where a trader tries faults) and return
+    it with the settings that connect to it (the demo watchlist unless the config names one).
+
+    Raises:
+        OSError: a port asked for is taken.
+    """
     from ibdesk.simtws import SimConfig, SimThread
 
     sim = SimThread(
         SimConfig(
             port=sim_port or 0,
+            control_port=control_port or 0,
             seed=1,
             positions=DEMO_POSITIONS,
             account_update_interval=3.0,
@@ -33,9 +39,13 @@ def start_demo(
             # orders typed into TWS (below) and those of other API clients.
             master_client_id=settings.connection.client_id,
         )
-    ).start()
+    )
+    try:
+        sim.start()
+    except RuntimeError as exc:  # the thread could not listen: say which port, not a traceback
+        raise OSError(str(exc)) from exc
     _demo_orders(sim)
-    logging.getLogger("ibdesk.demo").info("demo: simulated TWS on 127.0.0.1:%d", sim.port)
+    logging.getLogger("ibdesk.demo").info("demo: %s", where(sim))
     connection = dataclasses.replace(
         settings.connection, host="127.0.0.1", port=sim.port, profile=""
     )
@@ -43,6 +53,12 @@ def start_demo(
     if watchlist == config.WatchlistSettings():
         watchlist = config.WatchlistSettings(DEMO_WATCHLIST)
     return sim, dataclasses.replace(settings, connection=connection, watchlist=watchlist)
+
+
+def where(sim: SimThread) -> str:
+    """Where the demo's simulator listens, for the terminal: its API address, which any TWS
+    API client may join, and its JSON-lines control port (README: The control port)."""
+    return f"simulated TWS on 127.0.0.1:{sim.port}, control port 127.0.0.1:{sim.control_port}"
 
 
 def _demo_orders(sim: SimThread) -> None:

@@ -43,6 +43,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--demo", action="store_true", help="run against the embedded simulator")
     p.add_argument("--sim-port", type=int, default=None, metavar="N")
+    p.add_argument("--sim-control-port", type=int, default=None, metavar="N")
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--client-id", type=int, default=None)
@@ -84,7 +85,11 @@ def main(argv: Sequence[str]) -> int:
     if args.demo:
         from ibdesk.demo import start_demo
 
-        sim, settings = start_demo(settings, args.sim_port)
+        try:
+            sim, settings = start_demo(settings, args.sim_port, args.sim_control_port)
+        except OSError as exc:
+            print(f"ibdesk run: {exc}", file=sys.stderr)
+            return EXIT_CANNOT_START
     try:
         return asyncio.run(_run(args, settings))
     finally:

@@ -23,6 +23,7 @@ from ibdesk.domain.instruments import Instrument
 from ibdesk.strategies.loader import StrategyError
 from ibdesk.ui.main_window import MainWindow
 from ibdesk.ui.panels.log import PanelHandler
+from ibdesk.ui.time_zone import use_time_zone
 
 log = logging.getLogger("ibdesk.strategies")
 
@@ -59,6 +60,7 @@ class WindowedDesk(Desk):
         logging.getLogger().addHandler(self.log_handler)
         self.watchlist.added += self._save_watchlist
         self.watchlist.removed += self._save_watchlist
+        use_time_zone(window, settings.ui.time_zone)  # before the panels that show times
         window.attach(self, self.log_handler)
         self.strategy_files: list[str] = []
         """ the strategy files to load at the next start, in the order first loaded """

@@ -83,6 +83,9 @@ class Desk(DeskMarket, DeskOrders):
         self.history = HistoryService(self.session, self.resolver, self.bars, clock=clock)
         self.journal_path = journal_path or journal_module.default_path()
         self.journal = journal_module.Journal(self.journal_path, clock)
+        self._was_here = self.journal.ever_connected()
+        """ a session of ibdesk saw this account before: fills the broker reports that ibdesk
+        does not know happened while it was away (on a first start they are just today's) """
         self.router = OrderRouter(self.session, self.resolver, self.orders, self.journal, clock)
         self.ids = OrderIds(self.router, self.journal)
         self.gate = OrderGate(
@@ -242,6 +245,11 @@ class Desk(DeskMarket, DeskOrders):
         self.strategies.on_market_data(self.link.farms.get(Farm.MARKET_DATA) is not False)
 
     def _on_reconciled(self, counts: dict[str, int]) -> None:
+        if not self._was_here:
+            # A first start: today's fills at the broker (typed into TWS, another client's)
+            # are history that ibdesk now shows, not fills it lost and recovered.
+            counts = {**counts, "fills": 0}
+        self._was_here = True
         if any(counts.values()):
             text = f"While ibdesk was away: {summary(counts)}."
             self.link.post(Notice("reconcile", Severity.WARNING, text, 0, self.clock()))

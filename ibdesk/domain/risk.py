@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ibdesk.domain.times import time_of_day
+
 
 class TradingState(StrEnum):
     """What the desk may do.
@@ -79,10 +81,8 @@ class KillReport:
     """ what the trader should know besides (who kept placing orders after the cancel) """
 
     def summary(self) -> str:
-        """One line for the window and the command line."""
-        import datetime as dt
-
-        stamp = dt.datetime.fromtimestamp(self.finished).strftime("%H:%M:%S")
+        """One line for the window and the command line; its time is local, labelled."""
+        stamp = time_of_day(self.finished)
         where = self.account or "the account"
         noted = "".join(f" {note[0].upper()}{note[1:]}." for note in self.notes)
         if self.verified:

@@ -1,10 +1,64 @@
-"""Number formatting for tables and labels (Qt-free, so it is tested without a display)."""
+"""Number and time formatting for tables and labels (Qt-free, so it is tested without a
+display).
+
+Times: every time the window shows goes through :func:`clock`, in the zone the trader chose
+(``[ui] time_zone``, switched live in the View menu): each instrument's exchange time, or
+local time. The choice is kept here, like the theme in ``ui.theme``: one window, one choice.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
+from ibdesk.domain import times
+
 DASH = "\u2013"  # an en dash: a missing value, not a minus sign
+
+_in_use = {"time_zone": times.EXCHANGE}
+
+
+def set_time_zone(choice: str) -> None:
+    """Show times in each instrument's exchange zone (``exchange``) or locally (``local``).
+    The caller repaints what shows times (``ui.time_zone.switch_time_zone`` does)."""
+    if choice not in times.CHOICES:
+        raise ValueError(f"the time zone is 'exchange' or 'local', not {choice!r}")
+    _in_use["time_zone"] = choice
+
+
+def time_zone() -> str:
+    """The current choice: ``exchange`` or ``local``."""
+    return _in_use["time_zone"]
+
+
+def clock(epoch: float, exchange_zone: str = "", millis: bool = False) -> str:
+    """A time of day in the chosen zone, labelled (``09:31:07 CT``); a dash for no time.
+
+    Args:
+        epoch: seconds since the epoch (0: none yet).
+        exchange_zone: the instrument's exchange zone (``Instrument.time_zone``); empty for a
+            time that belongs to no instrument, which is local time whatever the choice.
+        millis: with milliseconds (the blotter).
+    """
+    if not epoch or math.isnan(epoch):
+        return DASH
+    zone = exchange_zone if _in_use["time_zone"] == times.EXCHANGE else ""
+    return times.time_of_day(epoch, zone, millis=millis)
+
+
+def time_heading(title: str = "Time") -> str:
+    """A column header that says which clock its times are on: ``Time (exchange)``."""
+    return f"{title} ({_in_use['time_zone']})"
+
+
+def zone_for(exchange_zone: str) -> dt.tzinfo:
+    """The zone an instrument's times are shown in (a chart's axis): its exchange's, or the
+    local one (also when its exchange zone is not known)."""
+    if _in_use["time_zone"] == times.EXCHANGE:
+        named = times.zone_info(exchange_zone)
+        if named is not None:
+            return named
+    return times.local_zone()
 
 
 def tick_decimals(min_tick: float) -> int:

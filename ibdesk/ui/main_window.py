@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ibdesk.domain.orders import Side
-from ibdesk.ui import theme
+from ibdesk.ui import theme, time_zone
 from ibdesk.ui.brand import brand, identify
 
 if TYPE_CHECKING:
@@ -281,6 +281,7 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, n=name: self.set_theme(n))
             themes.addAction(action)
             view.addAction(action)
+        time_zone.add_time_zone_menu(self, view)
         trading = bar.addMenu("&Trading")
         self.kill_action = QAction("&KILL: halt and cancel every order", self)
         self.kill_action.triggered.connect(lambda: self._desk_op("kill"))

@@ -137,6 +137,45 @@ async def test_fills_while_away_are_recovered_and_reported(
     assert {f.exec_id for f in fills} <= desk.journal.exec_ids_since(0)
 
 
+def reconciles(desk: Any) -> list[dict[str, int]]:
+    """The counts of every reconciliation the desk makes from now on."""
+    seen: list[dict[str, int]] = []
+    desk.router.on_reconciled.append(seen.append)
+    return seen
+
+
+async def test_a_first_start_does_not_call_todays_fills_recovered(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """A fill from before ibdesk ever ran (an order typed into TWS) is today's history, not a
+    recovery: a first start greets nobody with "While ibdesk was away"."""
+    sim.control.enter_manual_order("ES", "BUY", 1, "MKT")
+    desk = await make_desk(start=False)
+    seen = reconciles(desk)
+    desk.start()
+    await wait_until(lambda: seen, timeout=10, what="the first reconciliation")
+    assert seen[0]["fills"] == 1  # the fill was taken from the broker ...
+    assert len(desk.orders.fills) == 1
+    assert "reconcile" not in desk.link.notices  # ... and not reported as recovered
+
+
+async def test_fills_since_the_last_session_are_reported_at_the_next_start(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    first = await make_desk(start=False)
+    seen = reconciles(first)
+    first.start()
+    await wait_until(lambda: seen, timeout=10, what="the first session reconciled")
+    await first.close()
+    sim.control.enter_manual_order("ES", "BUY", 1, "MKT")  # while ibdesk is closed
+    again = await make_desk(start=False)
+    seen = reconciles(again)
+    again.start()
+    await wait_until(lambda: seen, timeout=10, what="the next start reconciled")
+    await wait_until(lambda: "reconcile" in again.link.notices, what="the report")
+    assert again.link.notices["reconcile"].text == "While ibdesk was away: 1 fill recovered."
+
+
 async def test_rejects_and_untrusted_local_cancels_end_honestly(
     make_desk: MakeDesk, sim: SimThread
 ) -> None:

@@ -501,7 +501,7 @@ async def test_the_crosshair_spells_out_the_bar_under_the_mouse(make_desk: MakeD
     await wait_until(hovering, what="the crosshair")
     legend = chart.legend.text()
     when = dt.datetime.fromtimestamp(bar.time, ZoneInfo("US/Central"))
-    assert f"{when:%H:%M:%S}" in legend and f"{bar.close:,.2f}" in legend
+    assert f"{when:%a %d %b %H:%M} CT" in legend and f"{bar.close:,.2f}" in legend
     tag = chart.view.price_axis.tags["cross"]
     assert abs(tag.price - price) <= chart.instrument.min_tick
     chart.frame()  # no network in between: the tag and the quote are the same moment's

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +35,8 @@ def test_demo_screenshot_writes_a_png(tmp_path: Path) -> None:
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20_000  # a real window, not an empty frame
     assert "Traceback" not in result.stderr
+    # Where the simulator listens, its control port too (a free one when not asked for).
+    assert re.search(r"127\.0\.0\.1:\d+\D.*control port 127\.0\.0\.1:\d+", result.stdout)
 
 
 def test_bad_config_is_reported_by_key_and_nothing_starts(tmp_path: Path) -> None:
@@ -81,3 +86,58 @@ def test_the_demos_files_are_private(tmp_path: Path) -> None:
     for path in written:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
         assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700, path.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_demo_says_where_its_simulator_listens_and_takes_a_control_port(
+    tmp_path: Path,
+) -> None:
+    """One line on stdout: the simulator's API address and its control port, which answers
+    (so a trader can try faults on the demo: drop the connection, a farm down, a price jump)."""
+    wanted = _free_port()
+    args = ["--demo", "--sim-control-port", str(wanted), "--exit-after", "6"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "ibdesk", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=private_env(tmp_path),
+    ) as proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # "" at once if the flag is refused
+        found = re.search(r"127\.0\.0\.1:(\d+)\D.*control.*127\.0\.0\.1:(\d+)", line)
+        if found is None:
+            proc.kill()
+            pytest.fail(f"no address line on stdout: {line!r} {proc.communicate()[1][-1500:]}")
+        api, control = int(found[1]), int(found[2])
+        assert control == wanted
+        with socket.create_connection(("127.0.0.1", control), timeout=5) as sock:
+            stream = sock.makefile("rwb")
+            stream.write(b'{"op": "status", "id": 1}\n')
+            stream.flush()
+            reply = json.loads(stream.readline())
+        assert reply["ok"] and reply["result"]["port"] == api
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err[-2000:]
+
+
+def test_the_sim_ports_need_the_demo(tmp_path: Path) -> None:
+    result = run(["--sim-control-port", "7498"], tmp_path)
+    assert result.returncode == 2
+    assert "--sim-control-port only makes sense with --demo" in result.stderr
+
+
+def test_a_taken_sim_port_is_said_in_a_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(["--demo", "--sim-port", str(port), "--exit-after", "1"], tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert str(port) in result.stderr and "address already in use" in result.stderr.lower()

@@ -63,10 +63,9 @@ TICKET = Source("ticket")
 PLACE_ORDER, GLOBAL_CANCEL, START_API = 3, 58, 71
 REQ_ALL_OPEN_ORDERS, REQ_POSITIONS = 16, 61
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
-VERIFIED = re.compile(rf"0 working orders in {ACCOUNT}, verified at \d\d:\d\d:\d\d\.")
-VERIFIED_FLAT = re.compile(
-    rf"0 working orders in {ACCOUNT}, 0 positions, verified at \d\d:\d\d:\d\d\."
-)
+STAMP = r"\d\d:\d\d:\d\d [A-Z][A-Za-z0-9+-]*"  # a time of day and its zone: 15:31:07 CEST
+VERIFIED = re.compile(rf"0 working orders in {ACCOUNT}, verified at {STAMP}\.")
+VERIFIED_FLAT = re.compile(rf"0 working orders in {ACCOUNT}, 0 positions, verified at {STAMP}\.")
 
 
 @pytest.fixture

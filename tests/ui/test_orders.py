@@ -171,7 +171,8 @@ async def test_the_blotter_filters_by_source_and_exports_csv(
         out = tmp_path / "working.csv"
         assert blotter.export(out) == 1
         rows = list(csv.reader(out.open()))
-        assert rows[0][0] == "Time" and rows[1][rows[0].index("Source")] == "strategy:trend"
+        assert rows[0][0] == "Time (exchange)"  # the export says whose clock its times are on
+        assert rows[1][rows[0].index("Source")] == "strategy:trend"
         blotter.source.setCurrentIndex(0)
         assert proxy.rowCount() == 2
     finally:

@@ -149,3 +149,33 @@ def test_saved_templates_keep_the_rest_of_the_file(tmp_path: Path) -> None:
     assert loaded.risk.collar_pct == 3.0 and loaded.path == path
     with pytest.raises(config.ConfigError, match="above 0"):
         config.from_mapping({"ticket": {"templates": {"ES": {"stop_loss": 0}}}})
+
+
+def test_the_time_zone_choice_is_exchange_or_local(tmp_path: Path) -> None:
+    assert config.Settings().ui.time_zone == "exchange"  # futures traders read exchange time
+    path = tmp_path / "c.toml"
+    path.write_text('[ui]\ntime_zone = "local"\n')
+    assert config.load(path).ui.time_zone == "local"
+    path.write_text('[ui]\ntime_zone = "UTC"\n')
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    assert err.value.problems == ["[ui] time_zone: must be one of 'exchange', 'local', got 'UTC'"]
+
+
+def test_a_saved_setting_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '# my desk\n[connection]\nport = 4002  # gateway paper\n\n[ui]\ntheme = "light"\n'
+    )
+    config.save_setting(path, "ui", "time_zone", "local")
+    text = path.read_text()
+    assert "# my desk" in text and "port = 4002  # gateway paper" in text
+    loaded = config.load(path)
+    assert loaded.ui.time_zone == "local" and loaded.ui.theme == "light"
+    assert loaded.connection.port == 4002
+    with pytest.raises(config.ConfigError):
+        config.save_setting(path, "ui", "time_zone", "mars")  # never writes a bad file
+    assert config.load(path).ui.time_zone == "local"
+    fresh = tmp_path / "new" / "c.toml"
+    config.save_setting(fresh, "ui", "time_zone", "local")
+    assert config.load(fresh).ui.time_zone == "local"

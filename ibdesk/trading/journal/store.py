@@ -254,6 +254,14 @@ class Journal:
 
     # ---- reads --------------------------------------------------------------------------
 
+    def ever_connected(self) -> bool:
+        """Whether a desk has connected with this journal before (a ``connected`` row):
+        asked before a session connects, whether there was an earlier session at all."""
+        row = self._db.execute(
+            "SELECT 1 FROM connections WHERE event = 'connected' LIMIT 1"
+        ).fetchone()
+        return row is not None
+
     def orders_since(self, since: float) -> list[OrderSnapshot]:
         """The latest snapshot of every order updated (or journaled) at or after ``since``,
         and of every order still live however old; oldest (by ``created``) first."""

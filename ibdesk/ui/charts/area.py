@@ -139,6 +139,11 @@ class ChartArea(QWidget):
         for panel in self.charts:
             panel.view.apply_theme()
 
+    def show_times(self) -> None:
+        """Every chart's times in the zone chosen in the View menu."""
+        for panel in self.charts:
+            panel.show_times()
+
     def close_all(self) -> None:
         """The window closes: stop the timer, give every series back."""
         self.timer.stop()

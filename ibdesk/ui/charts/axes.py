@@ -2,7 +2,8 @@
 
 The x coordinate of a chart is the bar's seq, not its time, so nights and weekends take no
 room. :class:`TimeAxisItem` turns seqs back into times and puts its ticks where the clock
-passes a round step (a quarter hour, a day …) in the exchange's time zone. It looks only at
+passes a round step (a quarter hour, a day …) in the zone chosen in the View menu (the
+exchange's, or local), and says which zone on its first clock label. It looks only at
 about one bar per pixel of the axis, so labelling a million bars costs what a thousand do.
 
 :class:`PriceAxisItem` draws tags on top of its ticks: the last price, and the crosshair's.
@@ -13,13 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter
 
+from ibdesk.domain.times import label
 from ibdesk.state.bars import BarSeries
 
 #: Clock steps a time axis may label, in seconds (months and years are calendar steps).
@@ -30,18 +31,6 @@ MONTH, YEAR = 31 * DAY, 366 * DAY
 LABEL_SPACING = 100.0
 #: What ``AxisItem.tickValues`` returns: (spacing, positions) per level of ticks.
 Ticks = list[tuple[float, list[float]]]
-
-
-def zone(name: str) -> dt.tzinfo:
-    """The exchange's time zone by IB's name (``US/Central``), else the local one."""
-    try:
-        return ZoneInfo(name) if name else _local()
-    except (ZoneInfoNotFoundError, ValueError):
-        return _local()
-
-
-def _local() -> dt.tzinfo:
-    return dt.datetime.now().astimezone().tzinfo or dt.UTC
 
 
 class TimeAxisItem(pg.AxisItem):  # type: ignore[misc]
@@ -110,16 +99,21 @@ class TimeAxisItem(pg.AxisItem):  # type: ignore[misc]
         return np.floor(local / step)
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        """Clock time for intraday steps, the date where a day turns, months and years."""
+        """Clock time for intraday steps, the date where a day turns, months and years. The
+        first clock time says its zone (``09:30 CT``): once is enough to read the rest."""
         series = self.series
         if series is None or not values:
             return []
         daily = not series.timeframe.intraday
         tz = dt.UTC if daily else self.tz
         out = []
+        labelled = daily  # a date needs no zone
         for t in series.times_at(values):
             when = dt.datetime.fromtimestamp(float(t), tz)
-            out.append(_stamp(when, spacing))
+            text = _stamp(when, spacing)
+            if not labelled and ":" in text:
+                text, labelled = f"{text} {label(when)}", True
+            out.append(text)
         return out
 
 

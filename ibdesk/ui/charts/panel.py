@@ -34,11 +34,12 @@ from ibdesk.domain.bars import HistoryError, Timeframe
 from ibdesk.domain.connection import LinkState
 from ibdesk.domain.instruments import Instrument, SymbolError
 from ibdesk.domain.ticket import TicketRequest
+from ibdesk.domain.times import label
 from ibdesk.state.bars import BarKey, BarSeries
 from ibdesk.trading.chart_orders import ticket_requests
 from ibdesk.ui import format as fmt
 from ibdesk.ui import theme
-from ibdesk.ui.charts.axes import PriceTag, zone
+from ibdesk.ui.charts.axes import PriceTag
 from ibdesk.ui.charts.overlays import OrderLineItem, TradingOverlay
 from ibdesk.ui.charts.trading import ChartTrader, template_qty
 from ibdesk.ui.charts.view import ChartView
@@ -163,12 +164,19 @@ class ChartPanel(QWidget):
         self.instrument, self.key = inst, key
         self.series = self.desk.bars.get(key)
         decimals = fmt.tick_decimals(inst.min_tick)
-        self.view.set_series(self.series, zone(inst.time_zone), decimals)
+        self.view.set_series(self.series, fmt.zone_for(inst.time_zone), decimals)
         self.overlay.set_instrument(inst, decimals)
         self.trader.qty = template_qty(self.desk, inst)
         self.qty_box.setValue(self.trader.qty)
         self.symbol_edit.setText(inst.display)
         self.show_message("", "")
+        self._legend_for = None
+
+    def show_times(self) -> None:
+        """Times in the zone chosen in the View menu (the exchange's, or local): the time
+        axis and the legend."""
+        inst = self.instrument
+        self.view.time_axis.set_series(self.series, fmt.zone_for(inst.time_zone if inst else ""))
         self._legend_for = None
 
     def _release(self) -> None:
@@ -275,9 +283,14 @@ class ChartPanel(QWidget):
     def _legend_text(self, series: BarSeries, index: int) -> str:
         bar = series.bar(index)
         inst = self.instrument
-        tz = zone(inst.time_zone) if inst is not None and series.timeframe.intraday else dt.UTC
-        when = dt.datetime.fromtimestamp(bar.time, tz)
-        stamp = f"{when:%a %d %b %H:%M:%S}" if series.timeframe.intraday else f"{when:%a %d %b %Y}"
+        if series.timeframe.intraday:
+            when = dt.datetime.fromtimestamp(bar.time, self.view.time_axis.tz)
+            # Seconds only where bars have them (5 s): a minute bar's are always :00, and the
+            # legend's width is the chart's minimum width.
+            clock = "%H:%M:%S" if series.timeframe.seconds < 60 else "%H:%M"
+            stamp = f"{when:%a %d %b {clock}} {label(when)}"
+        else:  # a daily bar is a date, whatever the zone
+            stamp = f"{dt.datetime.fromtimestamp(bar.time, dt.UTC):%a %d %b %Y}"
         d = self.view.decimals
         t = theme.current()
         color = t.gain if bar.up else t.loss

@@ -7,7 +7,6 @@ panel then holds no subscription to let go of.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pyqtgraph as pg
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import QWidget
 
 from ibdesk import clock as clocks
 from ibdesk.clock import Clock
+from ibdesk.domain import times
 from ibdesk.state.account import AccountStore
 from ibdesk.state.pnl import PnlTrail
 from ibdesk.ui import theme
@@ -26,15 +26,16 @@ HEIGHT = 72
 
 
 class ClockAxis(pg.DateAxisItem):  # type: ignore[misc]
-    """Wall-clock labels: ``10:27:04`` when ticks are seconds apart, ``10:27`` otherwise
-    (pyqtgraph's own labels at a short span read ``04.000``). Ticks closer than the label's
-    resolution (the first second after connecting) repeat no label."""
+    """Local wall-clock labels: ``10:27:04`` when ticks are seconds apart, ``10:27``
+    otherwise (pyqtgraph's own labels at a short span read ``04.000``). Ticks closer than the
+    label's resolution (the first second after connecting) repeat no label. The zone is in
+    the curve's caption: the account's P&L belongs to no exchange."""
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         shape = "%H:%M:%S" if spacing < 60 else "%H:%M"
         labels, previous = [], ""
         for v in values:
-            text = time.strftime(shape, time.localtime(v))
+            text = times.moment(v).strftime(shape)
             labels.append("" if text == previous else text)
             previous = text
         return labels
@@ -68,7 +69,8 @@ class PnlCurve(pg.PlotWidget):  # type: ignore[misc]
         self.hideAxis("left")
         self.showAxis("right")
         self.getAxis("right").setWidth(56)
-        self.caption = pg.TextItem("P&L today", anchor=(0, 0))
+        zone = times.label(times.moment(self.clock()))
+        self.caption = pg.TextItem(f"P&L today · local time ({zone})", anchor=(0, 0))
         self.caption.setParentItem(self.getViewBox())  # pinned to the corner, not the data
         self.zero = pg.InfiniteLine(angle=0, pos=0.0, movable=False)
         self.addItem(self.zero, ignoreBounds=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -25,11 +24,17 @@ STATE_TONES = {
 }
 
 
-def clock_text(epoch: float) -> str:
-    """Local time of day with milliseconds (the blotter is today's)."""
-    if not epoch:
-        return fmt.DASH
-    return dt.datetime.fromtimestamp(epoch).strftime("%H:%M:%S.%f")[:-3]
+def _time_column(when: Callable[[Any], float], static: bool = False) -> Column[Any]:
+    """The time of an order or fill with milliseconds (the blotter is today's), in the zone
+    chosen in the View menu: its instrument's exchange's, or local; labelled either way."""
+    return Column(
+        "Time",
+        when,
+        lambda r: fmt.clock(when(r), r.instrument.time_zone, millis=True),
+        numeric=False,
+        static=static,
+        heading=fmt.time_heading,
+    )
 
 
 def _side_tone(side: Side) -> str:
@@ -64,12 +69,7 @@ def _px(o: OrderSnapshot, value: float | None) -> str:
 def order_columns(completed: bool) -> list[Column[OrderSnapshot]]:
     """Columns of the Working or Completed tab."""
     cols: list[Column[OrderSnapshot]] = [
-        Column(
-            "Time",
-            lambda o: o.updated if completed else o.created,
-            lambda o: clock_text(o.updated if completed else o.created),
-            numeric=False,
-        ),
+        _time_column(lambda o: o.updated if completed else o.created),
         *_symbol_and_side(),
         Column("Qty", lambda o: o.qty, lambda o: fmt.quantity(o.qty), editable=not completed),
         Column("Filled", lambda o: o.filled, lambda o: fmt.quantity(o.filled)),
@@ -175,7 +175,7 @@ def fill_columns() -> list[Column[FillSnapshot]]:
         return fmt.price(f.price, fmt.tick_decimals(f.instrument.min_tick))
 
     return [
-        Column("Time", lambda f: f.time, lambda f: clock_text(f.time), numeric=False, static=True),
+        _time_column(lambda f: f.time, static=True),
         *_symbol_and_side(),
         Column("Qty", lambda f: f.qty, lambda f: fmt.quantity(f.qty), static=True),
         Column("Price", lambda f: f.price, px, static=True),

@@ -59,6 +59,9 @@ class Column(Generic[Row]):
     editable: bool = False  # the user may type into it (the panel handles the edit)
     hint: Callable[[Row], str] | None = None
     """ a cell's tooltip: what does not fit in it (a state's reason, a signal's whole text) """
+    heading: Callable[[], str] | None = None
+    """ the header's text when a setting shapes it (``Time (exchange)``); ``title`` stays the
+    column's name for code """
 
 
 class CoalescingTableModel(QStandardItemModel, Generic[Row]):
@@ -71,7 +74,7 @@ class CoalescingTableModel(QStandardItemModel, Generic[Row]):
         self.columns = columns
         self.setHorizontalHeaderLabels([c.title for c in columns])
         for i, col in enumerate(columns):
-            header = QStandardItem(col.title)
+            header = QStandardItem(col.heading() if col.heading is not None else col.title)
             header.setTextAlignment(RIGHT if col.numeric else LEFT)
             if col.tip:
                 header.setToolTip(col.tip)
@@ -266,7 +269,12 @@ class CoalescingTableModel(QStandardItemModel, Generic[Row]):
         return None if isinstance(value, float) and math.isnan(value) else value
 
     def repaint_all(self) -> None:
-        """Forget what was written (after a theme change) and rewrite every cell."""
+        """Forget what was written (after a theme or time zone change) and rewrite every cell
+        and every header a setting shapes."""
+        for i, col in enumerate(self.columns):
+            header = self.horizontalHeaderItem(i)
+            if col.heading is not None and header is not None:
+                header.setText(col.heading())
         self._shown = [[None] * len(self.columns) for _ in self._keys]
         self._shades = ["?"] * len(self._keys)
         self.mark_all_dirty()
