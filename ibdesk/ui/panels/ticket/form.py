@@ -522,7 +522,7 @@ class TicketPanel(QWidget):
         self.symbol.setText(inst.display)
         for edit in (self.entry, self.limit, self.take_profit, self.stop_loss):
             edit.tick = inst.min_tick
-        self.contract_info.setText(self._contract_text(inst))
+        self._show_contract(inst)
         self._fill_templates(inst)
         if changed:
             self.entry.clear()
@@ -531,11 +531,15 @@ class TicketPanel(QWidget):
         self._follow_market(force=True)
         self.refresh()
 
-    def _contract_text(self, inst: Instrument) -> str:
-        text, days = contract_line(inst, clocks.today(self.desk.clock))
-        if days is not None and days <= self.desk.settings.ticket.roll_warning_days:
+    def _show_contract(self, inst: Instrument) -> None:
+        """The contract line, and a future's roll warning: the desk's, the one the watchlist
+        and the chart header show (the whole of it as the tooltip)."""
+        text, _days = contract_line(inst, clocks.today(self.desk.clock))
+        warning = self.desk.roll_warning(inst)
+        if warning is not None:
             text += f" <b style='color:{theme.current().warn}'>· roll soon: next contract?</b>"
-        return text
+        self.contract_info.setText(text)
+        self.contract_info.setToolTip(warning.text if warning is not None else "")
 
     def _fill_templates(self, inst: Instrument) -> None:
         self.template.blockSignals(True)
