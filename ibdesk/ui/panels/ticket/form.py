@@ -398,13 +398,15 @@ class TicketPanel(QWidget):
             return None
         entry = intent.entry if isinstance(intent, BracketIntent) else intent
         # Not the price: an entry following the touch moves every tick, and margin and
-        # commission do not depend on it enough to ask again each time.
+        # commission do not depend on it enough to ask again each time. Whether there is a
+        # bracket does: it adds the exit's side.
         return (
             entry.instrument.con_id,
             entry.side,
             entry.qty,
             entry.order_type,
             entry.account,
+            isinstance(intent, BracketIntent),
         )
 
     # ---- reacting -------------------------------------------------------------------------

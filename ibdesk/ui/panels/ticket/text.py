@@ -38,11 +38,18 @@ def order_summary(intent: OrderIntent | BracketIntent, figures: TicketFigures | 
 
 
 def what_if_text(w: WhatIf) -> str:
-    """IB's what-if answer in a line."""
+    """IB's what-if answer in a line: the margin, and the commission of each side it asked
+    (``$0.85 entry + $0.85 exit at the stop = $1.70`` for a bracket; one figure for an
+    order, which is one side)."""
+    commission = money(w.commission, 2, False)
+    if w.exit_commission is not None:
+        commission += (
+            f" entry + {money(w.exit_commission, 2, False)} exit at the stop"
+            f" = {money(w.total_commission, 2, False)}"
+        )
     text = (
         f"What-if: initial margin {money(w.init_margin_change)}, maintenance "
-        f"{money(w.maint_margin_change)}; commission {money(w.commission, 2, False)} "
-        f"(about {money(w.round_trip, 2, False)} round trip)"
+        f"{money(w.maint_margin_change)}; commission {commission}"
     )
     return text + (f"; IB warns: {w.warning}" if w.warning else "")
 
