@@ -40,6 +40,12 @@ async def test_a_trailing_stop_bracket_trails_the_rise_and_fills_on_the_reversal
     typed(panel.trail.amount, "4")  # trail 4 ticks: 1.00 point
     typed(panel.take_profit, "40")  # room to run: the take-profit 10 points up
     assert panel.submit_button.isEnabled(), panel.result.errors
+    # The what-if asks the TRAIL exit too (the simulator: $0.85 a side).
+    await wait_until(
+        lambda: "$0.85 exit at the stop = $1.70" in panel.preview.text(),
+        timeout=10,
+        what=f"the what-if of the trailing bracket ({panel.preview.text()!r})",
+    )
     QTest.mouseClick(panel.submit_button, Qt.MouseButton.LeftButton)
     assert "SL 6798.50 trailing 1.00" in panel.outcome.text(), panel.outcome.text()
     parent_ref, take_ref, stop_ref = panel.sent_refs

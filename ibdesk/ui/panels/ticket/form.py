@@ -408,7 +408,7 @@ class TicketPanel(QWidget):
         entry = intent.entry if isinstance(intent, BracketIntent) else intent
         # Not the price: an entry following the touch moves every tick, and margin and
         # commission do not depend on it enough to ask again each time. Whether there is a
-        # bracket does: it adds the exit's side.
+        # bracket, and whether its stop trails, do: they decide the exit that is asked too.
         return (
             entry.instrument.con_id,
             entry.side,
