@@ -344,7 +344,11 @@ def order_of(
     if intent.limit_price is not None:
         order.lmtPrice = intent.limit_price
     if intent.stop_price is not None:
-        order.auxPrice = intent.stop_price
+        order.auxPrice = intent.stop_price  # a TRAIL's trailing amount
+    if intent.trailing_percent is not None:
+        order.trailingPercent = intent.trailing_percent
+    if intent.trail_stop_price is not None:
+        order.trailStopPrice = intent.trail_stop_price
     return order
 
 

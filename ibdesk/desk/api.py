@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ibdesk.domain.instruments import Instrument
     from ibdesk.domain.orders import BracketIntent, GateDecision, OrderIntent, Side
     from ibdesk.domain.risk import KillReport, StateChange, TradingState
+    from ibdesk.domain.roll import RollWarning
     from ibdesk.domain.strategy import StrategyState, StrategyStatus
     from ibdesk.domain.ticket import WhatIf
     from ibdesk.state.account import AccountStore, PositionStore
@@ -127,6 +128,9 @@ class MarketOps(Protocol):
 
     def close_chart(self, key: BarKey) -> None:
         """A chart stopped showing a series."""
+
+    def roll_warning(self, instrument: Instrument) -> RollWarning | None:
+        """A future's roll warning today (None: not within the warning days)."""
 
 
 class OrderOps(OrderDoor, Protocol):

@@ -1,16 +1,20 @@
 """The desk's market operations (``api.MarketOps``): instruments looked up at the broker,
-watched, charted; and the watchlist the desk starts with, added once connected."""
+watched, charted, warned of their expiry; and the watchlist the desk starts with, added once
+connected."""
 
 from __future__ import annotations
 
 import logging
 
+from ibdesk import clock as clocks
 from ibdesk.broker.history import HistoryService
 from ibdesk.broker.instruments import InstrumentResolver
 from ibdesk.broker.marketdata import MarketData
 from ibdesk.broker.session import BrokerSession
+from ibdesk.config import Settings
 from ibdesk.domain.bars import Timeframe
 from ibdesk.domain.instruments import Instrument, SymbolError
+from ibdesk.domain.roll import RollWarning, roll_warning
 from ibdesk.state.bars import BarKey
 from ibdesk.state.quotes import WatchlistStore
 from ibdesk.tasks import TaskGroup
@@ -21,6 +25,8 @@ log = logging.getLogger("ibdesk.desk")
 class DeskMarket:
     """Instruments and their data over the desk's broker services (a part of ``core.Desk``)."""
 
+    settings: Settings
+    clock: clocks.Clock
     session: BrokerSession
     resolver: InstrumentResolver
     market_data: MarketData
@@ -91,6 +97,13 @@ class DeskMarket:
     def close_chart(self, key: BarKey) -> None:
         """A chart stopped showing a series."""
         self.history.close(key)
+
+    def roll_warning(self, instrument: Instrument) -> RollWarning | None:
+        """The instrument's roll warning today (on the desk's clock), within ``[ticket]
+        roll_warning_days`` of its last trading day; None when it is not that close. The
+        ticket, the watchlist and the chart header all ask here, so they never disagree."""
+        today = clocks.today(self.clock)
+        return roll_warning(instrument, today, self.settings.ticket.roll_warning_days)
 
     # ---- the watchlist the desk starts with -------------------------------------------------
 

@@ -6,6 +6,8 @@ bracket is, what the limits' use is); here they are applied to the desk's stores
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import math
 from collections.abc import Mapping
 
@@ -37,6 +39,7 @@ from ibdesk.trading.ids import OrderIdError, OrderIds
 from ibdesk.trading.templates import template_bracket
 from ibdesk.trading.ticket import TicketMarket
 from ibdesk.trading.usage import Usage, positions_by_root, usage
+from ibdesk.trading.validate import stop_leg
 
 
 class DeskOrders:
@@ -117,21 +120,40 @@ class DeskOrders:
         return reasons
 
     async def what_if(self, intent: OrderIntent | BracketIntent) -> WhatIf:
-        """IB's margin and commission for an order (a bracket's entry), placing nothing.
+        """IB's margin and commission for an order, or a whole bracket, placing nothing.
+
+        A bracket is asked as its entry and its exit at the stop (the worst case), each on
+        its own and at once: IB answers a what-if order by order, and the children of a
+        what-if parent have no parent at the broker to hang on. The entry gives the margin
+        (the exits only reduce the position) and its commission, the exit its own.
 
         Raises:
-            ConnectionError: not connected. TimeoutError / LookupError: no answer.
+            ConnectionError: not connected. TimeoutError / LookupError: no answer for the
+                order (for a bracket's entry; an exit without an answer is NaN).
         """
         if not self.router.connected:
             raise ConnectionError("Not connected to TWS: no what-if preview.")
         entry = intent.entry if isinstance(intent, BracketIntent) else intent
-        # The library numbers the what-if with its next request id: taking one of ours first
-        # puts that id above every order id this client ever used.
+        # The library numbers each what-if with its next request id: taking one of ours
+        # first puts those ids above every order id this client ever used.
         try:
             self.ids.take(1)
         except OrderIdError as exc:
             raise LookupError(str(exc)) from exc
-        return await self.router.what_if(entry)
+        if not isinstance(intent, BracketIntent):
+            return await self.router.what_if(entry)
+        entry_answer, exit_answer = await asyncio.gather(
+            self.router.what_if(entry),
+            self.router.what_if(stop_leg(intent)),
+            return_exceptions=True,
+        )
+        if isinstance(entry_answer, BaseException):
+            raise entry_answer
+        if isinstance(exit_answer, (ConnectionError, TimeoutError, LookupError)):
+            return dataclasses.replace(entry_answer, exit_commission=math.nan)
+        if isinstance(exit_answer, BaseException):
+            raise exit_answer
+        return dataclasses.replace(entry_answer, exit_commission=exit_answer.commission)
 
     def template_bracket(
         self,

@@ -123,9 +123,11 @@ def source_of(ref: str) -> Source:
 class OrderIntent:
     """One order someone wants placed.
 
-    ``stop_price`` is the trigger of STP and STP LMT orders and the trailing amount of TRAIL.
-    ``why`` is what the asker says of it (a strategy's signal and its values): kept with the
-    order in the journal, the blotter and the chart.
+    ``stop_price`` is the trigger of STP and STP LMT orders and the trailing amount of TRAIL
+    (IB's auxPrice, in price points); a TRAIL may trail by ``trailing_percent`` instead, and
+    ``trail_stop_price`` is where its stop starts (IB's trailStopPrice; None: IB starts it the
+    trailing amount from the market). ``why`` is what the asker says of it (a strategy's
+    signal and its values): kept with the order in the journal, the blotter and the chart.
     """
 
     instrument: Instrument
@@ -139,6 +141,8 @@ class OrderIntent:
     outside_rth: bool = False
     account: str = ""
     why: str = ""
+    trailing_percent: float | None = None
+    trail_stop_price: float | None = None
 
     @property
     def signed_qty(self) -> float:
@@ -147,13 +151,27 @@ class OrderIntent:
 
 
 @dataclass(frozen=True, slots=True)
+class Trail:
+    """How a trailing stop follows the market: by ``amount`` (price points) or by ``percent``
+    of the price, one of the two (IB's TRAIL: auxPrice or trailingPercent)."""
+
+    amount: float | None = None
+    percent: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BracketIntent:
     """An entry with an attached take-profit (limit) and stop-loss (stop), one-cancels-other,
-    sent as a native IB bracket so it survives an app crash."""
+    sent as a native IB bracket so it survives an app crash.
+
+    With ``trail`` the stop-loss is a trailing stop (TRAIL) that starts at ``stop_loss`` and
+    follows the market in the position's favour by the trail's amount or percent.
+    """
 
     entry: OrderIntent
     take_profit: float
     stop_loss: float
+    trail: Trail | None = None
 
     @property
     def source(self) -> Source:

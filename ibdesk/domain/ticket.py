@@ -38,10 +38,13 @@ class TicketRequest:
 
 @dataclass(frozen=True, slots=True)
 class WhatIf:
-    """IB's what-if answer for an order: the margin it would use and its commission.
+    """IB's what-if answer for an order or a bracket: the margin it would use and its
+    commission, each side as IB answered it.
 
-    For a bracket it is asked for the entry (the exits only ever reduce the position);
-    ``round_trip`` doubles the commission for the exit that will follow.
+    A bracket is asked twice: its entry (the margin: the exits only ever reduce the position;
+    and the entry's ``commission``) and its exit at the stop, the worst case, asked on its own
+    (``exit_commission``; NaN when the broker gave no answer for it). A single order is one
+    side: ``exit_commission`` is None, and nothing is doubled into a "round trip".
     """
 
     init_margin_change: float
@@ -49,8 +52,12 @@ class WhatIf:
     commission: float
     currency: str = ""
     warning: str = ""
+    exit_commission: float | None = None
 
     @property
-    def round_trip(self) -> float:
-        """Entry and one exit."""
-        return 2 * self.commission
+    def total_commission(self) -> float:
+        """Entry plus exit for a bracket (NaN when either is unknown); the order's own
+        commission otherwise."""
+        if self.exit_commission is None:
+            return self.commission
+        return self.commission + self.exit_commission

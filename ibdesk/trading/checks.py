@@ -102,12 +102,21 @@ def reduces_position(intent: OrderIntent, ctx: CheckContext) -> bool:
     return intent.qty <= abs(position) - _working_same_side(intent, ctx) + _QTY_EPS
 
 
+def _stop_price(intent: OrderIntent) -> float | None:
+    """Where an order's stop is: the trigger of a STP or STP LMT, a TRAIL's first stop (its
+    ``stop_price`` is the trailing amount, not a price); None without one."""
+    if intent.order_type is OrderType.TRAIL:
+        return intent.trail_stop_price
+    return intent.stop_price
+
+
 def _order_price(intent: OrderIntent, ctx: CheckContext) -> float:
     """The price an order is valued at: its limit, else its stop, else the market (NaN)."""
     if intent.limit_price is not None:
         return intent.limit_price
-    if intent.stop_price is not None and intent.order_type is not OrderType.TRAIL:
-        return intent.stop_price  # a TRAIL's stop_price is the trailing amount, not a price
+    stop = _stop_price(intent)
+    if stop is not None:
+        return stop
     return ctx.last_price(intent.instrument.con_id)
 
 
@@ -170,14 +179,15 @@ def price_collar(
     """Deny a limit or stop price farther from the market than ``ticks`` ticks (if > 0),
     else ``pct`` percent (if > 0). A priced order with no market price known is denied.
 
-    Market orders and TRAIL orders (whose stop is an amount, not a price) pass.
+    Market orders pass, and so does a TRAIL left to start where IB puts it; a TRAIL's first
+    stop (``trail_stop_price``) is a price like any stop's (its trailing amount is not).
     """
     prices = [
         (label, p)
-        for label, p in (("Limit", intent.limit_price), ("Stop", intent.stop_price))
+        for label, p in (("Limit", intent.limit_price), ("Stop", _stop_price(intent)))
         if p is not None
     ]
-    if intent.order_type is OrderType.TRAIL or not prices or (ticks <= 0 and pct <= 0):
+    if not prices or (ticks <= 0 and pct <= 0):
         return None
     inst = intent.instrument
     market = ctx.last_price(inst.con_id)

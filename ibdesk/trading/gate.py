@@ -274,7 +274,11 @@ class OrderGate:
                 refs[0],
                 parent_id,
                 "bracket",
-                {"take_profit": b.take_profit, "stop_loss": b.stop_loss},
+                {
+                    "take_profit": b.take_profit,
+                    "stop_loss": b.stop_loss,
+                    **({"trail": dataclasses.asdict(b.trail)} if b.trail else {}),
+                },
             )
             self._record(take, refs[1], take_id, "order", parent_ref=refs[0])
             self._record(stop, refs[2], stop_id, "order", parent_ref=refs[0])
@@ -338,6 +342,16 @@ class OrderGate:
             "type": intent.order_type.value,
             "limit": intent.limit_price,
             "stop": intent.stop_price,
+            **(
+                {"trailing_percent": intent.trailing_percent}
+                if intent.trailing_percent is not None
+                else {}
+            ),
+            **(
+                {"trail_stop": intent.trail_stop_price}
+                if intent.trail_stop_price is not None
+                else {}
+            ),
             "tif": intent.tif.value,
             "outside_rth": intent.outside_rth,
             "order_id": order_id,

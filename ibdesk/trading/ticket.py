@@ -23,6 +23,9 @@ from ibdesk.domain.orders import (
 )
 from ibdesk.domain.ticket import OffsetUnit
 from ibdesk.trading.checks import num_text, price_text
+from ibdesk.trading.ticket_fields import FieldError as _FieldError
+from ibdesk.trading.ticket_fields import parse_number
+from ibdesk.trading.trail import trail_of
 
 TICKET = Source("ticket")
 #: Entry types the ticket offers (TRAIL is not a bracket entry).
@@ -30,7 +33,7 @@ ENTRY_TYPES = (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP
 #: Without a configured limit, a quantity above this is a typo, not an order.
 ABSURD_QTY = 1_000_000.0
 #: The field names ``TicketResult.errors`` uses.
-FIELDS = ("instrument", "qty", "risk", "entry", "limit", "take_profit", "stop_loss")
+FIELDS = ("instrument", "qty", "risk", "entry", "limit", "take_profit", "stop_loss", "trail")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,9 @@ class TicketForm:
     ``entry`` is the limit price of LMT, the trigger of STP and STP LMT; ``limit`` the limit of
     STP LMT. ``exits`` says how take-profit and stop-loss are given: ``price``, or an offset
     from the entry in ``ticks``, ``points`` or ``dollars`` (per contract). A non-empty
-    ``risk`` (dollars) sets the quantity.
+    ``risk`` (dollars) sets the quantity. ``stop_type`` TRAIL makes the stop-loss a trailing
+    stop that starts there and trails by ``trail`` in ``trail_unit`` (``ticks``, ``points``,
+    ``dollars`` a contract, or ``percent``).
     """
 
     instrument: Instrument | None
@@ -59,6 +64,9 @@ class TicketForm:
     account: str = ""
     source: Source = TICKET
     """ who the order is from: the ticket, or whoever builds a form (a hotkey, a strategy) """
+    stop_type: OrderType = OrderType.STOP
+    trail: str = ""
+    trail_unit: str = OffsetUnit.TICKS.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,30 +148,6 @@ class TicketResult:
     def ok(self) -> bool:
         """Whether Submit may send it."""
         return self.intent is not None and not self.errors
-
-
-class _FieldError(ValueError):
-    """A field's value is wrong; the message is for the trader."""
-
-
-def parse_number(text: str, what: str) -> float:
-    """A number as typed: ``6800.25``, ``1e2``; a decimal comma, ``nan``, ``inf`` or nothing
-    raise _FieldError with a message that says which."""
-    cleaned = text.strip().replace("_", "")
-    if not cleaned:
-        raise _FieldError(f"Enter the {what}.")
-    if "," in cleaned:
-        raise _FieldError(
-            f"Use a point for decimals: {cleaned.replace(',', '.')}, not {cleaned} "
-            "(and no thousands separators)."
-        )
-    try:
-        value = float(cleaned)
-    except ValueError:
-        raise _FieldError(f"The {what} must be a number, not {text.strip()!r}.") from None
-    if not math.isfinite(value):
-        raise _FieldError(f"The {what} must be a finite number, not {text.strip()!r}.")
-    return value
 
 
 def tick_value(inst: Instrument) -> float:
@@ -249,6 +233,14 @@ def evaluate(form: TicketForm, market: TicketMarket, rules: TicketRules) -> Tick
             # exits against the last price too: they must sit beyond both.
             _beyond_market(form, inst, market.reference, take, stop, errors)
 
+    # A trailing stop-loss: how far it trails.
+    trail = None
+    if form.bracket and form.stop_type is OrderType.TRAIL:
+        try:
+            trail = trail_of(inst, form.trail, form.trail_unit, rules.round_off_tick)
+        except _FieldError as exc:
+            errors["trail"] = str(exc)
+
     # The quantity: typed, or from the dollar risk.
     qty: float | None = None
     qty_from_risk: float | None = None
@@ -300,7 +292,7 @@ def evaluate(form: TicketForm, market: TicketMarket, rules: TicketRules) -> Tick
         account=form.account,
     )
     intent: OrderIntent | BracketIntent = (
-        BracketIntent(order, take, stop) if form.bracket else order
+        BracketIntent(order, take, stop, trail) if form.bracket else order
     )
     return TicketResult(intent, {}, figures, notes)
 

@@ -32,22 +32,31 @@ class Usage:
 _KIND_NAMES = {"*FUT": "futures", "*STK": "stocks", "*CASH": "FX", "*CONTFUT": "futures"}
 
 
-def _table(limits: Mapping[str, float]) -> str:
-    """A per-root table in words: ``ES 5, futures 10, stocks 1,000, others 10``."""
-    if not any(v > 0 for v in limits.values()):
-        return "off"
+def _table_lines(key: str, name: str, limits: Mapping[str, float]) -> list[Usage]:
+    """A per-root table as one line per entry (``Max position, ES``: ``5``), roots first,
+    then the security-type defaults, ``*`` last; one ``off`` line when no entry is on.
 
+    One line each, not one ``ES 5, futures 10, stocks 1,000, …`` cell: that cell was cut
+    short ("oth…") in any panel narrower than the whole table.
+    """
+    if not any(v > 0 for v in limits.values()):
+        return [Usage(key, name, "off")]
     kinds = list(_KIND_NAMES)
 
-    def order(key: str) -> tuple[int, int, str]:
-        if key == "*":
-            return (2, 0, key)
-        return (1, kinds.index(key), key) if key in kinds else (0, 0, key)
+    def order(item: tuple[str, float]) -> tuple[int, int, str]:
+        k = item[0]
+        if k == "*":
+            return (2, 0, k)
+        return (1, kinds.index(k), k) if k in kinds else (0, 0, k)
 
-    return ", ".join(
-        f"{_KIND_NAMES.get(k, 'others' if k == '*' else k)} {_amount(v)}"
-        for k, v in sorted(limits.items(), key=lambda kv: order(kv[0]))
-    )
+    return [
+        Usage(
+            f"{key}:{k}",
+            f"{name}, {_KIND_NAMES.get(k, 'others' if k == '*' else k)}",
+            _amount(v) if v > 0 else "off",
+        )
+        for k, v in sorted(limits.items(), key=order)
+    ]
 
 
 def _amount(x: float) -> str:
@@ -78,7 +87,9 @@ def usage(
     account: str,
     positions: Mapping[str, tuple[Instrument, float]],
 ) -> list[Usage]:
-    """Every limit and its current use.
+    """Every limit the gate enforces and its current use: the running ones (daily loss, open
+    orders, orders per minute, positions) as "used / limit", the per-order ones (quantity,
+    notional, collar, duplicates, hours) as their setting, one short line each.
 
     Args:
         risk: the configured limits.
@@ -92,25 +103,9 @@ def usage(
             "Trading state",
             ctx.state.value,
             1.0 if ctx.state is TradingState.HALTED else math.nan,
-        )
+        ),
+        _daily_loss(risk, ctx),
     ]
-    if risk.daily_loss_limit:
-        pnl = ctx.daily_pnl
-        text = (
-            f"{pnl:,.2f} / -{risk.daily_loss_limit:,.2f}"
-            if not math.isnan(pnl)
-            else f"unknown / -{risk.daily_loss_limit:,.2f}"
-        )
-        if ctx.loss_limit_waived:
-            text += " (waived by re-arm until the next session)"
-        rows.append(
-            Usage(
-                "daily_loss",
-                "Daily P&L",
-                text,
-                _ratio(max(0.0, -pnl), risk.daily_loss_limit) if not math.isnan(pnl) else math.nan,
-            )
-        )
     working = len(ctx.working)
     rows.append(
         Usage(
@@ -122,16 +117,7 @@ def usage(
             _ratio(working, risk.max_open_orders),
         )
     )
-    per_source = Counter(source for t, source, _ in ctx.recent if ctx.now - t < MINUTE)
-    for source, count in sorted(per_source.items()):
-        rows.append(
-            Usage(
-                f"rate:{source}",
-                f"Orders per minute ({source})",
-                f"{count} / {risk.max_orders_per_minute}",
-                _ratio(count, risk.max_orders_per_minute),
-            )
-        )
+    rows += _per_minute(risk, ctx)
     for root, (inst, qty) in sorted(positions.items()):
         limit = limit_for(risk.max_position, inst)
         rows.append(
@@ -142,6 +128,46 @@ def usage(
                 _ratio(abs(qty), limit),
             )
         )
+    return rows + _per_order(risk)
+
+
+def _daily_loss(risk: RiskSettings, ctx: CheckContext) -> Usage:
+    if not risk.daily_loss_limit:
+        return Usage("daily_loss", "Daily loss limit", "off")
+    pnl = ctx.daily_pnl
+    known = not math.isnan(pnl)
+    text = f"{pnl:,.2f}" if known else "unknown"
+    text += f" / -{risk.daily_loss_limit:,.2f}"
+    if ctx.loss_limit_waived:
+        text += " (waived by re-arm until the next session)"
+    fraction = _ratio(max(0.0, -pnl), risk.daily_loss_limit) if known else math.nan
+    return Usage("daily_loss", "Daily P&L", text, fraction)
+
+
+def _per_minute(risk: RiskSettings, ctx: CheckContext) -> list[Usage]:
+    """Orders in the last minute, per source (the limit is per source), as the check counts
+    them; one line at 0 before any source has sent, so the limit's use always shows."""
+    limit = risk.max_orders_per_minute
+    per_source = Counter(source for t, source, _ in ctx.recent if ctx.now - t < MINUTE)
+    counts = sorted(per_source.items()) or [("", 0)]
+
+    def text(count: int) -> str:
+        return f"{count} / {limit} per minute" if limit else f"{count} per minute (no limit)"
+
+    return [
+        Usage(
+            f"rate:{source}" if source else "rate",
+            # A space after the colon lets a long strategy name wrap in a narrow panel.
+            f"Orders per minute, {source.replace(':', ': ')}" if source else "Orders per minute",
+            text(count),
+            _ratio(count, limit),
+        )
+        for source, count in counts
+    ]
+
+
+def _per_order(risk: RiskSettings) -> list[Usage]:
+    """The limits each order meets on its own: no running use, so their settings."""
     collar = (
         f"{risk.collar_ticks:g} ticks"
         if risk.collar_ticks
@@ -149,14 +175,9 @@ def usage(
         if risk.collar_pct
         else "off"
     )
-    rows += [
-        Usage("order_qty", "Max order quantity", _table(risk.max_order_qty)),
-        Usage("max_position", "Max position", _table(risk.max_position)),
-        Usage(
-            "rate",
-            "Max orders per minute",
-            f"{risk.max_orders_per_minute} per source" if risk.max_orders_per_minute else "off",
-        ),
+    return [
+        *_table_lines("order_qty", "Max order quantity", risk.max_order_qty),
+        *_table_lines("max_position", "Max position", risk.max_position),
         Usage(
             "notional",
             "Max order notional",
@@ -175,6 +196,3 @@ def usage(
             f"{risk.watchdog_halt_after:g} s" if risk.watchdog_halt_after else "off",
         ),
     ]
-    if not risk.daily_loss_limit:
-        rows.append(Usage("daily_loss", "Daily loss limit", "off"))
-    return rows

@@ -1,5 +1,6 @@
 """Is an intent well-formed? Quantities, prices on the tick grid, the prices each order type
-uses, a bracket's exits on the right sides of its entry, and a modify's new terms.
+uses, a bracket's exits on the right sides of its entry (and its trailing stop's amount or
+percent), and a modify's new terms.
 
 Pure functions that return the intent as it will be sent or raise ValueError saying what is
 wrong in plain words; the gate calls them before any check runs, the ticket's rules mirror them.
@@ -7,6 +8,7 @@ wrong in plain words; the gate calls them before any check runs, the ticket's ru
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -17,6 +19,7 @@ from ibdesk.domain.orders import (
     OrderIntent,
     OrderSnapshot,
     OrderType,
+    Trail,
 )
 
 Intent = OrderIntent | BracketIntent
@@ -45,8 +48,27 @@ def validated(
                 f"The take-profit ({take:g}) and stop-loss ({stop:g}) must be "
                 f"on either side of the entry ({reference:g})."
             )
-        return BracketIntent(entry, take, stop)
+        trail = intent.trail and validated_trail(inst, intent.trail, round_off_tick)
+        return BracketIntent(entry, take, stop, trail)
     return validated_order(intent, round_off_tick)
+
+
+def validated_trail(inst: Instrument, trail: Trail, round_off_tick: bool = False) -> Trail:
+    """A trailing stop's amount (price points, on the tick grid) or percent (between 0 and
+    100), exactly one of them; or ValueError saying what is wrong."""
+    amount, percent = trail.amount, trail.percent
+    if amount is None and percent is None:
+        raise ValueError("A trailing stop needs an amount or a percent to trail by.")
+    if amount is not None and percent is not None:
+        raise ValueError("A trailing stop trails by an amount or a percent, not both.")
+    if amount is not None:
+        if not (math.isfinite(amount) and amount > 0):
+            raise ValueError(f"The trailing amount must be above 0, not {amount!r}.")
+        return Trail(amount=on_tick(inst, amount, "trailing amount", round_off_tick))
+    assert percent is not None
+    if not (math.isfinite(percent) and 0 < percent < 100):
+        raise ValueError(f"The trailing percent must be between 0 and 100, not {percent!r}.")
+    return trail
 
 
 def validated_order(o: OrderIntent, round_off_tick: bool = False) -> OrderIntent:
@@ -56,38 +78,35 @@ def validated_order(o: OrderIntent, round_off_tick: bool = False) -> OrderIntent
     if o.instrument.sec_type is SecType.FUTURE and not float(o.qty).is_integer():
         raise ValueError(f"Futures trade in whole contracts, not {o.qty:g}.")
     limit, stop = o.limit_price, o.stop_price
-    uses_stop = o.order_type.needs_stop or o.order_type is OrderType.TRAIL
+    trail = o.order_type is OrderType.TRAIL
+    uses_stop = o.order_type.needs_stop or trail
     # A price the type does not use would still go on the wire (lmtPrice/auxPrice):
     # refuse it rather than send something the trader did not mean.
     if limit is not None and not o.order_type.needs_limit:
         raise ValueError(f"A {o.order_type.value} order takes no limit price.")
     if stop is not None and not uses_stop:
         raise ValueError(f"A {o.order_type.value} order takes no stop price.")
+    if not trail and (o.trailing_percent is not None or o.trail_stop_price is not None):
+        raise ValueError(f"A {o.order_type.value} order takes no trailing stop.")
     if o.order_type.needs_limit:
         if limit is None:
             raise ValueError(f"A {o.order_type.value} order needs a limit price.")
         limit = on_tick(o.instrument, limit, "limit price", round_off_tick)
-    if uses_stop:
+    first = o.trail_stop_price
+    if trail:
+        # By an amount (auxPrice, kept in stop_price) or by a percent, never both.
+        by = Trail(stop, o.trailing_percent)
+        checked = validated_trail(o.instrument, by, round_off_tick)
+        stop = checked.amount
+        if first is not None:
+            first = on_tick(o.instrument, first, "trailing stop's first stop", round_off_tick)
+    elif uses_stop:
         if stop is None:
-            raise ValueError(
-                f"A {o.order_type.value} order needs a stop price"
-                + (" (the trailing amount)." if o.order_type is OrderType.TRAIL else ".")
-            )
+            raise ValueError(f"A {o.order_type.value} order needs a stop price.")
         stop = on_tick(o.instrument, stop, "stop price", round_off_tick)
-    if (limit, stop) == (o.limit_price, o.stop_price):
+    if (limit, stop, first) == (o.limit_price, o.stop_price, o.trail_stop_price):
         return o
-    return OrderIntent(
-        o.instrument,
-        o.side,
-        o.qty,
-        o.order_type,
-        o.source,
-        limit,
-        stop,
-        o.tif,
-        o.outside_rth,
-        o.account,
-    )
+    return dataclasses.replace(o, limit_price=limit, stop_price=stop, trail_stop_price=first)
 
 
 def on_tick(inst: Instrument, price: float, what: str, round_off_tick: bool = False) -> float:
@@ -147,9 +166,10 @@ def take_leg(b: BracketIntent) -> OrderIntent:
 
 
 def stop_leg(b: BracketIntent) -> OrderIntent:
-    """A bracket's stop-loss: a stop on the exit side for the entry's quantity."""
+    """A bracket's stop-loss: a stop on the exit side for the entry's quantity; with a
+    trail, a TRAIL that starts at the stop-loss and trails by the amount or percent."""
     e = b.entry
-    return OrderIntent(
+    leg = OrderIntent(
         e.instrument,
         e.side.opposite,
         e.qty,
@@ -160,4 +180,13 @@ def stop_leg(b: BracketIntent) -> OrderIntent:
         outside_rth=e.outside_rth,
         account=e.account,
         why=e.why,
+    )
+    if b.trail is None:
+        return leg
+    return dataclasses.replace(
+        leg,
+        order_type=OrderType.TRAIL,
+        stop_price=b.trail.amount,
+        trailing_percent=b.trail.percent,
+        trail_stop_price=b.stop_loss,
     )

@@ -138,7 +138,12 @@ class MainWindow(QMainWindow):
         brand(self)
         ui = desk.settings.ui
         self.watchlist_model = WatchlistModel(
-            desk.watchlist, desk.quotes, ui.stale_after, ui.table_refresh_hz, parent=self
+            desk.watchlist,
+            desk.quotes,
+            ui.stale_after,
+            ui.table_refresh_hz,
+            parent=self,
+            roll=desk.roll_warning,
         )
         self.positions_model = PositionsModel(
             desk.positions, ui.table_refresh_hz, parent=self, orders=desk.orders

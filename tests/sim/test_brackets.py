@@ -148,3 +148,62 @@ class TestPartialParent:
         assert take.orderStatus.filled == 1  # never more than the parent filled
         assert sim_order(sim, stop.order.permId)["total_qty"] == 3  # reduced by the sibling
         assert [p["qty"] for p in sim.control.positions()] == []
+
+
+async def trailing_bracket(ib: Any, contract: Any, entry: float, **trail: float) -> list[Any]:
+    """BUY 1 at ``entry`` with a take-profit 12 points up and a TRAIL stop (``auxPrice`` or
+    ``trailingPercent``, ``trailStopPrice``) as its last child, which transmits the group."""
+    parent = shim.LimitOrder("BUY", 1, entry, orderId=ib.client.getReqId(), transmit=False)
+    take = shim.LimitOrder("SELL", 1, entry + 12, orderId=ib.client.getReqId(), transmit=False)
+    stop = shim.Order(
+        orderId=ib.client.getReqId(), action="SELL", totalQuantity=1, orderType="TRAIL", **trail
+    )
+    for child in (take, stop):
+        child.parentId = parent.orderId
+    trades = [ib.placeOrder(contract, o) for o in (parent, take, stop)]
+    await wait_until(
+        lambda: all(
+            t.orderStatus.status in ("Submitted", "PreSubmitted", "Filled") for t in trades
+        ),
+        what="trailing bracket working",
+    )
+    return trades
+
+
+async def test_a_trailing_stop_child_waits_then_trails_the_rise_and_fills_on_the_reversal(
+    ib: Any, es: Any, sim: SimThread
+) -> None:
+    parent, take, stop = await trailing_bracket(ib, es, 6798.0, auxPrice=2.0, trailStopPrice=6794.0)
+    assert sim_order(sim, stop.order.permId)["trail_stop_price"] == 6794.0
+    # A rally while the parent waits: a held child does not trail (it protects nothing yet).
+    sim.control.set_price(es.conId, 6830.0)
+    assert stop.orderStatus.status == "PreSubmitted"
+    assert sim_order(sim, stop.order.permId)["trail_stop_price"] == 6794.0
+    sim.control.set_price(es.conId, 6798.0)
+    await wait_until(lambda: parent.orderStatus.status == "Filled", what="the parent fill")
+    await wait_until(lambda: stop.orderStatus.status == "Submitted", what="the stop working")
+    # From its first stop, or the trailing amount under the market if that is higher.
+    assert sim_order(sim, stop.order.permId)["trail_stop_price"] == 6796.0
+    sim.control.set_price(es.conId, 6805.0)  # in favour: the stop follows, 2 points behind
+    assert sim_order(sim, stop.order.permId)["trail_stop_price"] == 6803.0
+    sim.control.set_price(es.conId, 6804.0)  # a dip: the stop stays
+    assert sim_order(sim, stop.order.permId)["trail_stop_price"] == 6803.0
+    assert stop.orderStatus.status == "Submitted"
+    sim.control.set_price(es.conId, 6803.0)  # the reversal reaches it: sold at the market
+    await wait_until(lambda: stop.orderStatus.status == "Filled", what="the trailing stop fill")
+    await wait_until(lambda: take.orderStatus.status == "Cancelled", what="take-profit cancel")
+    assert stop.orderStatus.avgFillPrice >= 6802.5
+    assert sim.control.positions() == []
+
+
+async def test_a_trailing_percent_child_trails_by_its_share_of_the_price(
+    ib: Any, es: Any, sim: SimThread
+) -> None:
+    parent, _take, stop = await trailing_bracket(
+        ib, es, 6800.25, trailingPercent=0.1, trailStopPrice=6790.0
+    )
+    await wait_until(lambda: parent.orderStatus.status == "Filled", what="a marketable parent")
+    sim.control.set_price(es.conId, 6810.0)  # 0.1% of 6810 is 6.81: the stop at 6803.25
+    assert sim_order(sim, stop.order.permId)["trail_stop_price"] == 6803.25
+    sim.control.set_price(es.conId, 6803.0)
+    await wait_until(lambda: stop.orderStatus.status == "Filled", what="the trailing stop fill")

@@ -625,7 +625,7 @@ class TestRiskPanel:
         assert decision.accepted, decision.reason
         await wait_until(
             lambda: (
-                shown().get("Orders per minute (ticket)") == "1 / 60"
+                shown().get("Orders per minute, ticket") == "1 / 60 per minute"
                 and shown().get("Open orders") == "1 / 100"
             ),
             timeout=10,

@@ -143,9 +143,33 @@ async def test_what_if_preview_shows_margin_and_commission(
         lambda: "initial margin" in panel.preview.text(), timeout=10, what="the what-if"
     )
     text = panel.preview.text()
-    assert "commission $" in text and "round trip" in text
+    # Each side as IB answered it (the simulator: $0.85 a contract a side), never the
+    # entry's doubled.
+    assert "commission $0.85 entry + $0.85 exit at the stop = $1.70" in text, text
+    assert "round trip" not in text
     assert panel.what_if is not None and panel.what_if.init_margin_change > 0
     assert at_sim(sim) == []  # a what-if places nothing
+
+
+async def test_what_if_of_a_single_order_is_one_side(make_desk: MakeDesk, sim: SimThread) -> None:
+    """Without a bracket the order is one side (a close, a protective stop): its commission
+    once, not doubled into a round trip; switching the bracket back asks again."""
+    _desk, panel, _es = await ticket_for(make_desk, sim, "ES", 6800.0)
+    await wait_until(lambda: "exit at the stop" in panel.preview.text(), what="bracket what-if")
+    panel.bracket.setChecked(False)
+    await wait_until(
+        lambda: "initial margin" in panel.preview.text() and "exit" not in panel.preview.text(),
+        timeout=10,
+        what=f"a single order's what-if ({panel.preview.text()!r})",
+    )
+    text = panel.preview.text()
+    assert "commission $0.85" in text and "round trip" not in text and "entry +" not in text
+    panel.bracket.setChecked(True)
+    await wait_until(
+        lambda: "exit at the stop = $1.70" in panel.preview.text(),
+        timeout=10,
+        what="the bracket's what-if asked again",
+    )
 
 
 class TestLiveAccount:

@@ -1,4 +1,5 @@
-"""One chart: its header (symbol, timeframe, armed, quantity), the plots, and the legend.
+"""One chart: its header (symbol, timeframe, armed, quantity, a future's roll warning), the
+plots, and the legend.
 
 A chart asks the desk for its bars when it is connected and shows whatever the store holds;
 switching symbol or timeframe cancels a load still under way first (ARCHITECTURE.md habit 7)
@@ -15,7 +16,7 @@ import math
 from collections.abc import Callable
 
 from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -47,6 +48,8 @@ from ibdesk.ui.charts.view import ChartView
 log = logging.getLogger("ibdesk.ui.charts")
 #: A click this close to an order line (pixels) is taken for a grab of the line.
 LINE_GRAB_PX = 6
+#: How often the roll warning is asked again (a day may pass while the chart is open).
+ROLL_CHECK_MS = 60_000
 
 
 class ChartPanel(QWidget):
@@ -123,13 +126,27 @@ class ChartPanel(QWidget):
         self.qty_box.setRange(1, 1_000_000)
         self.qty_box.setPrefix("Qty ")
         self.qty_box.valueChanged.connect(lambda v: setattr(self.trader, "qty", float(v)))
+        self.roll_label = QLabel(self)
+        self.roll_label.setObjectName("roll_warning")
+        self.roll_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.roll_label.hide()
+        self._roll_timer = QTimer(self)
+        self._roll_timer.setInterval(ROLL_CHECK_MS)
+        self._roll_timer.timeout.connect(self._show_roll)
+        self._roll_timer.start()
         self.message = QLabel(self)
         self.message.setTextFormat(Qt.TextFormat.PlainText)
         close = QToolButton(self)
         close.setText("\u00d7")
         close.setToolTip("Close this chart")
         close.clicked.connect(self.close_requested.emit)
-        for widget in (self.symbol_edit, self.timeframe_box, self.arm_button, self.qty_box):
+        for widget in (
+            self.symbol_edit,
+            self.timeframe_box,
+            self.arm_button,
+            self.qty_box,
+            self.roll_label,
+        ):
             self.header.addWidget(widget)
         self.header.addWidget(self.message, 1)
         self.header.addWidget(close)
@@ -170,6 +187,7 @@ class ChartPanel(QWidget):
         self.qty_box.setValue(self.trader.qty)
         self.symbol_edit.setText(inst.display)
         self.show_message("", "")
+        self._show_roll()
         self._legend_for = None
 
     def show_times(self) -> None:
@@ -185,6 +203,19 @@ class ChartPanel(QWidget):
         self.key = self.series = self.instrument = None
         self.view.set_series(None, dt.UTC, 2)
         self.overlay.set_instrument(None, 2)
+        self._show_roll()
+
+    def _show_roll(self) -> None:
+        """``expires in 3 days`` in the header, amber, with the whole warning as its tooltip,
+        while the future shown is within the roll warning days; nothing otherwise."""
+        inst = self.instrument
+        warning = self.desk.roll_warning(inst) if inst is not None else None
+        text, tip = (warning.short, warning.text) if warning is not None else ("", "")
+        if (text, tip) != (self.roll_label.text(), self.roll_label.toolTip()):
+            self.roll_label.setText(text)
+            self.roll_label.setToolTip(tip)
+            self.roll_label.setStyleSheet(f"color: {theme.current().warn}; font-weight: bold;")
+        self.roll_label.setVisible(warning is not None)
 
     def close_chart(self) -> None:
         """Give the series back and stop following the stores (the area calls this)."""

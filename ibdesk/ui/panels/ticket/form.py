@@ -61,8 +61,8 @@ from ibdesk.trading.ticket import (
     TicketRules,
     evaluate,
     offset_distance,
-    parse_number,
 )
+from ibdesk.trading.ticket_fields import parse_number
 from ibdesk.ui import theme
 from ibdesk.ui.confirm import (
     OrderConfirmation,
@@ -72,6 +72,7 @@ from ibdesk.ui.confirm import (
 )
 from ibdesk.ui.panels.ticket.price_edit import PriceEdit
 from ibdesk.ui.panels.ticket.text import contract_line, order_summary, what_if_text
+from ibdesk.ui.panels.ticket.trail import TrailControls
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,11 @@ class TicketPanel(QWidget):
         rows.add("Take-profit", self.take_profit, "take_profit")
         self.stop_loss = PriceEdit(self)
         self.stop_loss.setObjectName("stop_loss")
-        rows.add("Stop-loss", self.stop_loss, "stop_loss")
+        # STP or TRAIL beside the stop-loss; a TRAIL's "Trail by" row under it.
+        self.trail = TrailControls(self, lambda: (self.stop_loss.text(), self.exits.currentData()))
+        rows.add("Stop-loss", _row(self, (self.stop_loss, 1), (self.trail.kind, 0)), "stop_loss")
+        self.trail.label = rows.add("Trail by", self.trail.row, "trail")
+        self.trail.show_for(self.bracket.isChecked())
         self.tif = QComboBox(self)
         for tif in Tif:
             self.tif.addItem(tif.value, tif)
@@ -254,6 +259,7 @@ class TicketPanel(QWidget):
         self.entry_down.clicked.connect(lambda: self.entry.step(-1))
         self.order_type.currentIndexChanged.connect(self._type_changed)
         self.bracket.toggled.connect(self._exits_changed)
+        self.trail.changed.connect(self.refresh)
         self.exits.currentIndexChanged.connect(self._exits_changed)
         for combo in (self.tif, self.account):
             combo.currentIndexChanged.connect(self.refresh)
@@ -301,6 +307,9 @@ class TicketPanel(QWidget):
             Tif(self.tif.currentData()),
             self.outside_rth.isChecked(),
             self.account.currentData() or "",
+            stop_type=self.trail.stop_type,
+            trail=self.trail.amount.text(),
+            trail_unit=self.trail.unit_value,
         )
 
     def market(self) -> TicketMarket:
@@ -398,13 +407,16 @@ class TicketPanel(QWidget):
             return None
         entry = intent.entry if isinstance(intent, BracketIntent) else intent
         # Not the price: an entry following the touch moves every tick, and margin and
-        # commission do not depend on it enough to ask again each time.
+        # commission do not depend on it enough to ask again each time. Whether there is a
+        # bracket, and whether its stop trails, do: they decide the exit that is asked too.
         return (
             entry.instrument.con_id,
             entry.side,
             entry.qty,
             entry.order_type,
             entry.account,
+            isinstance(intent, BracketIntent) and intent.trail is not None,
+            isinstance(intent, BracketIntent),
         )
 
     # ---- reacting -------------------------------------------------------------------------
@@ -443,6 +455,7 @@ class TicketPanel(QWidget):
         on = self.bracket.isChecked()
         for w in (self.exits, self.take_profit, self.stop_loss):
             w.setEnabled(on)
+        self.trail.show_for(on)
         unit = self.exits.currentData()
         tip = "price" if unit == "price" else f"offset from the entry in {unit}"
         self.take_profit.setPlaceholderText(tip)
@@ -522,7 +535,7 @@ class TicketPanel(QWidget):
         self.symbol.setText(inst.display)
         for edit in (self.entry, self.limit, self.take_profit, self.stop_loss):
             edit.tick = inst.min_tick
-        self.contract_info.setText(self._contract_text(inst))
+        self._show_contract(inst)
         self._fill_templates(inst)
         if changed:
             self.entry.clear()
@@ -531,11 +544,15 @@ class TicketPanel(QWidget):
         self._follow_market(force=True)
         self.refresh()
 
-    def _contract_text(self, inst: Instrument) -> str:
-        text, days = contract_line(inst, clocks.today(self.desk.clock))
-        if days is not None and days <= self.desk.settings.ticket.roll_warning_days:
+    def _show_contract(self, inst: Instrument) -> None:
+        """The contract line, and a future's roll warning: the desk's, the one the watchlist
+        and the chart header show (the whole of it as the tooltip)."""
+        text, _days = contract_line(inst, clocks.today(self.desk.clock))
+        warning = self.desk.roll_warning(inst)
+        if warning is not None:
             text += f" <b style='color:{theme.current().warn}'>· roll soon: next contract?</b>"
-        return text
+        self.contract_info.setText(text)
+        self.contract_info.setToolTip(warning.text if warning is not None else "")
 
     def _fill_templates(self, inst: Instrument) -> None:
         self.template.blockSignals(True)
