@@ -8,12 +8,13 @@ docks with the live panels. Panel modules are imported there, not at the top, fo
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, qVersion
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QRect, QSettings, Qt, qVersion
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -33,17 +34,26 @@ if TYPE_CHECKING:
     from ibdesk.ui.dialogs.connection import ConnectionDialog
     from ibdesk.ui.panels.log import PanelHandler
 
-LAYOUT_VERSION = 7  # 7: the Strategies dock, under the charts
+LAYOUT_VERSION = 8  # 8: tables under the charts, the watchlist alone on the left
+_LEFT = Qt.DockWidgetArea.LeftDockWidgetArea
+_RIGHT = Qt.DockWidgetArea.RightDockWidgetArea
+_BOTTOM = Qt.DockWidgetArea.BottomDockWidgetArea
 DOCKS = (
-    ("watchlist", "Watchlist", Qt.DockWidgetArea.LeftDockWidgetArea),
-    ("account", "Account", Qt.DockWidgetArea.RightDockWidgetArea),
-    ("positions", "Positions", Qt.DockWidgetArea.LeftDockWidgetArea),
-    ("orders", "Orders", Qt.DockWidgetArea.LeftDockWidgetArea),
-    ("log", "Log", Qt.DockWidgetArea.LeftDockWidgetArea),
-    ("risk", "Risk", Qt.DockWidgetArea.RightDockWidgetArea),
-    ("ticket", "Ticket", Qt.DockWidgetArea.RightDockWidgetArea),
-    ("strategies", "Strategies", Qt.DockWidgetArea.BottomDockWidgetArea),
+    ("watchlist", "Watchlist", _LEFT),
+    ("positions", "Positions", _BOTTOM),
+    ("orders", "Orders", _BOTTOM),
+    ("log", "Log", _BOTTOM),
+    ("strategies", "Strategies", _BOTTOM),
+    ("account", "Account", _RIGHT),
+    ("ticket", "Ticket", _RIGHT),
+    ("risk", "Risk", _RIGHT),
 )
+BOTTOM_TABS = ("positions", "orders", "log", "strategies")
+""" the wide tables share one tabbed strip under the charts, where their columns fit """
+TALL_PX = 900
+""" a window at least this tall has room for the account figures above the ticket """
+ACCOUNT_PX = 340
+""" the account panel's height above the ticket (its nine figures and the P&L curve) """
 DEFAULT_SHORTCUTS = {
     "kill": "Ctrl+Shift+K",
     "flatten": "Ctrl+Shift+F",
@@ -51,6 +61,16 @@ DEFAULT_SHORTCUTS = {
     "buy": "Ctrl+B",
     "sell": "Ctrl+S",
 }
+
+
+def fit_to_screen(rect: QRect, screen: QRect) -> QRect:
+    """``rect`` moved, and shrunk where it must be, to lie inside ``screen`` (a saved
+    geometry from a larger monitor, or one that grew past the screen's edge)."""
+    width = min(rect.width(), screen.width())
+    height = min(rect.height(), screen.height())
+    left = min(max(rect.left(), screen.left()), screen.left() + screen.width() - width)
+    top = min(max(rect.top(), screen.top()), screen.top() + screen.height() - height)
+    return QRect(left, top, width, height)
 
 
 class MainWindow(QMainWindow):
@@ -68,23 +88,14 @@ class MainWindow(QMainWindow):
         # sits under the charts only.
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.resize(1280, 800)
+        # A first start fills the screen it opens on (a saved geometry replaces this).
+        self.setGeometry(self._screen_rect())
         self.docks: dict[str, QDockWidget] = {}
-        for key, title, area in DOCKS:
+        for key, title, _area in DOCKS:
             dock = QDockWidget(title, self)
             dock.setObjectName(f"{title}Panel")
             dock.setWidget(QLabel("Loading…", dock))
-            self.addDockWidget(area, dock)
             self.docks[key] = dock
-        self.splitDockWidget(
-            self.docks["watchlist"], self.docks["positions"], Qt.Orientation.Vertical
-        )
-        self.tabifyDockWidget(self.docks["positions"], self.docks["orders"])
-        self.tabifyDockWidget(self.docks["orders"], self.docks["log"])
-        self.splitDockWidget(self.docks["account"], self.docks["risk"], Qt.Orientation.Vertical)
-        self.tabifyDockWidget(self.docks["risk"], self.docks["ticket"])
-        self.docks["ticket"].raise_()
-        self.docks["positions"].raise_()
         # Notices sit in a fixed, title-less strip across the top, always in view.
         self.notice_dock = QDockWidget("Notices", self)
         self.notice_dock.setObjectName("NoticesStrip")
@@ -95,13 +106,7 @@ class MainWindow(QMainWindow):
         self.notice_dock.hide()
         # The charts take the centre once the desk is attached (a blank until then).
         self.setCentralWidget(QWidget(self))
-        self.resizeDocks(
-            [self.docks["watchlist"], self.docks["account"]], [420, 340], Qt.Orientation.Horizontal
-        )
-        self.resizeDocks(
-            [self.docks["watchlist"], self.docks["positions"]], [480, 240], Qt.Orientation.Vertical
-        )
-        self.resizeDocks([self.docks["strategies"]], [200], Qt.Orientation.Vertical)
+        self.reset_layout()
         self._desk_actions: list[QAction] = []
         self._menus()
         self.statusBar().showMessage("Starting…")
@@ -232,6 +237,50 @@ class MainWindow(QMainWindow):
 
     # ---- layout ---------------------------------------------------------------------------------
 
+    def reset_layout(self) -> None:
+        """The default layout, sized for the window as it is now (View > Reset layout).
+
+        The watchlist alone on the left; the charts in the centre with the wide tables
+        (positions, orders, log, strategies) tabbed under them, where their columns fit; the
+        ticket on the right, with the account above it when the window is tall enough and
+        behind it otherwise. Designed at 1920 x 1080 and kept usable at 1366 x 768.
+        """
+        docks = self.docks
+        for key, _title, area in DOCKS:
+            docks[key].setFloating(False)
+            self.addDockWidget(area, docks[key])
+            docks[key].show()
+        for first, second in itertools.pairwise(BOTTOM_TABS):
+            self.tabifyDockWidget(docks[first], docks[second])
+        width, height = self.width(), self.height()
+        tall = height >= TALL_PX
+        if tall:
+            self.splitDockWidget(docks["account"], docks["ticket"], Qt.Orientation.Vertical)
+            self.tabifyDockWidget(docks["ticket"], docks["risk"])
+        else:
+            self.tabifyDockWidget(docks["ticket"], docks["account"])
+            self.tabifyDockWidget(docks["account"], docks["risk"])
+        docks["ticket"].raise_()
+        docks["positions"].raise_()
+        wide = width >= 1700
+        left = 560 if wide else max(300, round(width * 0.26))
+        right = 360 if wide else 330
+        self.resizeDocks(
+            [docks["watchlist"], docks["ticket"]], [left, right], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks([docks["positions"]], [round(height * 0.34)], Qt.Orientation.Vertical)
+        if tall:
+            self.resizeDocks(
+                [docks["account"], docks["ticket"]],
+                [ACCOUNT_PX, height - ACCOUNT_PX],
+                Qt.Orientation.Vertical,
+            )
+
+    def _screen_rect(self) -> QRect:
+        """The free area of the screen the window is on (or mostly on)."""
+        screen = QGuiApplication.screenAt(self.geometry().center()) or self.screen()
+        return screen.availableGeometry()
+
     def save_layout(self) -> None:
         """Remember geometry and dock placement (restored at the next start)."""
         self.state.setValue("window/geometry", self.saveGeometry())
@@ -248,8 +297,9 @@ class MainWindow(QMainWindow):
         """Put docks and geometry back as they were saved; False if nothing was saved."""
         geometry = self.state.value("window/geometry")
         state = self.state.value("window/state")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
+        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+            # Saved on a larger monitor, or grown past the edge: back inside the screen.
+            self.setGeometry(fit_to_screen(self.geometry(), self._screen_rect()))
         if isinstance(state, QByteArray):
             return bool(self.restoreState(state, LAYOUT_VERSION))
         return False
@@ -273,6 +323,10 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
+        reset = QAction("&Reset layout", self)
+        reset.setToolTip("Put every panel back where it starts, sized for this window")
+        reset.triggered.connect(self.reset_layout)
+        view.addAction(reset)
         view.addSeparator()
         self.new_chart_action = QAction("&New chart", self)
         self.new_chart_action.setShortcut("Ctrl+Shift+N")

@@ -152,6 +152,9 @@ class ChartPanel(QWidget):
         self.header.addWidget(close)
         self.legend = QLabel(self)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
+        # Wrapped, not clipped: four charts at 1366 px are ~330 px each, and an unwrapped
+        # legend made its full width the chart's minimum (the window grew past the screen).
+        self.legend.setWordWrap(True)
 
     # ---- loading ------------------------------------------------------------------------------
 

@@ -54,21 +54,30 @@ def _columns() -> list[Column[WatchRow]]:
         Column("Bid", lambda r: r.quote.bid, px(lambda q: q.bid)),
         Column("Ask", lambda r: r.quote.ask, px(lambda q: q.ask)),
         Column("Last", lambda r: r.quote.last, px(lambda q: q.last)),
+        # Short titles as traders write them (the tips say them in full): the watchlist
+        # shares the screen's width with the charts, and every column must stay in view.
         Column(
-            "Change",
+            "Chg",
             lambda r: r.quote.change,
             lambda r: fmt.signed(r.quote.change, r.decimals),
             tone=lambda r: fmt.tone(r.quote.change),
+            tip="Change since the previous close",
         ),
         Column(
-            "Change %",
+            "Chg %",
             lambda r: r.quote.change_pct,
             lambda r: (
                 fmt.signed(r.quote.change_pct) + ("%" if not math.isnan(r.quote.change_pct) else "")
             ),
             tone=lambda r: fmt.tone(r.quote.change_pct),
+            tip="Change since the previous close, in percent",
         ),
-        Column("Volume", lambda r: r.quote.volume, lambda r: fmt.volume(r.quote.volume)),
+        Column(
+            "Vol",
+            lambda r: r.quote.volume,
+            lambda r: fmt.volume(r.quote.volume),
+            tip="Volume today",
+        ),
         Column(
             "Age",
             lambda r: r.age,

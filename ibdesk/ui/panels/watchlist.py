@@ -62,7 +62,6 @@ class WatchlistPanel(QWidget):
         remove.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         remove.triggered.connect(self.remove_selected)
         self.view.addAction(remove)
-        self.view.setColumnWidth(0, 130)
         layout.addWidget(self.view, 1)
 
     def show_message(self, text: str, error: bool) -> None:

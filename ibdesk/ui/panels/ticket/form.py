@@ -140,6 +140,7 @@ class TicketPanel(QWidget):
         rows.add("Instrument", self.symbol, "instrument")
         self.contract_info = QLabel("", self)
         self.contract_info.setObjectName("contract_info")
+        self.contract_info.setWordWrap(True)
         rows.span(self.contract_info)
         self.template = QComboBox(self)
         self.template.setToolTip("Bracket template for this root ([ticket.templates] in config)")
@@ -184,7 +185,8 @@ class TicketPanel(QWidget):
         self.limit_label = rows.add("Limit", self.limit, "limit")
 
     def _build_exits(self, rows: _Rows) -> None:
-        self.bracket = QCheckBox("Attach take-profit and stop-loss", self)
+        self.bracket = QCheckBox("Attach exits", self)
+        self.bracket.setToolTip("Attach a take-profit and a stop-loss (a native IB bracket)")
         self.bracket.setChecked(True)
         self.exits = QComboBox(self)
         for unit in EXIT_UNITS:
@@ -213,6 +215,7 @@ class TicketPanel(QWidget):
         self.figures = QLabel("", self)
         self.figures.setObjectName("figures")
         self.figures.setTextFormat(Qt.TextFormat.RichText)
+        self.figures.setWordWrap(True)
         self.preview = QLabel("", self)
         self.preview.setObjectName("preview")
         self.preview.setWordWrap(True)
