@@ -27,6 +27,7 @@ from ibdesk.domain.orders import (
     Side,
     Source,
 )
+from ibdesk.domain.risk import TradingState
 from ibdesk.domain.ticket import WhatIf
 from ibdesk.state.account import PositionStore
 from ibdesk.state.orders import OrderStore
@@ -129,10 +130,14 @@ class DeskOrders:
 
         Raises:
             ConnectionError: not connected. TimeoutError / LookupError: no answer for the
-                order (for a bracket's entry; an exit without an answer is NaN).
+                order (for a bracket's entry; an exit without an answer is NaN), or the desk
+                is HALTED (nothing is asked).
         """
         if not self.router.connected:
             raise ConnectionError("Not connected to TWS: no what-if preview.")
+        if self.gate.state is TradingState.HALTED:
+            # A what-if travels as a placeOrder: a halted desk sends nothing but cancels.
+            raise LookupError("Trading is HALTED: no what-if preview until a re-arm.")
         entry = intent.entry if isinstance(intent, BracketIntent) else intent
         # The library numbers each what-if with its next request id: taking one of ours
         # first puts those ids above every order id this client ever used.

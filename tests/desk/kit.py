@@ -77,6 +77,13 @@ def placed_by(sim: SimThread, client_id: int, since: float = 0.0) -> list[int]:
     ]
 
 
+def orders_placed_by(sim: SimThread, client_id: int, since: float = 0.0) -> list[int]:
+    """Like :func:`placed_by`, without the what-if previews (a placeOrder that places
+    nothing: the simulator holds no order for it)."""
+    held = {o["order_id"] for o in sim.control.orders() if o["client_id"] == client_id}
+    return [i for i in placed_by(sim, client_id, since) if i in held]
+
+
 def asked_after(sim: SimThread, since: float, sent: int, asked: int) -> bool:
     """Whether the desk (client 1) asked ``asked`` after the last ``sent`` it sent since
     ``since``: a verification that really went back to the broker."""

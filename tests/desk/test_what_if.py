@@ -107,3 +107,14 @@ async def test_an_exit_the_broker_does_not_answer_is_said_unknown_not_guessed(
     assert answer.commission == pytest.approx(0.85)
     assert answer.exit_commission is not None and math.isnan(answer.exit_commission)
     assert math.isnan(answer.total_commission)
+
+
+async def test_a_halted_desk_asks_no_what_if(make_desk: MakeDesk, sim: SimThread) -> None:
+    """A what-if is a placeOrder on the wire: a halted desk sends nothing but cancels (the
+    flatten test caught the ticket asking one for the linked instrument after a kill)."""
+    desk, es = await ready(make_desk, sim, "ES", 6800.0)
+    await desk.kill("test")
+    since = time.perf_counter()
+    with pytest.raises(LookupError, match="HALTED"):
+        await desk.what_if(lmt(es, 6799.0))
+    assert what_ifs(desk, sim, since) == []

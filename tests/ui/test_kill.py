@@ -43,6 +43,7 @@ from tests.desk.kit import (
     es_last,
     lmt,
     my_orders,
+    orders_placed_by,
     other_orders,
     placed_by,
     raw_client,
@@ -77,7 +78,8 @@ def sim_config() -> SimConfig:
 
 
 def bar_text(desk: Any) -> str:
-    return desk.window.trading_bar.report.text()
+    """What the state band across the window says (the verification is there)."""
+    return desk.window.state_band.texts()
 
 
 def bar_state(desk: Any) -> str:
@@ -98,7 +100,7 @@ async def assert_killed(
     report = report_of(desk, started)
     assert report.verified and report.account == ACCOUNT, report.summary()
     await wait_until(lambda: VERIFIED.search(bar_text(desk)), what="the verification shown")
-    assert desk.window.trading_bar.retry_button.isHidden()
+    assert desk.window.state_band.retry_button.isHidden()
     assert "HALTED" in bar_state(desk)
     await wait_until(
         lambda: all(state(desk, r) is OrderState.CANCELLED for r in mine),
@@ -329,7 +331,8 @@ class TestFlattenAll:
         assert cl.local_symbol in before and cl.local_symbol not in after
         assert asked_after(sim, since, PLACE_ORDER, REQ_POSITIONS)
         assert state(desk, cl_order) is OrderState.CANCELLED
-        assert placed_by(sim, 1, since) == [desk.orders.get(report.closing[0]).order_id]
+        # Picking the row linked CL into the ticket, which may ask a what-if: not an order.
+        assert orders_placed_by(sim, 1, since) == [desk.orders.get(report.closing[0]).order_id]
         assert desk.gate.state is TradingState.ACTIVE
         assert desk.switch.last_change == change_before
         assert state(desk, es_order) is OrderState.WORKING
