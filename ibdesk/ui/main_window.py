@@ -24,12 +24,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ibdesk.domain.account import is_paper_account
 from ibdesk.domain.orders import Side
 from ibdesk.ui import theme, time_zone
 from ibdesk.ui.brand import brand, identify
 
 if TYPE_CHECKING:
     from ibdesk.desk.api import DeskApi
+    from ibdesk.domain.instruments import Instrument
+    from ibdesk.domain.risk import StateChange
     from ibdesk.domain.ticket import TicketRequest
     from ibdesk.ui.dialogs.connection import ConnectionDialog
     from ibdesk.ui.panels.log import PanelHandler
@@ -80,6 +83,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.state = QSettings(str(state_path), QSettings.Format.IniFormat)
         self.desk: DeskApi | None = None
+        self.live = False
+        """ a LIVE (real-money) account is connected: the window is framed """
         self.setObjectName("MainWindow")
         self.setWindowTitle("ibdesk")
         identify()  # the icon comes in attach(), after the first paint
@@ -124,6 +129,7 @@ class MainWindow(QMainWindow):
         what ``log_handler`` hands it)."""
         from ibdesk.ui.banners import BannerArea
         from ibdesk.ui.charts.area import ChartArea
+        from ibdesk.ui.link import InstrumentLink
         from ibdesk.ui.models.account import AccountModel
         from ibdesk.ui.models.positions import PositionsModel
         from ibdesk.ui.models.strategies import StrategiesModel
@@ -136,6 +142,7 @@ class MainWindow(QMainWindow):
         from ibdesk.ui.panels.strategies import StrategiesPanel
         from ibdesk.ui.panels.ticket import QuickTicket, TicketPanel
         from ibdesk.ui.panels.watchlist import WatchlistPanel
+        from ibdesk.ui.state_band import StateBand
         from ibdesk.ui.statusbar import StatusBar
         from ibdesk.ui.trading_bar import TradingBar
 
@@ -199,11 +206,6 @@ class MainWindow(QMainWindow):
         self.setStatusBar(self.status)
         self.trading_bar = TradingBar(desk, self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.trading_bar)
-        self.trading_bar.show_state(desk.switch.last_change)
-        if desk.switch.last_report is not None:
-            self.trading_bar.show_report(desk.switch.last_report)
-        desk.switch.changed += self.trading_bar.show_state
-        desk.switch.reported += self.trading_bar.show_report
         risk = desk.settings.risk
         self._bind_shortcut(self.kill_action, risk.kill_shortcut, "kill")
         self._bind_shortcut(self.flatten_action, risk.flatten_shortcut, "flatten")
@@ -213,6 +215,26 @@ class MainWindow(QMainWindow):
         self._bind_shortcut(self.sell_action, ticket.sell_shortcut, "sell")
         self.quick_ticket = QuickTicket(self.ticket_panel, self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.quick_ticket)
+        self.addToolBarBreak(Qt.ToolBarArea.TopToolBarArea)
+        self.state_band = StateBand(desk, self._open_rearm, self)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.state_band)
+        self._on_trading_state(desk.switch.last_change)
+        if desk.switch.last_report is not None:
+            self.state_band.show_report(desk.switch.last_report)
+        desk.switch.changed += self._on_trading_state
+        desk.switch.reported += self.state_band.show_report
+        self.instrument_link = InstrumentLink(self)
+        self.instrument_link.follow(self.watchlist_panel.view, self.watchlist_model)
+        self.instrument_link.follow(self.positions_panel.view, self.positions_model)
+        blotter = self.blotter_panel
+        for view, model in (
+            (blotter.working_view, blotter.working),
+            (blotter.completed_view, blotter.completed),
+            (blotter.fills_view, blotter.fills),
+        ):
+            self.instrument_link.follow(view, model)
+        self.chart_area.picked.connect(self.instrument_link.select)
+        self.instrument_link.changed.connect(self._on_linked)
         from ibdesk.ui.alerts import AlertsUi
 
         self.alerts_ui = AlertsUi(desk.alerts, self)  # tray notifications, sounds, the test
@@ -431,6 +453,8 @@ class MainWindow(QMainWindow):
             self.status.refresh()
             self.chart_area.apply_theme()
             self.account_panel.pnl_curve.apply_theme()
+            self.state_band.show_state(self.desk.switch.last_change)
+            self.show_live(self.live)
 
     def open_connection_dialog(self) -> ConnectionDialog:
         """Ask where to connect (non-modal); connecting happens when the user accepts."""
@@ -470,16 +494,41 @@ class MainWindow(QMainWindow):
 
     # ---- state ----------------------------------------------------------------------------------
 
+    def _on_trading_state(self, change: StateChange) -> None:
+        """A kill, a reduce or a re-arm: every part of the window says it at once."""
+        self.trading_bar.show_state(change)
+        self.state_band.show_state(change)
+        self.chart_area.show_trading_state(change)
+        self.ticket_panel.show_trading_state(change)
+        self.quick_ticket.show_trading_state(change)
+
+    def _on_linked(self, inst: Instrument) -> None:
+        """The trader picked an instrument: the ticket (and with it the hotkeys and the
+        Quick strip) trades it, and linked charts show it."""
+        self.ticket_panel.link(inst)
+        self.chart_area.follow(inst)
+
     def _on_link_changed(self) -> None:
         assert self.desk is not None
         s = self.desk.link.status
         account = s.account or self.desk.settings.connection.account
         title = "ibdesk"
+        live = bool(account) and not is_paper_account(account)
         if account:
-            title += f" — {account} — {'PAPER' if account.startswith('D') else 'LIVE'}"
+            title += f" — {account} — {'LIVE' if live else 'PAPER'}"
             if self.account_model.account != account:
                 self.account_model.show_account(account)
         self.setWindowTitle(title)
+        self.show_live(live)
+
+    def show_live(self, live: bool) -> None:
+        """Frame the whole window in the theme's real-money colour while a LIVE account is
+        connected (issue 14: LIVE was one small red word)."""
+        self.live = live
+        frame = f"QMainWindow#MainWindow {{ border: 4px solid {theme.current().live}; }}"
+        wanted = frame if live else ""
+        if self.styleSheet() != wanted:
+            self.setStyleSheet(wanted)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Save the layout and let go of the stores (once, however often it is closed)."""
@@ -488,8 +537,8 @@ class MainWindow(QMainWindow):
             self._released = True
             self.desk.link.changed -= self._on_link_changed
             self.status.close_store()
-            self.desk.switch.changed -= self.trading_bar.show_state
-            self.desk.switch.reported -= self.trading_bar.show_report
+            self.desk.switch.changed -= self._on_trading_state
+            self.desk.switch.reported -= self.state_band.show_report
             self.risk_model.close()
             self.chart_area.close_all()
             self.banners.close_store()

@@ -80,8 +80,12 @@ class StatusBar(QStatusBar):
         self.account.setText(account)
         if account:
             paper = is_paper_account(account)
-            color = t.ok if paper else t.error
-            self.mode.setText(f"<b style='color:{color}'>{'PAPER' if paper else 'LIVE'}</b>")
+            if paper:
+                self.mode.setText(f"<b style='color:{t.ok}'>PAPER</b>")
+            else:  # real money: a badge in the colour the theme keeps for it
+                self.mode.setText(
+                    f"<b style='background:{t.live}; color:#000000'>&nbsp;LIVE&nbsp;</b>"
+                )
         else:
             self.mode.setText("")
         live = s.state is LinkState.CONNECTED

@@ -26,6 +26,10 @@ class Theme:
     warn: str
     error: str
     ok: str
+    live: str
+    """ reserved for real money: a LIVE account's frame and badge, nothing else """
+    disabled: str
+    """ the text of a control that cannot be used now """
 
     def color(self, token: str) -> QColor:
         """The QColor for a semantic token (``gain``, ``loss``, ``stale`` …)."""
@@ -47,6 +51,8 @@ DARK = Theme(
     warn="#d29922",
     error="#f85149",
     ok="#3fb950",
+    live="#d2a8ff",
+    disabled="#5b626b",
 )
 LIGHT = Theme(
     "light",
@@ -63,6 +69,8 @@ LIGHT = Theme(
     warn="#9a6700",
     error="#cf222e",
     ok="#1a7f37",
+    live="#8250df",
+    disabled="#a0a7b0",
 )
 THEMES = {"dark": DARK, "light": LIGHT}
 
@@ -96,5 +104,14 @@ def apply(app: QApplication, name: str) -> Theme:
         (QPalette.ColorRole.HighlightedText, "#ffffff"),
     ):
         pal.setColor(role, QColor(value))
+    # A control that cannot be used must look it (issue 14: a disabled Submit looked live).
+    disabled = QPalette.ColorGroup.Disabled
+    for role in (
+        QPalette.ColorRole.ButtonText,
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.WindowText,
+    ):
+        pal.setColor(disabled, role, QColor(theme.disabled))
+    pal.setColor(disabled, QPalette.ColorRole.Button, QColor(theme.base))
     app.setPalette(pal)
     return theme

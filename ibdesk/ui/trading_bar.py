@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ibdesk.desk.api import SafetyOps
-from ibdesk.domain.risk import KillReport, StateChange, TradingState
+from ibdesk.domain.risk import StateChange, TradingState
 from ibdesk.ui import theme
 
 STATE_TOKENS = {
@@ -115,12 +115,6 @@ class TradingBar(QToolBar):
         self.reduce_button.clicked.connect(lambda: self.ops.reduce("reduce button"))
         self.rearm_button = QPushButton("Re-arm…", body)
         self.rearm_button.clicked.connect(self.open_rearm)
-        self.report = QLabel(body)
-        self.report.setWordWrap(True)
-        self.retry_button = QPushButton("Retry", body)
-        self.retry_button.setToolTip("Send the global cancel again and verify again")
-        self.retry_button.clicked.connect(lambda: self.ops.retry_kill("retry button"))
-        self.retry_button.hide()
         for widget in (
             self.state,
             self.kill_button,
@@ -129,8 +123,7 @@ class TradingBar(QToolBar):
             self.rearm_button,
         ):
             row.addWidget(widget)
-        row.addWidget(self.report, 1)
-        row.addWidget(self.retry_button)
+        # Who, when, why and the verification are in the state band across the window.
         self.addWidget(body)
         self.dialog: RearmDialog | None = None
         self._state = TradingState.ACTIVE
@@ -148,12 +141,6 @@ class TradingBar(QToolBar):
         self.rearm_button.setEnabled(change.state is not TradingState.ACTIVE)
         self.reduce_button.setEnabled(change.state is TradingState.ACTIVE)
         self._state = change.state
-
-    def show_report(self, report: KillReport) -> None:
-        """Show what the last kill or flatten verified (or what remains, with Retry)."""
-        color = theme.current().ok if report.verified else theme.current().error
-        self.report.setText(f"<span style='color:{color}'>{report.summary()}</span>")
-        self.retry_button.setVisible(not report.verified)
 
     def open_rearm(self) -> RearmDialog:
         """Ask for the reason to re-arm (non-modal)."""

@@ -517,11 +517,12 @@ async def test_an_unknown_symbol_says_so_in_the_chart(make_desk: MakeDesk) -> No
 
 
 def test_saved_charts_that_make_no_sense_are_skipped() -> None:
-    assert parse_saved("ES|1m;NQ|7m;|5m;aapl|1h;5") == [
-        ("ES", Timeframe.M1),
-        ("AAPL", Timeframe.H1),
+    assert parse_saved("ES|1m;NQ|7m;|5m;aapl|1h|linked;5;GC|5m|what") == [
+        ("ES", Timeframe.M1, False),
+        ("AAPL", Timeframe.H1, True),
+        ("GC", Timeframe.M5, False),
     ]
-    assert parse_saved(["CL|1D"]) == [("CL", Timeframe.D1)]
+    assert parse_saved(["CL|1D"]) == [("CL", Timeframe.D1, False)]
     assert parse_saved("") == parse_saved(None) == []
 
 

@@ -13,42 +13,51 @@ import logging
 import math
 from collections.abc import Callable
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from ibdesk.desk.api import StrategyOps, TradingDesk
 from ibdesk.domain.bars import Timeframe
+from ibdesk.domain.instruments import Instrument
+from ibdesk.domain.risk import StateChange
 from ibdesk.domain.ticket import TicketRequest
 from ibdesk.ui.charts.panel import ChartPanel
 
 log = logging.getLogger("ibdesk.ui.charts")
 
 SETTINGS_KEY = "charts/list"
-DEFAULT_CHARTS = (("ES", Timeframe.M1),)
+DEFAULT_CHARTS = (("ES", Timeframe.M1, True),)
+LINKED = "linked"
+""" the saved flag of a chart that follows the instrument link """
 FRAME_MS = 16
 MAX_CHARTS = 9
 
 
-def parse_saved(value: object) -> list[tuple[str, Timeframe]]:
-    """Saved charts (``"ES|1m;AAPL|5m"``) back as (symbol, timeframe); bad entries are
-    skipped (a hand-edited settings file must not stop the window)."""
+def parse_saved(value: object) -> list[tuple[str, Timeframe, bool]]:
+    """Saved charts (``"ES|1m|linked;AAPL|5m"``) back as (symbol, timeframe, linked); bad
+    entries are skipped (a hand-edited settings file must not stop the window)."""
     items: list[object] = []
     if isinstance(value, str):
         items.extend(value.split(";"))
     elif isinstance(value, list):
         items.extend(value)
-    charts: list[tuple[str, Timeframe]] = []
+    charts: list[tuple[str, Timeframe, bool]] = []
     for item in items:
-        symbol, _, label = str(item).partition("|")
+        symbol, _, rest = str(item).partition("|")
+        label, _, flag = rest.partition("|")
         try:
-            charts.append((symbol.strip().upper(), Timeframe.from_label(label.strip())))
+            tf = Timeframe.from_label(label.strip())
         except ValueError:
             continue
+        charts.append((symbol.strip().upper(), tf, flag.strip() == LINKED))
     return [c for c in charts if c[0]][:MAX_CHARTS]
 
 
 class ChartArea(QWidget):
     """Every open chart, the frame timer, and their saved list.
+
+    Signals:
+        picked(Instrument): the trader clicked a chart (its instrument is to be linked).
 
     Args:
         desk: what the charts draw from and trade through.
@@ -56,6 +65,8 @@ class ChartArea(QWidget):
         on_ticket: pre-fills the order ticket (the charts' context menu).
         strategies: the runner, so a chart's confirmation can offer to pause a strategy.
     """
+
+    picked = Signal(object)
 
     def __init__(
         self,
@@ -81,13 +92,16 @@ class ChartArea(QWidget):
         self._restoring = True
         saved = self.state.contains(SETTINGS_KEY)
         charts = parse_saved(self.state.value(SETTINGS_KEY)) if saved else DEFAULT_CHARTS
-        for symbol, tf in charts:
-            self.new_chart(symbol, tf)
+        for symbol, tf, linked in charts:
+            self.new_chart(symbol, tf, linked=linked)
         self._restoring = False
         self.timer.start()
 
-    def new_chart(self, symbol: str = "", timeframe: Timeframe = Timeframe.M1) -> ChartPanel | None:
-        """Open another chart (of the last chart's symbol when none is given)."""
+    def new_chart(
+        self, symbol: str = "", timeframe: Timeframe = Timeframe.M1, linked: bool = False
+    ) -> ChartPanel | None:
+        """Open another chart (of the last chart's symbol when none is given); ``linked``:
+        it follows the instrument link."""
         if len(self.charts) >= MAX_CHARTS:
             return None
         if not symbol:
@@ -95,8 +109,11 @@ class ChartArea(QWidget):
         panel = ChartPanel(
             self.desk, symbol, timeframe, self.on_ticket, self, strategies=self.strategies
         )
+        panel.link_button.setChecked(linked)
+        panel.show_trading_state(self.desk.switch.last_change.state)
         panel.changed.connect(self.save)
         panel.close_requested.connect(lambda: self.remove_chart(panel))
+        panel.picked.connect(lambda: self._picked(panel))
         self.charts.append(panel)
         self._arrange()
         self.save()
@@ -126,8 +143,25 @@ class ChartArea(QWidget):
             return
         # One string: QSettings gives an empty list back as "no value" (the default chart
         # would reappear) and a one-item list as a plain string.
-        text = ";".join(f"{c.symbol}|{c.timeframe.label}" for c in self.charts)
+        text = ";".join(
+            f"{c.symbol}|{c.timeframe.label}" + (f"|{LINKED}" if c.linked else "")
+            for c in self.charts
+        )
         self.state.setValue(SETTINGS_KEY, text)
+
+    def _picked(self, panel: ChartPanel) -> None:
+        if panel.instrument is not None:
+            self.picked.emit(panel.instrument)
+
+    def follow(self, inst: Instrument) -> None:
+        """The link picked ``inst``: every linked chart shows it."""
+        for panel in self.charts:
+            panel.follow(inst)
+
+    def show_trading_state(self, change: StateChange) -> None:
+        """HALTED or REDUCING disarms every chart (see ChartPanel.show_trading_state)."""
+        for panel in self.charts:
+            panel.show_trading_state(change.state)
 
     def frame(self) -> None:
         """One frame for every chart."""

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMenu,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -34,6 +35,7 @@ from ibdesk.desk.api import StrategyOps, TradingDesk
 from ibdesk.domain.bars import HistoryError, Timeframe
 from ibdesk.domain.connection import LinkState
 from ibdesk.domain.instruments import Instrument, SymbolError
+from ibdesk.domain.risk import TradingState
 from ibdesk.domain.ticket import TicketRequest
 from ibdesk.domain.times import label
 from ibdesk.state.bars import BarKey, BarSeries
@@ -46,6 +48,11 @@ from ibdesk.ui.charts.trading import ChartTrader, template_qty
 from ibdesk.ui.charts.view import ChartView
 
 log = logging.getLogger("ibdesk.ui.charts")
+ARM_TIP = (
+    "Armed: clicks place orders (below the market buy limit, above sell limit; "
+    "Shift for stops) and order lines can be dragged. Off by default."
+)
+HALTED_ARM_TIP = "Trading is HALTED: the chart cannot be armed until the desk is re-armed."
 #: A click this close to an order line (pixels) is taken for a grab of the line.
 LINE_GRAB_PX = 6
 #: How often the roll warning is asked again (a day may pass while the chart is open).
@@ -58,10 +65,12 @@ class ChartPanel(QWidget):
     Signals:
         changed(): the symbol or timeframe changed (the area saves its layout).
         close_requested(): the trader closed this chart.
+        picked(): the trader clicked the chart (its instrument becomes the linked one).
     """
 
     changed = Signal()
     close_requested = Signal()
+    picked = Signal()
 
     def __init__(
         self,
@@ -116,10 +125,7 @@ class ChartPanel(QWidget):
         self.arm_button = QToolButton(self)
         self.arm_button.setText("Arm")
         self.arm_button.setCheckable(True)
-        self.arm_button.setToolTip(
-            "Armed: clicks place orders (below the market buy limit, above sell limit; "
-            "Shift for stops) and order lines can be dragged. Off by default."
-        )
+        self.arm_button.setToolTip(ARM_TIP)
         self.arm_button.toggled.connect(self.set_armed)
         self.qty_box = QDoubleSpinBox(self)
         self.qty_box.setDecimals(0)
@@ -134,8 +140,18 @@ class ChartPanel(QWidget):
         self._roll_timer.setInterval(ROLL_CHECK_MS)
         self._roll_timer.timeout.connect(self._show_roll)
         self._roll_timer.start()
+        self.link_button = QToolButton(self)
+        self.link_button.setText("Link")
+        self.link_button.setCheckable(True)
+        self.link_button.setToolTip(
+            "Linked: the chart shows what you pick in the watchlist, positions, orders or "
+            "another chart. Off: pinned to its own symbol."
+        )
+        self.link_button.toggled.connect(lambda _on: self.changed.emit())
         self.message = QLabel(self)
         self.message.setTextFormat(Qt.TextFormat.PlainText)
+        # However long a message, it never widens the chart (the whole of it is its tooltip).
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         close = QToolButton(self)
         close.setText("\u00d7")
         close.setToolTip("Close this chart")
@@ -145,6 +161,7 @@ class ChartPanel(QWidget):
             self.timeframe_box,
             self.arm_button,
             self.qty_box,
+            self.link_button,
             self.roll_label,
         ):
             self.header.addWidget(widget)
@@ -362,8 +379,30 @@ class ChartPanel(QWidget):
     def _on_drop(self, item: OrderLineItem, price: float) -> None:
         self.trader.spawn(self.trader.modify(item, price))
 
+    @property
+    def linked(self) -> bool:
+        """Whether the chart follows the instrument link."""
+        return self.link_button.isChecked()
+
+    def follow(self, inst: Instrument) -> None:
+        """The link picked ``inst``: show it, if this chart is linked and shows another."""
+        if self.linked and (self.instrument is None or self.instrument.con_id != inst.con_id):
+            self.load(inst.display, self.timeframe)
+
+    def show_trading_state(self, state: TradingState) -> None:
+        """HALTED disarms the chart and keeps it disarmed until a re-arm; REDUCING disarms
+        it (arming again is allowed: dragging an exit is still a reduction)."""
+        halted = state is TradingState.HALTED
+        if state is not TradingState.ACTIVE and self.trader.armed:
+            self.set_armed(False)
+        self.arm_button.setEnabled(not halted)
+        self.arm_button.setToolTip(HALTED_ARM_TIP if halted else ARM_TIP)
+
     def _on_click(self, event: MouseClickEvent) -> None:
-        """Left click: place (armed only); right click: the "… here" menu."""
+        """Left click: place (armed only); right click: the "… here" menu. Any click makes
+        the chart's instrument the linked one."""
+        if self.instrument is not None:
+            self.picked.emit()
         pos = event.scenePos()
         box = self.view.price_box
         inst = self.instrument

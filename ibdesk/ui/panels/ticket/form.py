@@ -48,6 +48,7 @@ from ibdesk.domain.orders import (
     Side,
     Tif,
 )
+from ibdesk.domain.risk import StateChange
 from ibdesk.domain.ticket import TicketRequest, WhatIf
 from ibdesk.tasks import TaskGroup
 from ibdesk.trading.checks import price_text
@@ -84,6 +85,8 @@ class TicketPanel(QWidget):
     """The dockable order ticket."""
 
     outcome_changed = Signal(str)
+    instrument_changed = Signal(object)
+    """ the ticket trades another instrument now (the Quick strip shows it) """
 
     def __init__(
         self,
@@ -332,6 +335,8 @@ class TicketPanel(QWidget):
         r = self.result
         for name, label in self.errors.items():
             text = r.errors.get(name, "")
+            if name == "instrument" and not self.symbol.text().strip():
+                text = ""  # not an error before anything was typed (Submit says it)
             label.setText(text)
             label.setVisible(bool(text))
         from_risk = r.figures.qty_from_risk if r.figures is not None else None
@@ -536,6 +541,7 @@ class TicketPanel(QWidget):
         changed = self.instrument is None or self.instrument.con_id != inst.con_id
         self.instrument = inst
         self.symbol.setText(inst.display)
+        self._show_error("instrument", "")
         for edit in (self.entry, self.limit, self.take_profit, self.stop_loss):
             edit.tick = inst.min_tick
         self._show_contract(inst)
@@ -545,6 +551,26 @@ class TicketPanel(QWidget):
             self._entry_follows_market = True
             self.apply_template()
         self._follow_market(force=True)
+        self.refresh()
+        if changed:
+            self.instrument_changed.emit(inst)
+
+    def link(self, inst: Instrument) -> None:
+        """The trader picked ``inst`` elsewhere (the instrument link): trade it. It is looked
+        up again through the desk, which streams its quotes for the ticket's prices."""
+        if self.instrument is not None and self.instrument.con_id == inst.con_id:
+            return
+        if self._resolving is not None and not self._resolving.done():
+            self._resolving.cancel()
+        self.symbol.setText(inst.display)
+        self._resolving = self.tasks.spawn(self.set_symbol(inst.display), f"linking {inst}")
+
+    def show_trading_state(self, change: StateChange) -> None:
+        """A kill or a re-arm: what the ticket said of the state before is no longer true
+        (a "Denied (halted)" after a re-arm, a "Working" for an order the kill cancelled);
+        the gate's verdict, asked again now, says what holds."""
+        if self.outcome.text().startswith(("Denied", "Working at the broker", "Sent:")):
+            self.show_outcome("", "")
         self.refresh()
 
     def _show_contract(self, inst: Instrument) -> None:
@@ -722,7 +748,8 @@ class TicketPanel(QWidget):
         return order_summary(intent, self.result.figures)
 
     def _watch_outcome(self, refs: tuple[str, ...]) -> None:
-        """Show a broker rejection of what was just sent (it arrives after "Sent")."""
+        """Follow what was just sent (a rejection arrives after "Sent"), so the line never
+        says "Working" of an order that has ended."""
 
         def on_update(ref: str) -> None:
             snap = self.desk.orders.get(ref)
@@ -730,8 +757,14 @@ class TicketPanel(QWidget):
                 return
             if snap.state is OrderState.REJECTED:
                 self.show_outcome(f"Rejected by the broker: {snap.reason or 'no reason'}", "error")
-            elif snap.state is OrderState.WORKING and ref == refs[0]:
+            elif ref != refs[0]:
+                return
+            elif snap.state is OrderState.WORKING:
                 self.show_outcome(f"Working at the broker ({ref}).", "ok")
+            elif snap.state is OrderState.FILLED:
+                self.show_outcome(f"Filled at the broker ({ref}).", "ok")
+            elif snap.state is OrderState.CANCELLED:
+                self.show_outcome(f"Cancelled at the broker ({ref}).", "")
 
         self.desk.orders.updated += on_update
         QTimer.singleShot(30_000, self, lambda: self.desk.orders.updated.disconnect(on_update))

@@ -5,8 +5,11 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QToolBar, QWidget
 
 from ibdesk.domain.orders import Side
+from ibdesk.domain.risk import StateChange, TradingState
 from ibdesk.tasks import TaskGroup
 from ibdesk.ui.panels.ticket.form import TicketPanel
+
+HALTED_TIP = "Trading is HALTED: re-arm the desk to send orders."
 
 
 class QuickTicket(QToolBar):
@@ -36,6 +39,16 @@ class QuickTicket(QToolBar):
         self.buy.clicked.connect(lambda: self.send(Side.BUY))
         self.sell.clicked.connect(lambda: self.send(Side.SELL))
         ticket.outcome_changed.connect(self.outcome.setText)
+        # The strip shows what Ctrl+B / Ctrl+S would trade: the ticket's instrument, however
+        # it got there (typed, linked from a table or a chart, pre-filled).
+        ticket.instrument_changed.connect(lambda inst: self.symbol.setText(inst.display))
+
+    def show_trading_state(self, change: StateChange) -> None:
+        """HALTED: the strip's buttons are off, and say why."""
+        halted = change.state is TradingState.HALTED
+        for button in (self.buy, self.sell):
+            button.setEnabled(not halted)
+            button.setToolTip(HALTED_TIP if halted else "")
 
     def send(self, side: Side) -> None:
         """Load the symbol if it changed, then a bracket from its template."""
