@@ -268,13 +268,15 @@ class MainWindow(QMainWindow):
         behind it otherwise. Designed at 1920 x 1080 and kept usable at 1366 x 768.
         """
         docks = self.docks
+        # Taken first: while the docks are re-placed one by one, the layout's minimum can
+        # pass the window's size for a moment, and a visible window grows to it.
+        width, height = self.width(), self.height()
         for key, _title, area in DOCKS:
             docks[key].setFloating(False)
             self.addDockWidget(area, docks[key])
             docks[key].show()
         for first, second in itertools.pairwise(BOTTOM_TABS):
             self.tabifyDockWidget(docks[first], docks[second])
-        width, height = self.width(), self.height()
         tall = height >= TALL_PX
         if tall:
             self.splitDockWidget(docks["account"], docks["ticket"], Qt.Orientation.Vertical)
@@ -284,6 +286,7 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(docks["account"], docks["risk"])
         docks["ticket"].raise_()
         docks["positions"].raise_()
+        self.resize(width, height)
         wide = width >= 1700
         left = 560 if wide else max(300, round(width * 0.26))
         right = 360 if wide else 330

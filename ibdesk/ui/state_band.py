@@ -15,7 +15,14 @@ import html
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QToolBar,
+    QWidget,
+)
 
 from ibdesk.desk.api import SafetyOps
 from ibdesk.domain.risk import KillReport, StateChange, TradingState
@@ -43,7 +50,7 @@ class StateBand(QToolBar):
         body = QWidget(self)
         body.setObjectName("StateBandBody")
         row = QHBoxLayout(body)
-        row.setContentsMargins(12, 6, 12, 6)
+        row.setContentsMargins(12, 2, 12, 2)
         self.text = QLabel(body)
         self.text.setObjectName("state_band_text")
         self.text.setWordWrap(True)
@@ -60,6 +67,7 @@ class StateBand(QToolBar):
         row.addWidget(self.retry_button)
         row.addWidget(self.rearm_button)
         self.addWidget(body)
+        body.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.body = body
         self.change: StateChange | None = None
         self.report: KillReport | None = None
@@ -97,8 +105,8 @@ class StateBand(QToolBar):
         why = f": {html.escape(change.why)}" if change.why else ""
         lines = [
             f"<span style='font-size:17px; font-weight:bold'>{change.state.value}</span>"
-            f" &nbsp;{MEANING[change.state]}.",
-            f"Since {time_of_day(change.time)}, by {html.escape(change.who)}{why}.",
+            f" &nbsp;{MEANING[change.state]}; since {time_of_day(change.time)},"
+            f" by {html.escape(change.who)}{why}.",
         ]
         if self.report is not None:
             lines.append(html.escape(self.report.summary()))
