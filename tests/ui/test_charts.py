@@ -503,7 +503,11 @@ async def test_the_crosshair_spells_out_the_bar_under_the_mouse(make_desk: MakeD
     when = dt.datetime.fromtimestamp(bar.time, ZoneInfo("US/Central"))
     assert f"{when:%a %d %b %H:%M} CT" in legend and f"{bar.close:,.2f}" in legend
     tag = chart.view.price_axis.tags["cross"]
-    assert abs(tag.price - price) <= chart.instrument.min_tick
+    tick = chart.instrument.min_tick
+    assert abs(tag.price - price) <= tick
+    assert tag.price / tick == pytest.approx(round(tag.price / tick)), "on the tick grid"
+    assert tag.text == f"{tag.price:,.2f}"
+    assert chart.view.cross_y.value() == tag.price
     chart.frame()  # no network in between: the tag and the quote are the same moment's
     last = chart.view.price_axis.tags["last"]
     assert last.price == chart.last_price()

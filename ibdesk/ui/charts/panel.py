@@ -201,7 +201,9 @@ class ChartPanel(QWidget):
         self.instrument, self.key = inst, key
         self.series = self.desk.bars.get(key)
         decimals = fmt.tick_decimals(inst.min_tick)
-        self.view.set_series(self.series, fmt.zone_for(inst.time_zone), decimals)
+        self.view.set_series(
+            self.series, fmt.zone_for(inst.time_zone), decimals, tick=inst.min_tick
+        )
         self.overlay.set_instrument(inst, decimals)
         self.trader.qty = template_qty(self.desk, inst)
         self.qty_box.setValue(self.trader.qty)

@@ -48,6 +48,7 @@ class ChartView(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         self.visible = VisibleBars()
         self.following = True
         self.decimals = 2
+        self.tick = 0.0
         self._moving = False
         self._last_len = 0
         self._last_seq = 0
@@ -106,10 +107,14 @@ class ChartView(pg.GraphicsLayoutWidget):  # type: ignore[misc]
 
     # ---- what is shown ------------------------------------------------------------------------
 
-    def set_series(self, series: BarSeries | None, tz: dt.tzinfo, decimals: int) -> None:
-        """Show a series (None: nothing); the view jumps to its newest bars."""
+    def set_series(
+        self, series: BarSeries | None, tz: dt.tzinfo, decimals: int, tick: float = 0.0
+    ) -> None:
+        """Show a series (None: nothing); the view jumps to its newest bars. ``tick``: the
+        instrument's price increment (the crosshair's price snaps to it)."""
         self.series = series
         self.decimals = decimals
+        self.tick = tick
         self.visible.set_series(series)
         self.time_axis.set_series(series, tz)
         self.following = True
@@ -258,9 +263,11 @@ class ChartView(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         self.cross_x_volume.setPos(seq)
         self.cross_y.setVisible(inside)
         if inside:
-            self.cross_y.setPos(at.y())
+            # A price the instrument can trade at: the one a click there would order at.
+            price = round(at.y() / self.tick) * self.tick if self.tick > 0 else at.y()
+            self.cross_y.setPos(price)
             t = theme.current()
-            tag = PriceTag(at.y(), f"{at.y():,.{self.decimals}f}", QColor(t.dim), QColor(t.base))
+            tag = PriceTag(price, f"{price:,.{self.decimals}f}", QColor(t.dim), QColor(t.base))
             self.price_axis.set_tag("cross", tag)
         else:
             self.price_axis.set_tag("cross", None)
