@@ -136,8 +136,6 @@ def launch_strategies(desk: WindowedDesk, launch: StrategyLaunch) -> None:
     A failure is logged (the log panel shows it) and leaves the strategy stopped; the files
     were checked by the command line, so one here means the file changed in between.
     """
-    import asyncio
-
     from ibdesk.strategies.loader import StrategyError
 
     names: list[str] = []
@@ -150,26 +148,4 @@ def launch_strategies(desk: WindowedDesk, launch: StrategyLaunch) -> None:
         log.error("strategies not loaded: %s", exc)
         return
     autostart = desk.settings.strategies.autostart
-    wanted = [n for n in names if launch.start or n in autostart]
-    if not wanted:
-        return
-    reconciled = asyncio.get_running_loop().create_future()
-
-    def on_reconciled(_counts: Mapping[str, int]) -> None:
-        if not reconciled.done():
-            reconciled.set_result(None)
-
-    desk.router.on_reconciled.append(on_reconciled)
-
-    async def start() -> None:
-        try:
-            await reconciled
-        finally:
-            desk.router.on_reconciled.remove(on_reconciled)
-        for name in wanted:
-            try:
-                await desk.strategies.start(name)
-            except StrategyError as exc:
-                log.error("strategy %s did not start: %s", name, exc)
-
-    desk.tasks.spawn(start(), "starting strategies")
+    desk.strategies.start_after_reconcile(n for n in names if launch.start or n in autostart)

@@ -65,10 +65,14 @@ class WindowedDesk(Desk):
         self.strategy_files: list[str] = []
         """ the strategy files to load at the next start, in the order first loaded """
         self._strategy_names: set[str] = set()
-        self._autostarted = False
         self.strategies.changed += self._on_strategy_changed
         self._load_strategies(saved_paths(window.state))
-        self.router.on_reconciled.append(self._autostart)
+        self.strategies.start_after_reconcile(
+            self.settings.strategies.autostart,
+            lambda name, exc: window.strategies_panel.say(
+                f"Autostart of {name}: {exc}", error=True
+            ),
+        )
 
     def _save_watchlist(self, _inst: Instrument, _row: int) -> None:
         self.window.state.setValue(WATCHLIST_KEY, self.watchlist.symbols())
@@ -103,22 +107,8 @@ class WindowedDesk(Desk):
             self.strategy_files.append(path)
             self.window.state.setValue(STRATEGIES_KEY, self.strategy_files)
 
-    def _autostart(self, _counts: dict[str, int]) -> None:
-        """Once the book is reconciled (the first time only), start what the config names."""
-        if self._autostarted:
-            return
-        self._autostarted = True
-        for name in self.settings.strategies.autostart:
-            self.tasks.spawn(self._start_strategy(name), f"autostarting {name}")
-
-    async def _start_strategy(self, name: str) -> None:
-        try:
-            await self.strategies.start(name)
-        except StrategyError as exc:
-            log.error("autostart of %s failed: %s", name, exc)
-            self.window.strategies_panel.say(f"Autostart of {name}: {exc}", error=True)
-        else:
-            log.info("strategy %s started (autostart)", name)
+    def _say_failed(self, name: str, exc: Exception) -> None:
+        self.window.strategies_panel.say(f"Autostart of {name}: {exc}", error=True)
 
     async def close(self) -> None:
         """Close the desk and let go of the log handler (once)."""

@@ -19,7 +19,7 @@ import inspect
 import logging
 import time
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,6 +106,8 @@ class StrategyRunner:
         self.changed = events.new("strategyChanged")
         self.tasks = TaskGroup("strategy runner", log)
         self._by_con_id: dict[int, list[_Entry]] = {}
+        self._to_start: dict[str, Callable[[str, StrategyError], object] | None] = {}
+        """ strategies to start at the next reconcile -> who hears of a failure """
         host.orders.added += self._on_order
         host.orders.updated += self._on_order
         host.orders.filled += self._on_fill
@@ -336,9 +338,34 @@ class StrategyRunner:
         """The connection dropped: running strategies pause until the book is reconciled."""
         self._auto_pause("connection", "connection lost: waiting for the broker")
 
+    def start_after_reconcile(
+        self, names: Iterable[str], on_error: Callable[[str, StrategyError], object] | None = None
+    ) -> None:
+        """Start these strategies once the broker's book is next reconciled: a strategy must
+        see its own earlier orders and fills before it trades. A strategy that does not
+        start is logged and handed to ``on_error`` (the window says it in its panel)."""
+        for name in names:
+            self._to_start.setdefault(name, on_error)
+
+    async def _start_reconciled(
+        self, name: str, on_error: Callable[[str, StrategyError], object] | None
+    ) -> None:
+        try:
+            await self.start(name)
+        except StrategyError as exc:
+            log.error("strategy %s did not start: %s", name, exc)
+            if on_error is not None:
+                on_error(name, exc)
+        else:
+            log.info("strategy %s started, the book reconciled", name)
+
     def on_reconciled(self, _counts: Mapping[str, int] | None = None) -> None:
-        """The broker's book is reconciled after a connect: the strategies the lost
-        connection paused go on (if trading is ACTIVE and market data flows)."""
+        """The broker's book is reconciled after a connect: the strategies waiting for it
+        start, and those the lost connection paused go on (if trading is ACTIVE and market
+        data flows)."""
+        waiting, self._to_start = self._to_start, {}
+        for name, on_error in waiting.items():
+            self.tasks.spawn(self._start_reconciled(name, on_error), f"starting {name}")
         if self.data_down:
             for entry in self.entries.values():
                 if entry.auto_paused == "connection":
