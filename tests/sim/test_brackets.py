@@ -37,13 +37,19 @@ async def bracket(
     qty: int = 1,
     action: str = "BUY",
 ) -> list[Any]:
-    orders = ib.bracketOrder(action, qty, entry, take, stop)
+    return await placed_working(ib, contract, ib.bracketOrder(action, qty, entry, take, stop))
+
+
+async def placed_working(
+    ib: Any, contract: Any, orders: Any, what: str = "bracket working"
+) -> list[Any]:
+    """Place the orders; their trades once the simulator has them working (or filled)."""
     trades = [ib.placeOrder(contract, o) for o in orders]
     await wait_until(
         lambda: all(
             t.orderStatus.status in ("Submitted", "PreSubmitted", "Filled") for t in trades
         ),
-        what="bracket working",
+        what=what,
     )
     return trades
 
@@ -160,14 +166,7 @@ async def trailing_bracket(ib: Any, contract: Any, entry: float, **trail: float)
     )
     for child in (take, stop):
         child.parentId = parent.orderId
-    trades = [ib.placeOrder(contract, o) for o in (parent, take, stop)]
-    await wait_until(
-        lambda: all(
-            t.orderStatus.status in ("Submitted", "PreSubmitted", "Filled") for t in trades
-        ),
-        what="trailing bracket working",
-    )
-    return trades
+    return await placed_working(ib, contract, (parent, take, stop), "trailing bracket working")
 
 
 async def test_a_trailing_stop_child_waits_then_trails_the_rise_and_fills_on_the_reversal(
