@@ -129,6 +129,28 @@ def _stamp(when: dt.datetime, step: float) -> str:
     return f"{when:%H:%M}"
 
 
+def spread(ys: list[float], height: float, top: float, bottom: float) -> list[float]:
+    """Centres for labels ``height`` tall wanted at ``ys`` (ascending), moved as little as
+    they must so that none overlaps the next, in the same order, inside [top, bottom].
+
+    Labels that would overlap form a block centred on where its labels want to be; a block
+    that meets the one before merges with it; an edge pushes a block back inside.
+    """
+    blocks: list[tuple[float, list[float]]] = []  # (first centre, wanted centres)
+    for y in ys:
+        wants = [y]
+        while True:
+            n = len(wants)
+            first = sum(wants) / n - (n - 1) * height / 2
+            first = min(max(first, top + height / 2), bottom - height / 2 - (n - 1) * height)
+            if blocks and blocks[-1][0] + len(blocks[-1][1]) * height > first:
+                wants = blocks.pop()[1] + wants
+                continue
+            blocks.append((first, wants))
+            break
+    return [first + i * height for first, wants in blocks for i in range(len(wants))]
+
+
 @dataclass(frozen=True, slots=True)
 class PriceTag:
     """A label on the price axis: ``text`` in ``fg`` on ``bg`` at ``price``."""
@@ -183,6 +205,16 @@ class PriceAxisItem(pg.AxisItem):  # type: ignore[misc]
             placed.append((height / 2 + i * height, "\u25b2 " + tag.text, tag))
         for i, tag in enumerate(sorted(below, key=lambda t: t.price)):
             placed.append((self.height() - height / 2 - i * height, "\u25bc " + tag.text, tag))
+        # Close prices must not hide one another (the last price over the position's
+        # entry 0.25 away): spread apart, in price order. The crosshair's tag goes on top
+        # where the mouse is, as it moves.
+        cross = self.tags.get("cross")
+        placed.sort(key=lambda item: item[0])
+        ours = [item for item in placed if item[2] is not cross]
+        ys = spread([y for y, _, _ in ours], height, 0.0, self.height())
+        placed = [(y, text, tag) for y, (_, text, tag) in zip(ys, ours, strict=True)] + [
+            item for item in placed if item[2] is cross
+        ]
         for y, text, tag in placed:
             box = QRectF(0, y - height / 2, self.width(), height)
             p.fillRect(box, tag.bg)
