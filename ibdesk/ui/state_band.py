@@ -15,6 +15,7 @@ import html
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -111,6 +112,17 @@ class StateBand(QToolBar):
         if self.report is not None:
             lines.append(html.escape(self.report.summary()))
         self.text.setText("<br>".join(lines))
+        self._fit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        # A toolbar lays its widgets out without height-for-width: a wrapped label would be
+        # given the height of its narrowest wrap (nearly twice what two lines need).
+        width = self.text.width() if self.text.width() > 50 else self.width() - 250
+        self.text.setFixedHeight(self.text.heightForWidth(max(width, 200)))
 
     def texts(self) -> str:
         """What the band says, as plain text (tests, screen readers)."""
