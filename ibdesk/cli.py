@@ -135,15 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if (args.start or args.param) and not args.strategy:
         parser().error("--start and --param need --strategy FILE")
     try:
-        settings = config.load(args.config)
-        settings = config.with_overrides(
-            settings,
-            host=args.host,
-            port=args.port,
-            client_id=args.client_id,
-            account=args.account,
-            read_only=args.read_only,
-        )
+        settings = config.load_with_flags(args)
     except config.ConfigError as exc:
         report_config_error(exc)
         return 2

@@ -469,6 +469,21 @@ def _range(rule: Mapping[str, Any]) -> str:
     return ""
 
 
+COMMAND_LINE_FLAGS = ("host", "port", "client_id", "account", "read_only")
+""" the connection flags ``ibdesk`` and ``ibdesk run`` both take """
+
+
+def load_with_flags(args: Any) -> Settings:
+    """The config file ``args.config`` names (or the default one), with the command line's
+    connection flags (:data:`COMMAND_LINE_FLAGS`, attributes of ``args``) over it.
+
+    Raises:
+        ConfigError: the file or a flag is wrong (every problem named).
+    """
+    flags = {name: getattr(args, name) for name in COMMAND_LINE_FLAGS}
+    return with_overrides(load(args.config), **flags)
+
+
 def with_overrides(settings: Settings, **connection: Any) -> Settings:
     """Apply command-line overrides to the connection section (None means not given)."""
     given = {k: v for k, v in connection.items() if v is not None}

@@ -66,14 +66,7 @@ def main(argv: Sequence[str]) -> int:
     """Entry point of ``ibdesk run``."""
     args = parser().parse_args(list(argv))
     try:
-        settings = config.with_overrides(
-            config.load(args.config),
-            host=args.host,
-            port=args.port,
-            client_id=args.client_id,
-            account=args.account,
-            read_only=args.read_only,
-        )
+        settings = config.load_with_flags(args)
     except config.ConfigError as exc:
         print(f"ibdesk run: invalid configuration in {exc.source}:", file=sys.stderr)
         for problem in exc.problems:
