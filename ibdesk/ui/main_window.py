@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibdesk.domain.orders import Side
 from ibdesk.ui import theme, time_zone
 from ibdesk.ui.brand import brand, identify
 
@@ -405,6 +404,8 @@ class MainWindow(QMainWindow):
             except ValueError as exc:  # HALTED is stricter: it takes a re-arm
                 self.statusBar().showMessage(str(exc), 10_000)
         else:
+            from ibdesk.domain.orders import Side  # not before the first paint: ~8 ms
+
             self.ticket_panel.quick(Side.BUY if what == "buy" else Side.SELL)
 
     def _bind_shortcut(self, action: QAction, text: str, what: str) -> None:
