@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import platformdirs
 from PySide6.QtWidgets import QApplication
 
 from ibdesk import files, memory
@@ -44,6 +43,8 @@ class StrategyLaunch:
 
 def default_state_path(demo: bool = False) -> Path:
     """Where the window layout and the watchlist are kept between runs (the demo's apart)."""
+    import platformdirs  # not before the first paint of a window given its state path
+
     folder = platformdirs.user_state_path(APP_NAME)
     return (folder / "demo" if demo else folder) / "window.ini"
 
@@ -66,7 +67,6 @@ def run_desktop(
     PNG, and exit (for docs and smoke tests). The theme is ``theme_override`` (``--theme``),
     else the one last chosen in the View menu, else the config's.
     """
-    memory.keep_large_blocks_mapped()  # a desk runs all day: see ibdesk/memory.py
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setApplicationName(APP_NAME)
@@ -80,6 +80,8 @@ def run_desktop(
     theme.apply(app, theme_override or window.saved_theme() or settings.ui.theme)
     window.show()
     app.processEvents()  # the first paint, before the heavy imports below
+    # Before the broker stack allocates its buffers (a desk runs all day: see ibdesk/memory.py).
+    memory.keep_large_blocks_mapped()
 
     import asyncio
 

@@ -10,7 +10,6 @@ too. On systems without POSIX modes these do nothing.
 from __future__ import annotations
 
 import contextlib
-import logging.handlers
 import os
 from pathlib import Path
 
@@ -55,11 +54,3 @@ def _tighten(path: Path, mode: int) -> None:
     if _POSIX:
         with contextlib.suppress(PermissionError):  # not ours to change: leave it be
             path.chmod(mode)
-
-
-class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """A rotating log whose every file, the rotated-to ones included, is private."""
-
-    def _open(self):  # type: ignore[no-untyped-def]  # the stdlib's own override point
-        private_file(Path(self.baseFilename))
-        return super()._open()

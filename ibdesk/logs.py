@@ -35,6 +35,16 @@ from ibdesk.config import APP_NAME
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file, the rotated-to ones included, is private (it lives
+    here, not in ``ibdesk.files``, which the window imports before its first paint and which
+    so stays free of ``logging.handlers``)."""
+
+    def _open(self):  # type: ignore[no-untyped-def]  # the stdlib's own override point
+        files.private_file(Path(self.baseFilename))
+        return super()._open()
+
+
 def log_dir() -> Path:
     """The user log folder (e.g. ~/.local/state/ibdesk/log on Linux)."""
     return platformdirs.user_log_path(APP_NAME)
@@ -50,7 +60,7 @@ def setup(level: int = logging.INFO, directory: Path | None = None, library: boo
     path = folder / "ibdesk.log"
     root = logging.getLogger()
     root.setLevel(level)
-    file_handler = files.PrivateRotatingFileHandler(
+    file_handler = PrivateRotatingFileHandler(
         path, maxBytes=5 << 20, backupCount=5, encoding="utf-8"
     )
     file_handler.setFormatter(BoundedFormatter(FORMAT, max_chars=8000, max_lines=80))

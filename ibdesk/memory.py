@@ -14,7 +14,6 @@ the resident memory flat.
 
 from __future__ import annotations
 
-import ctypes
 import sys
 
 #: ``mallopt``'s parameter for the mmap threshold (glibc's malloc.h).
@@ -28,6 +27,8 @@ def keep_large_blocks_mapped() -> bool:
     (False without glibc: macOS, Windows, musl, where nothing changes)."""
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes  # here, not at the top: the desktop calls this after its first paint
+
     try:
         libc = ctypes.CDLL(None)
         libc.gnu_get_libc_version  # noqa: B018  # glibc, whose mallopt takes this parameter

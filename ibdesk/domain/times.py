@@ -15,7 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+# zoneinfo is imported where a zone is first read, not here: the config (and so the window's
+# first paint) imports this module for its names, and zoneinfo costs about 2 ms to import.
 
 EXCHANGE, LOCAL = "exchange", "local"
 CHOICES = (EXCHANGE, LOCAL)
@@ -38,6 +44,8 @@ _AMERICAN = {
 @functools.lru_cache(maxsize=128)
 def zone_info(name: str) -> ZoneInfo | None:
     """The zone IB names (``US/Central``), or None when empty or unknown to this system."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     if not name:
         return None
     try:
@@ -53,6 +61,8 @@ def local_zone() -> dt.tzinfo:
     if named is not None:
         return named
     if "TZ" not in os.environ:
+        from zoneinfo import ZoneInfo
+
         try:
             with open("/etc/localtime", "rb") as rules:
                 return ZoneInfo.from_file(rules, key="localtime")

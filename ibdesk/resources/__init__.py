@@ -11,8 +11,10 @@ they carry no one's copyright and can be remade with other pitches.
 
 from __future__ import annotations
 
-from importlib import resources
-from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 APP_ID = "ibdesk"
 """ the desktop entry's name without ``.desktop``: the icon's name, the X11 window class and the
@@ -25,6 +27,10 @@ SOUNDS = ("fill", "reject", "halt", "warning")
 
 def resource(name: str) -> Traversable:
     """A file of this package by its relative name (``sounds/fill.wav``)."""
+    # Imported here: the window's frame needs only APP_ID from this module before its
+    # first paint, and importlib.resources costs about a millisecond to import.
+    from importlib import resources
+
     return resources.files(__name__).joinpath(name)
 
 

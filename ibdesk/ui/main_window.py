@@ -24,8 +24,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibdesk.domain.account import is_paper_account
-from ibdesk.domain.orders import Side
 from ibdesk.ui import theme, time_zone
 from ibdesk.ui.brand import brand, identify
 
@@ -430,6 +428,8 @@ class MainWindow(QMainWindow):
             except ValueError as exc:  # HALTED is stricter: it takes a re-arm
                 self.statusBar().showMessage(str(exc), 10_000)
         else:
+            from ibdesk.domain.orders import Side  # not before the first paint: ~8 ms
+
             self.ticket_panel.quick(Side.BUY if what == "buy" else Side.SELL)
 
     def _bind_shortcut(self, action: QAction, text: str, what: str) -> None:
@@ -515,6 +515,8 @@ class MainWindow(QMainWindow):
         assert self.desk is not None
         s = self.desk.link.status
         account = s.account or self.desk.settings.connection.account
+        from ibdesk.domain.account import is_paper_account  # after the first paint
+
         title = "ibdesk"
         live = bool(account) and not is_paper_account(account)
         if account:

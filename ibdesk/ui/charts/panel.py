@@ -43,6 +43,7 @@ from ibdesk.trading.chart_orders import ticket_requests
 from ibdesk.ui import format as fmt
 from ibdesk.ui import theme
 from ibdesk.ui.charts.axes import PriceTag
+from ibdesk.ui.charts.legend import ChartLegend
 from ibdesk.ui.charts.overlays import OrderLineItem, TradingOverlay
 from ibdesk.ui.charts.trading import ChartTrader, template_qty
 from ibdesk.ui.charts.view import ChartView
@@ -167,11 +168,9 @@ class ChartPanel(QWidget):
             self.header.addWidget(widget)
         self.header.addWidget(self.message, 1)
         self.header.addWidget(close)
-        self.legend = QLabel(self)
-        self.legend.setTextFormat(Qt.TextFormat.RichText)
         # Wrapped, not clipped: four charts at 1366 px are ~330 px each, and an unwrapped
         # legend made its full width the chart's minimum (the window grew past the screen).
-        self.legend.setWordWrap(True)
+        self.legend = ChartLegend(self)
 
     # ---- loading ------------------------------------------------------------------------------
 
