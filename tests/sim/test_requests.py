@@ -230,7 +230,10 @@ async def test_historical_ticks_from_the_same_market(ib: Any, what: str) -> None
     end = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     ticks = await ib.reqHistoricalTicksAsync(es, "", end, 100, what, False)
     assert 0 < len(ticks) <= 100
-    bars = await ib.reqHistoricalDataAsync(es, end, "600 S", "5 secs", "MIDPOINT", False, 2)
+    # The bars end where the ticks do: in CME's daily break (16:00-17:00 CT) the newest
+    # ticks are from before it, and bars of the last ten minutes would be of another price.
+    last = max(t.time for t in ticks)
+    bars = await ib.reqHistoricalDataAsync(es, last, "600 S", "5 secs", "MIDPOINT", False, 2)
     low, high = min(b.low for b in bars), max(b.high for b in bars)
     for t in ticks:
         price = t.priceBid if what == "BID_ASK" else t.price
