@@ -88,13 +88,47 @@ def cancel_histogram_data(server: SimServer, s: ClientSession, req: Request) -> 
 
 
 def _seconds(
-    server: SimServer, inst: Instrument, start: float, end: float, what: str, rth: bool
+    server: SimServer,
+    inst: Instrument,
+    window: tuple[float, float],
+    what: str,
+    rth: bool,
+    count: int,
+    ahead: bool,
 ) -> Bars:
-    """One bar per second over the window, or per minute where no seconds exist."""
+    """One bar per second over the window, or, where no seconds exist, one per minute over
+    as many minutes as ticks were asked for (from the window's start when ``ahead``)."""
+    start, end = window
     bars = server.history.bars(inst, 1, start, end, what, rth)
     if not len(bars):
-        bars = server.history.bars(inst, 60, start, end, what, rth)
+        reach = max(end - start, count * 60.0)
+        start, end = (start, start + reach) if ahead else (end - reach, end)
+        bars = server.history.bars(inst, 60, start, min(end, server.clock()), what, rth)
     return bars
+
+
+TICK_SPAN = 1800.0  # seconds of ticks looked at, from the first (or last) traded minute
+TICK_REACH = 7 * 86400.0  # how far a closed market is looked across: a weekend and holidays
+
+
+def _tick_window(
+    server: SimServer, inst: Instrument, at: float, now: float, what: str, rth: bool, ahead: bool
+) -> tuple[float, float]:
+    """The window ticks are taken from: from ``at`` onwards (``ahead``) or up to it.
+
+    Like TWS, a request that starts or ends while the market is shut (the daily break, a
+    weekend) is answered from the nearest trading across the gap, not with nothing; the
+    minutes are searched first, as they are cheap, and seconds taken around the one found.
+    """
+    if ahead:
+        minutes = server.history.bars(inst, 60, at, min(now, at + TICK_REACH), what, rth)
+        traded = minutes.time[minutes.volume > 0] if what == "TRADES" else minutes.time
+        first = max(at, float(traded[0])) if len(traded) else at
+        return first, min(now, first + TICK_SPAN)
+    minutes = server.history.bars(inst, 60, at - TICK_REACH, at, what, rth)
+    traded = minutes.time[minutes.volume > 0] if what == "TRADES" else minutes.time
+    last = min(at, float(traded[-1]) + 60) if len(traded) else at
+    return last - TICK_SPAN, last
 
 
 @handles(96)
@@ -117,15 +151,12 @@ def req_historical_ticks(server: SimServer, s: ClientSession, req: Request) -> N
         _refuse(s, req_id, f"whatToShow {show(what)} is not valid for historical ticks")
         return
     now = server.clock()
-    span = 1800.0
-    if start_text:
-        start = news_bound(start_text, now)
-        window = (start, min(now, start + span))
-    else:
-        end = news_bound(end_text, now)
-        window = (end - span, end)
     shown = "BID" if what == "BID_ASK" else what
-    bars = _seconds(server, inst, *window, shown, rth)
+    if start_text:
+        window = _tick_window(server, inst, news_bound(start_text, now), now, shown, rth, True)
+    else:
+        window = _tick_window(server, inst, news_bound(end_text, now), now, shown, rth, False)
+    bars = _seconds(server, inst, window, shown, rth, count, bool(start_text))
     times = [int(t) for t in bars.time.tolist()]
     closes = bars.close.tolist()
     if what == "TRADES":

@@ -241,6 +241,20 @@ async def test_historical_ticks_from_the_same_market(ib: Any, what: str) -> None
         assert t.time <= end
 
 
+async def test_historical_ticks_reach_back_over_a_closed_market(ib: Any) -> None:
+    """Asked for the last ticks before a time when the market was shut (a Saturday), TWS
+    answers with the last ticks before the close, not with nothing."""
+    es = await front_future(ib)
+    today = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    saturday = today - dt.timedelta(days=(today.weekday() - 5) % 7 or 7)
+    ticks = await ib.reqHistoricalTicksAsync(es, "", saturday, 50, "TRADES", False)
+    assert len(ticks) == 50
+    assert all(t.time < saturday for t in ticks)
+    # CME closes ES on Friday at 16:00 CT: the ticks are from the hours before it.
+    assert max(t.time for t in ticks) > saturday - dt.timedelta(hours=20)
+    assert max(t.time for t in ticks).weekday() == 4
+
+
 async def test_market_depth_is_refused_as_a_paper_account_is(ib: Any) -> None:
     errors: list[tuple[int, str]] = []
     ib.errorEvent += lambda req_id, code, text, *_: errors.append((code, text))
