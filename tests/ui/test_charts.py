@@ -522,21 +522,32 @@ class LayoutRequests(QObject):
             self.count += 1
         return False
 
+    async def quiet_for(self, seconds: float, timeout: float = 5.0) -> None:
+        """Wait until ``seconds`` pass without a request (a layout in progress settles)."""
+        deadline = time.monotonic() + timeout
+        seen, since = self.count, time.monotonic()
+        while time.monotonic() - since < seconds:
+            assert time.monotonic() < deadline, "the layout never settled"
+            await asyncio.sleep(0.01)
+            if self.count != seen:
+                seen, since = self.count, time.monotonic()
+
 
 async def test_the_legend_changes_without_laying_the_chart_out_again(make_desk: MakeDesk) -> None:
     """The legend changes on every frame of a busy market. A new text of the same height is
     a repaint of the legend alone: a new layout of the chart, and of the window above it,
     took 11 % of a core with four charts at 10,000 messages a second (benchmarks.chart)."""
     _, chart = await chart_desk(make_desk)
-    chart.window().resize(1600, 1000)
-    series = chart.series
-    legend = chart.legend
+    series, legend = chart.series, chart.legend
     chart.view.hovered.emit(float(series.last_seq - 3))
-    await wait_until(lambda: legend.height() == legend.heightForWidth(legend.width()))
-    height = legend.height()
     requests = LayoutRequests()
     chart.installEventFilter(requests)
     try:
+        chart.window().resize(1600, 1000)
+        await requests.quiet_for(0.2)  # the window's new size laid out
+        height = legend.height()
+        assert height == legend.heightForWidth(legend.width())
+        requests.count = 0
         for back in range(4, 10):
             shown = legend.text()
             chart.view.hovered.emit(float(series.last_seq - back))
