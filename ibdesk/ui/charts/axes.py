@@ -29,6 +29,8 @@ DAY = 86400
 MONTH, YEAR = 31 * DAY, 366 * DAY
 #: Pixels between time labels, about.
 LABEL_SPACING = 100.0
+#: Axis lengths (pixels) this close give the same ticks.
+SIZE_SLACK = 4.0
 #: What ``AxisItem.tickValues`` returns: (spacing, positions) per level of ticks.
 Ticks = list[tuple[float, list[float]]]
 
@@ -41,6 +43,7 @@ class TimeAxisItem(pg.AxisItem):  # type: ignore[misc]
         self.series: BarSeries | None = None
         self.tz: dt.tzinfo = dt.UTC
         self._asked: tuple[float, ...] = ()
+        self._asked_size = 0.0
         self._ticks: Ticks = []
 
     def set_series(self, series: BarSeries | None, tz: dt.tzinfo) -> None:
@@ -53,13 +56,19 @@ class TimeAxisItem(pg.AxisItem):  # type: ignore[misc]
 
     def tickValues(self, low: float, high: float, size: float) -> Ticks:
         """Ticks where the clock passes a round step, about every 100 pixels (the axis and
-        both grids ask in one frame: the answer is kept until the view or series moves)."""
+        both grids ask in one frame: the answer is kept until the view or series moves).
+
+        The axis measures its length a pixel or two longer than the view the grids measure
+        (pyqtgraph counts its ends): a size within :data:`SIZE_SLACK` of the last one asked
+        gets the same answer, or every move of the view worked the ticks out twice.
+        """
         series = self.series
         if series is None or not len(series) or size <= 0 or high <= low:
             return []
-        asked = (low, high, size, series.first_seq, len(series))
-        if asked != self._asked:
-            self._asked, self._ticks = asked, self._compute_ticks(series, low, high, size)
+        asked = (low, high, series.first_seq, len(series))
+        if asked != self._asked or abs(size - self._asked_size) > SIZE_SLACK:
+            self._asked, self._asked_size = asked, size
+            self._ticks = self._compute_ticks(series, low, high, size)
         return self._ticks
 
     def _compute_ticks(self, series: BarSeries, low: float, high: float, size: float) -> Ticks:
