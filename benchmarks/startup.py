@@ -9,6 +9,12 @@
   in the store) against the simulated TWS running in its own process. Median of 5. Goal <= 3.
 
 Every launch is a new process, so imports and Qt start-up are included, as a user feels them.
+The first paint is seen by an event filter on the main window itself. A filter on the whole
+application (as this benchmark had) turns every event of every widget into a Python call, and
+Python wrappers for each new kind of widget: for ibdesk's window, with its docks, menus and
+status bar, that probe cost about 18 ms before the first paint (~10 % of the figure), for the
+bare window almost nothing. Until ibdesk's window exists, the filter watches the application
+for it (a handful of events).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ class First(QObject):
             print(json.dumps({"paint": time.time()}), flush=True)
             QTimer.singleShot(0, app.quit)
         return False
-f = First(); app.installEventFilter(f)
+f = First(); win.installEventFilter(f)
 win.show()
 app.exec()
 """
@@ -45,10 +51,14 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 app = QApplication(sys.argv)
 marks = {}
-class First(QObject):
+class First(QObject):  # watches the application until the main window exists, then it
+    window = None
     def eventFilter(self, obj, ev):
-        if ev.type() == QEvent.Type.Paint and "paint" not in marks and \
-                type(obj).__name__ == "MainWindow":
+        if self.window is None and type(obj).__name__ == "MainWindow":
+            self.window = obj
+            obj.installEventFilter(self)
+            app.removeEventFilter(self)
+        if obj is self.window and ev.type() == QEvent.Type.Paint and "paint" not in marks:
             marks["paint"] = time.time()
         return False
 f = First(); app.installEventFilter(f)

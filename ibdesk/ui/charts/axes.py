@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QColor, QPainter, QPen
 
 from ibdesk.domain.times import label
 from ibdesk.state.bars import BarSeries
@@ -29,6 +29,8 @@ DAY = 86400
 MONTH, YEAR = 31 * DAY, 366 * DAY
 #: Pixels between time labels, about.
 LABEL_SPACING = 100.0
+#: Axis lengths (pixels) this close give the same ticks.
+SIZE_SLACK = 4.0
 #: What ``AxisItem.tickValues`` returns: (spacing, positions) per level of ticks.
 Ticks = list[tuple[float, list[float]]]
 
@@ -41,6 +43,7 @@ class TimeAxisItem(pg.AxisItem):  # type: ignore[misc]
         self.series: BarSeries | None = None
         self.tz: dt.tzinfo = dt.UTC
         self._asked: tuple[float, ...] = ()
+        self._asked_size = 0.0
         self._ticks: Ticks = []
 
     def set_series(self, series: BarSeries | None, tz: dt.tzinfo) -> None:
@@ -53,13 +56,19 @@ class TimeAxisItem(pg.AxisItem):  # type: ignore[misc]
 
     def tickValues(self, low: float, high: float, size: float) -> Ticks:
         """Ticks where the clock passes a round step, about every 100 pixels (the axis and
-        both grids ask in one frame: the answer is kept until the view or series moves)."""
+        both grids ask in one frame: the answer is kept until the view or series moves).
+
+        The axis measures its length a pixel or two longer than the view the grids measure
+        (pyqtgraph counts its ends): a size within :data:`SIZE_SLACK` of the last one asked
+        gets the same answer, or every move of the view worked the ticks out twice.
+        """
         series = self.series
         if series is None or not len(series) or size <= 0 or high <= low:
             return []
-        asked = (low, high, size, series.first_seq, len(series))
-        if asked != self._asked:
-            self._asked, self._ticks = asked, self._compute_ticks(series, low, high, size)
+        asked = (low, high, series.first_seq, len(series))
+        if asked != self._asked or abs(size - self._asked_size) > SIZE_SLACK:
+            self._asked, self._asked_size = asked, size
+            self._ticks = self._compute_ticks(series, low, high, size)
         return self._ticks
 
     def _compute_ticks(self, series: BarSeries, low: float, high: float, size: float) -> Ticks:
@@ -239,6 +248,9 @@ class GridItem(pg.GraphicsObject):  # type: ignore[misc]
         self.price_axis = price_axis
         self.color = QColor("#262a30")
         self._bounds = QRectF()
+        self._pen: tuple[int, QPen] | None = None
+        self._asked: tuple[float, float, float] | None = None
+        self._levels: Ticks = []
         self.setZValue(-100)
 
     def boundingRect(self) -> QRectF:
@@ -257,15 +269,32 @@ class GridItem(pg.GraphicsObject):  # type: ignore[misc]
         view = self.getViewBox()
         if rect is None or view is None:
             return
-        pen = pg.mkPen(self.color)
-        pen.setCosmetic(True)
-        p.setPen(pen)
+        p.setPen(self._grid_pen())
         x0, x1, y0, y1 = rect.left(), rect.right(), rect.top(), rect.bottom()
         for _spacing, xs in self.time_axis.tickValues(x0, x1, view.width())[:1]:
             for x in xs:
                 p.drawLine(QPointF(x, y0), QPointF(x, y1))
-        if self.price_axis is not None:
-            levels = self.price_axis.tickValues(min(y0, y1), max(y0, y1), view.height())
-            for _level, ys in levels[:1]:
-                for y in ys:
-                    p.drawLine(QPointF(x0, y), QPointF(x1, y))
+        for _level, ys in self._price_levels(min(y0, y1), max(y0, y1), view.height())[:1]:
+            for y in ys:
+                p.drawLine(QPointF(x0, y), QPointF(x1, y))
+
+    def _grid_pen(self) -> QPen:
+        """A cosmetic pen of ``color``, made again only when the colour changes (the grid
+        repaints with the candles, on every frame of a live chart)."""
+        rgba = self.color.rgba()
+        if self._pen is None or self._pen[0] != rgba:
+            pen = QPen(self.color)
+            pen.setCosmetic(True)
+            self._pen = (rgba, pen)
+        return self._pen[1]
+
+    def _price_levels(self, low: float, high: float, size: float) -> Ticks:
+        """The price axis's ticks, asked again only when the prices in view or the height
+        change: pyqtgraph works them out afresh on each call, and doing so in every paint
+        was three quarters of this item's cost on a live chart."""
+        if self.price_axis is None:
+            return []
+        asked = (low, high, size)
+        if asked != self._asked:
+            self._asked, self._levels = asked, self.price_axis.tickValues(low, high, size)
+        return self._levels

@@ -91,7 +91,8 @@ class ChartLegend(QWidget):
     def paintEvent(self, _event: QPaintEvent) -> None:
         """The text, wrapped at the widget's width and centred in its height, in the
         widget's text colour where the text sets none."""
-        self._doc.setTextWidth(self.width())
+        if self._doc.textWidth() != self.width():  # else laid out already, by setText
+            self._doc.setTextWidth(self.width())
         painter = QPainter(self)
         painter.translate(0, max(0.0, (self.height() - self._doc.size().height()) / 2))
         context = QAbstractTextDocumentLayout.PaintContext()
