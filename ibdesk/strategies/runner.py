@@ -125,6 +125,11 @@ class StrategyRunner:
         """A strategy's own position (from its own fills)."""
         return self.ledger.position(name, con_id)
 
+    def paused_why(self, name: str) -> str:
+        """Why a strategy is paused, in words; empty when it is not paused."""
+        entry = self.entries.get(name)
+        return entry.reason if entry is not None and entry.state is StrategyState.PAUSED else ""
+
     def traders_of(self, con_id: int) -> list[tuple[str, StrategyState, float]]:
         """(name, state, its own position) of every running or paused strategy that trades
         an instrument: whom a manual order on it may fight."""
