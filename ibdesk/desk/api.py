@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ibdesk.alerts.push import PushService
     from ibdesk.clock import Clock
     from ibdesk.config import AlertSettings, BracketTemplate, ConnectionSettings, Settings
+    from ibdesk.desk.restarts import RestartView
     from ibdesk.domain.alerts import Alert
     from ibdesk.domain.bars import Timeframe
     from ibdesk.domain.instruments import Instrument
@@ -47,6 +48,7 @@ __all__ = [
     "DeskStores",
     "MarketOps",
     "OrderOps",
+    "RestartsView",
     "SafetyOps",
     "SafetyView",
     "SessionOps",
@@ -81,6 +83,19 @@ class AlertsView(Protocol):
 
     def test_alert(self) -> Alert:
         """The test alert."""
+
+
+class RestartsView(Protocol):
+    """TWS's daily restart as the desk expects it (ibdesk.desk.restarts.RestartWatch)."""
+
+    changed: Event
+    """ emits a RestartView when the stage changes """
+
+    def view(self) -> RestartView:
+        """The stage and the schedule now (a few date computations: call it at most 1/s)."""
+
+    def acknowledge(self) -> None:
+        """The trader read the report after the restart: held strategies go on."""
 
 
 class DeskStores(Protocol):
@@ -266,3 +281,7 @@ class DeskApi(DeskStores, MarketOps, OrderOps, SafetyOps, SessionOps, Protocol):
     @property
     def strategies(self) -> StrategyOps:
         """The strategy runner."""
+
+    @property
+    def restarts(self) -> RestartsView:
+        """TWS's daily restart: the countdown, the pause, the expected disconnect."""

@@ -186,7 +186,7 @@ def test_a_saved_setting_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
 def test_the_restart_schedule_defaults_to_ib_s_nightly_restart_and_weekly_login() -> None:
     import datetime as dt
 
-    restart = config.Settings().restart
+    restart = config.RestartSettings()  # (the suite turns the default off: tests/conftest.py)
     assert (restart.daily_at, restart.time_zone) == ("23:45", "America/New_York")
     assert (restart.pause_before_minutes, restart.window_minutes) == (5.0, 15.0)
     assert restart.weekly_relogin == "Sun 01:00" and restart.resume_headless
