@@ -230,8 +230,11 @@ class RestartWatch:
         self.link.post(Notice(REPORT_KEY, Severity.WARNING, text, 0, self.clock()))
 
     def _release(self, said: str) -> None:
+        # Said first: the log reads "restart over; strategies resume", then each one's line.
+        self.stage = RestartStage.CLEAR
+        log.info("%s", said)
         self.runner.release(HOLD, "the TWS restart is over")
-        self._to(RestartStage.CLEAR, said)
+        self.changed.emit(self.view())
 
     def _on_notice_cleared(self, key: str) -> None:
         if key == REPORT_KEY:
