@@ -25,11 +25,11 @@ if TYPE_CHECKING:
     from ibdesk.alerts.push import PushService
     from ibdesk.clock import Clock
     from ibdesk.config import AlertSettings, BracketTemplate, ConnectionSettings, Settings
-    from ibdesk.desk.restarts import RestartView
     from ibdesk.domain.alerts import Alert
     from ibdesk.domain.bars import Timeframe
     from ibdesk.domain.instruments import Instrument
     from ibdesk.domain.orders import BracketIntent, GateDecision, OrderIntent, Side
+    from ibdesk.domain.restarts import RestartView
     from ibdesk.domain.risk import KillReport, StateChange, TradingState
     from ibdesk.domain.roll import RollWarning
     from ibdesk.domain.strategy import StrategyState, StrategyStatus

@@ -20,15 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
 from ibdesk import events
 from ibdesk.clock import Clock
 from ibdesk.domain import times
 from ibdesk.domain.connection import LinkState, Notice, Severity
-from ibdesk.domain.restarts import RestartOutlook, RestartPhase, RestartSchedule
+from ibdesk.domain.restarts import (
+    RestartOutlook,
+    RestartPhase,
+    RestartSchedule,
+    RestartStage,
+    RestartView,
+)
 from ibdesk.state.link import LinkStore
 from ibdesk.tasks import TaskGroup
 
@@ -40,36 +44,6 @@ REPORT_KEY = "reconcile"
 """ the notice key of the report the trader acknowledges (the "while away" banner's) """
 TICK = 1.0
 """ seconds between looks at the clock """
-
-
-class RestartStage(StrEnum):
-    """Where the desk is in the restart's course."""
-
-    OFF = "off"
-    """ no daily restart configured """
-    CLEAR = "clear"
-    """ strategies trade; the next restart is ahead """
-    PAUSED = "paused"
-    """ the restart is near: strategies held paused """
-    WINDOW = "window"
-    """ inside the window, the restart not seen yet: strategies held """
-    RESTARTING = "restarting"
-    """ disconnected inside the window: the expected restart """
-    WAITING = "waiting"
-    """ reconnected and reconciled (or no restart came): held until acknowledged """
-
-
-@dataclass(frozen=True, slots=True)
-class RestartView:
-    """The restart as the status bar and the log show it."""
-
-    stage: RestartStage
-    outlook: RestartOutlook | None
-    """ the schedule now (None: no daily restart) """
-    next_restart: float | None
-    """ the next restart still to come (after the one just over, once it is over) """
-    zone: str
-    """ the schedule's zone (IANA) """
 
 
 class StrategyHold(Protocol):

@@ -128,6 +128,36 @@ class RestartSchedule:
         return expiry is not None and expiry <= restart_at
 
 
+class RestartStage(StrEnum):
+    """Where the desk is in the restart's course."""
+
+    OFF = "off"
+    """ no daily restart configured """
+    CLEAR = "clear"
+    """ strategies trade; the next restart is ahead """
+    PAUSED = "paused"
+    """ the restart is near: strategies held paused """
+    WINDOW = "window"
+    """ inside the window, the restart not seen yet: strategies held """
+    RESTARTING = "restarting"
+    """ disconnected inside the window: the expected restart """
+    WAITING = "waiting"
+    """ reconnected and reconciled (or no restart came): held until acknowledged """
+
+
+@dataclass(frozen=True, slots=True)
+class RestartView:
+    """The restart as the status bar and the log show it."""
+
+    stage: RestartStage
+    outlook: RestartOutlook | None
+    """ the schedule now (None: no daily restart) """
+    next_restart: float | None
+    """ the next restart still to come (after the one just over, once it is over) """
+    zone: str
+    """ the schedule's zone (IANA) """
+
+
 def parse_time_of_day(text: str) -> dt.time:
     """``23:45`` or ``23:45:30`` (24-hour) as a time.
 

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ibdesk.desk.restarts import REPORT_KEY, RestartStage, RestartWatch
+from ibdesk.desk.restarts import REPORT_KEY, RestartWatch
 from ibdesk.domain.connection import LinkState
-from ibdesk.domain.restarts import RestartSchedule
+from ibdesk.domain.restarts import RestartSchedule, RestartStage
 from ibdesk.state.link import LinkStore
 
 NY = ZoneInfo("America/New_York")
