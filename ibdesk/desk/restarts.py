@@ -112,9 +112,12 @@ class RestartWatch:
 
     def start(self) -> None:
         """Look at the clock now and then once a second (call with the loop running)."""
-        if self.stage is not RestartStage.OFF:
-            self.tick()
-            self._tasks.spawn(self._ticking(), "restart schedule")
+        if self.stage is RestartStage.OFF:
+            log.info("no daily TWS restart expected ([restart] daily_at is empty)")
+            return
+        log.info("%s", self._schedule_text())
+        self.tick()
+        self._tasks.spawn(self._ticking(), "restart schedule")
 
     async def close(self) -> None:
         """Stop ticking and listening."""
@@ -219,6 +222,21 @@ class RestartWatch:
         log.info("%s", said)
         self.changed.emit(self.view())
 
+    def _schedule_text(self) -> str:
+        """The schedule in force, said once at the start (what an operator checks first)."""
+        s = self.schedule
+        outlook = s.outlook(self.clock())
+        assert outlook is not None
+        text = (
+            f"TWS restart expected daily at {self._at(outlook.restart_at)}: strategies pause "
+            f"{s.pause_before / 60:g} min before, a disconnect within {s.window / 60:g} min "
+            f"after it is the restart, not an alarm"
+        )
+        if outlook.relogin_at is not None:
+            when = moment_text(outlook.relogin_at, s.zone)
+            text += f"; IB's weekly re-login {when}"
+        return text
+
     def _pausing_text(self, outlook: RestartOutlook) -> str:
         minutes = outlook.countdown / 60.0
         login = (
@@ -241,3 +259,8 @@ class RestartWatch:
     def _at(self, epoch: float) -> str:
         seconds = int(epoch) % 60 != 0
         return times.time_of_day(epoch, self.schedule.zone, seconds=seconds)
+
+
+def moment_text(epoch: float, zone: str) -> str:
+    """``Sun 01:00 ET``: a weekday and a time of day in ``zone``."""
+    return f"{times.moment(epoch, zone):%a} {times.time_of_day(epoch, zone, seconds=False)}"

@@ -147,3 +147,19 @@ def test_a_disconnect_outside_the_window_is_not_the_restart(clock: Clock) -> Non
     assert watch.stage is RestartStage.PAUSED and watch.expected_for() == 0.0
     link.set_status(state=LinkState.CONNECTED)
     assert not watch.reconciled("nothing changed while away")  # the desk's usual report
+
+
+async def test_the_schedule_in_force_is_said_at_the_start(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "ibdesk.desk.restarts")
+    schedule = RestartSchedule(
+        dt.time(23, 45), "America/New_York", 300.0, 900.0, relogin=(6, dt.time(1, 0))
+    )
+    watch = RestartWatch(schedule, Runner(), LinkStore(), clock)
+    watch.start()
+    await watch.close()
+    assert caplog.records[0].getMessage() == (
+        "TWS restart expected daily at 23:45 ET: strategies pause 5 min before, a disconnect "
+        "within 15 min after it is the restart, not an alarm; IB's weekly re-login Sun 01:00 ET"
+    )
