@@ -75,7 +75,7 @@ class RestartWatch:
         self.clock = clock
         self.auto_resume = False
         """ resume after the reconcile without asking (ibdesk run sets it per the config) """
-        self.how_to_resume = "acknowledge the report"
+        self.how_to_resume = "acknowledge this report (Dismiss)"
         """ said in the log while the strategies wait for an acknowledgement """
         self.stage = RestartStage.OFF if schedule.daily_at is None else RestartStage.CLEAR
         self.changed = events.new("restartChanged")

@@ -36,7 +36,7 @@ def restart_texts(view: RestartView, now: float) -> tuple[str, str] | None:
     elif view.stage is RestartStage.RESTARTING:
         text = "Expected TWS restart: reconnecting"
     elif view.stage is RestartStage.WAITING:
-        text = "TWS restarted: strategies paused until you acknowledge the report"
+        text = "TWS restarted: strategies paused until you dismiss its report"
     else:
         upcoming = view.next_restart if view.next_restart is not None else outlook.restart_at
         at = fmt.clock(upcoming, view.zone)
@@ -44,7 +44,7 @@ def restart_texts(view: RestartView, now: float) -> tuple[str, str] | None:
     tip = (
         f"TWS / IB Gateway restarts daily at {at}; strategies pause before it (their exits "
         "still pass) and a disconnect inside its window is expected, not an alarm. After the "
-        "reconnect and the reconciliation, they resume when you acknowledge the report."
+        "reconnect and the reconciliation, they resume when you dismiss the report that follows it."
     )
     if outlook.relogin_at is not None:
         tip += f"\nIB's weekly re-login: {fmt.clock(outlook.relogin_at, view.zone)}"

@@ -81,7 +81,10 @@ async def test_after_a_restart_strategies_wait_for_the_report_to_be_acknowledged
     assert "Expected TWS restart" in status.state.toolTip()  # the connection light says so
     banners = desk.window.banners
     await wait_until(lambda: REPORT_KEY in banners.banners, timeout=15, what="the report")
-    assert "stay paused until you acknowledge the report" in banners.banners[REPORT_KEY].notice.text
+    assert (
+        "stay paused until you acknowledge this report (Dismiss)"
+        in banners.banners[REPORT_KEY].notice.text
+    )
     assert desk.strategies.state_of("Probe") is StrategyState.PAUSED
     assert status.restart.text().startswith("TWS restarted: strategies paused until")
     [button] = banners.banners[REPORT_KEY].findChildren(QPushButton)

@@ -112,7 +112,7 @@ def test_the_window_waits_for_the_trader_to_acknowledge_the_report(clock: Clock)
     assert runner.held and watch.stage is RestartStage.WAITING
     report = link.notices[REPORT_KEY].text
     assert report.startswith("TWS restart over: reconnected and reconciled (nothing changed")
-    assert "stay paused until you acknowledge the report" in report
+    assert "stay paused until you acknowledge this report (Dismiss)" in report
     clock.now = at("2026-12-03 23:59")
     watch.tick()
     clock.now = at("2026-12-04 00:05")
