@@ -172,6 +172,10 @@ class RestartWatch:
     def reconciled(self, counts: str) -> bool:
         """The book is reconciled after a connect; True when that ends the expected restart
         (the report is then this watch's to post: ``counts`` is its summary)."""
+        if self.stage is RestartStage.WAITING:
+            # The report still waits for the trader: it keeps saying what it holds.
+            self._report(f"reconnected and reconciled again ({counts})")
+            return True
         if self.stage is not RestartStage.RESTARTING:
             return False
         if self.link.status.state is not LinkState.CONNECTED:
@@ -200,6 +204,10 @@ class RestartWatch:
             RestartStage.WAITING,
             f"{said}; strategies paused for it stay paused until you {self.how_to_resume}",
         )
+        self._report(said)
+
+    def _report(self, said: str) -> None:
+        """The report the trader acknowledges (the "while away" banner's key)."""
         text = (
             f"{said[0].upper()}{said[1:]}. Strategies paused for the restart stay paused "
             f"until you {self.how_to_resume}."

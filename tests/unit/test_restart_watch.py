@@ -163,3 +163,19 @@ async def test_the_schedule_in_force_is_said_at_the_start(
         "TWS restart expected daily at 23:45 ET: strategies pause 5 min before, a disconnect "
         "within 15 min after it is the restart, not an alarm; IB's weekly re-login Sun 01:00 ET"
     )
+
+
+def test_a_later_reconcile_keeps_the_report_saying_the_strategies_wait(clock: Clock) -> None:
+    """A report still unacknowledged is not replaced by a plain "while away" one: the
+    trader would dismiss it without knowing the strategies wait for that."""
+    watch, runner, link = make(clock)
+    clock.now = at("2026-12-03 23:41")
+    watch.tick()
+    restart(watch, link, clock)
+    clock.now = at("2026-12-04 00:30")  # a reconnect outside the window, report still up
+    assert watch.reconciled("1 fill recovered")
+    report = link.notices[REPORT_KEY].text
+    assert "1 fill recovered" in report
+    assert "stay paused until you acknowledge this report (Dismiss)" in report
+    link.clear(REPORT_KEY)
+    assert not runner.held
