@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 # tomllib, difflib and platformdirs are imported where a file is read, a key suggested or a
 # folder named: a window started with settings in hand (run_desktop) paints its first frame
 # without them, about 7 ms sooner.
-from ibdesk.domain import times
+from ibdesk.domain import restarts, times
 from ibdesk.domain.alerts import AlertKind, Channel
 
 APP_NAME = "ibdesk"
@@ -42,8 +42,10 @@ def _rule(
     hi: float | None = None,
     choices: tuple[str, ...] | None = None,
     doc: str = "",
+    valid: Callable[[str], str] | None = None,
 ) -> dict[str, Any]:
-    return {"lo": lo, "hi": hi, "choices": choices, "doc": doc}
+    """A field's rule; ``valid`` tells what is wrong with a string value ("" when nothing)."""
+    return {"lo": lo, "hi": hi, "choices": choices, "doc": doc, "valid": valid}
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +223,63 @@ class StrategySettings:
     callback_budget_ms: float = field(default=50.0, metadata=_rule(lo=1, hi=60_000))
 
 
+def _time_of_day_problem(text: str) -> str:
+    if text == "":
+        return ""
+    try:
+        restarts.parse_time_of_day(text)
+    except ValueError:
+        return f'must be a time of day HH:MM (24-hour), e.g. "23:45", or "" for none, got {text!r}'
+    return ""
+
+
+def _weekly_problem(text: str) -> str:
+    if text == "":
+        return ""
+    try:
+        restarts.parse_weekly(text)
+    except ValueError:
+        return f'must be a weekday and a time, e.g. "Sun 01:00", or "" for none, got {text!r}'
+    return ""
+
+
+def _zone_problem(text: str) -> str:
+    if restarts.zone_known(text):
+        return ""
+    return f'must be a time zone name like "America/New_York", got {text!r}'
+
+
+@dataclass(frozen=True, slots=True)
+class RestartSettings:
+    """TWS / IB Gateway's daily restart and IB's weekly re-login, which the desk expects.
+
+    TWS restarts itself every day at the time set in it (*Configure > Lock and Exit > Auto
+    restart*; IB's nightly reset window in North America is about 23:45-01:45 ET); IB's
+    login expires once a week (Sunday 01:00 ET) and the next restart waits for a login.
+    ``pause_before_minutes`` before the restart the strategies pause (their exits still
+    pass); a disconnect within ``window_minutes`` of it is an expected restart, not an
+    alarm. After the reconnect and the reconciliation ``ibdesk run`` resumes them by itself
+    when ``resume_headless`` says so; the window always asks the trader.
+    """
+
+    daily_at: str = field(default="23:45", metadata=_rule(valid=_time_of_day_problem))
+    time_zone: str = field(default="America/New_York", metadata=_rule(valid=_zone_problem))
+    pause_before_minutes: float = field(default=5.0, metadata=_rule(lo=0, hi=720))
+    window_minutes: float = field(default=15.0, metadata=_rule(lo=0.01, hi=720))
+    weekly_relogin: str = field(default="Sun 01:00", metadata=_rule(valid=_weekly_problem))
+    resume_headless: bool = True
+
+    def schedule(self) -> restarts.RestartSchedule:
+        """The schedule these settings describe (validated: it parses)."""
+        return restarts.RestartSchedule(
+            daily_at=restarts.parse_time_of_day(self.daily_at) if self.daily_at else None,
+            zone=self.time_zone,
+            pause_before=self.pause_before_minutes * 60.0,
+            window=self.window_minutes * 60.0,
+            relogin=restarts.parse_weekly(self.weekly_relogin) if self.weekly_relogin else None,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class LogSettings:
     """The log file and panel.
@@ -244,6 +303,7 @@ class Settings:
     ticket: TicketSettings = TicketSettings()
     alerts: AlertSettings = AlertSettings()
     strategies: StrategySettings = StrategySettings()
+    restart: RestartSettings = RestartSettings()
     log: LogSettings = LogSettings()
     path: Path | None = field(default=None, compare=False)
     """ the file these came from (None: defaults); the template dialog writes back to it """
@@ -299,9 +359,16 @@ def from_mapping(data: Mapping[str, Any], source: str = "config") -> Settings:
                 "TicketSettings": TicketSettings,
                 "AlertSettings": AlertSettings,
                 "StrategySettings": StrategySettings,
+                "RestartSettings": RestartSettings,
                 "LogSettings": LogSettings,
             }[str(section_type)]
             built[name] = _section(cls, name, value, problems)
+    restart = built.get("restart")
+    if restart is not None and restart.pause_before_minutes + restart.window_minutes >= 1440:
+        problems.append(
+            "[restart] pause_before_minutes + window_minutes: must be under a day (1440), got "
+            f"{restart.pause_before_minutes + restart.window_minutes:g}"
+        )
     if problems:
         raise ConfigError(source, problems)
     settings = Settings(**built)
@@ -368,7 +435,9 @@ def _check(f: dataclasses.Field[Any], value: Any) -> Any:
         if choices and value not in choices:
             listed = ", ".join(repr(c) for c in choices if c)
             return _Problem(f"must be one of {listed}, got {shown}")
-        return value
+        valid = rule.get("valid")
+        problem = valid(value) if valid is not None else ""
+        return _Problem(problem) if problem else value
     if kind.startswith("Mapping") and rule.get("doc") == "templates":
         return _check_templates(value)
     if kind.startswith("Mapping") and rule.get("doc") == "routes":

@@ -11,6 +11,10 @@ JSON), and exits with a reason when it cannot go on:
 * 3: no connection to TWS / IB Gateway within the connect timeout;
 * 4: trading was halted (``ibdesk kill``, the kill window, the watchdog, a second Ctrl+C):
   strategies are stopped and stay stopped; a supervisor should not restart it blindly.
+
+TWS's daily restart (``[restart]``) is expected: strategies pause before it, its disconnect
+is a log line rather than an alarm, and after the reconnect and the reconciliation they go on
+by themselves (``resume_headless = true``) or when the process gets SIGUSR1.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -110,6 +115,8 @@ async def _run(args: argparse.Namespace, settings: config.Settings) -> int:
             print(f"ibdesk run: {exc}", file=sys.stderr)
             return EXIT_CANNOT_START
         watch = _Watch(desk)
+        desk.restarts.auto_resume = settings.restart.resume_headless
+        desk.restarts.how_to_resume = f"send it SIGUSR1 (kill -USR1 {os.getpid()})"
         desk.start()
         if not await watch.connected(settings.connection.connect_timeout):
             status = desk.link.status
@@ -150,6 +157,8 @@ class _Watch:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self._stop, "SIGTERM")
         loop.add_signal_handler(signal.SIGINT, self._interrupt)
+        # After TWS's restart, with resume_headless = false: the operator's go-ahead.
+        loop.add_signal_handler(signal.SIGUSR1, desk.restarts.acknowledge)
 
     async def connected(self, timeout: float) -> bool:
         from ibdesk.domain.connection import LinkState
@@ -258,7 +267,13 @@ def _log_to_stdout(form: str) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setLevel(logging.INFO)
     handler.setFormatter(_JsonFormatter() if form == "json" else logging.Formatter(logs.FORMAT))
-    for name in ("ibdesk.run", "ibdesk.strategies", "ibdesk.strategy", "ibdesk.demo"):
+    for name in (
+        "ibdesk.run",
+        "ibdesk.strategies",
+        "ibdesk.strategy",
+        "ibdesk.demo",
+        "ibdesk.desk.restarts",  # one line per step of TWS's daily restart
+    ):
         logging.getLogger(name).addHandler(handler)
 
 

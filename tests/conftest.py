@@ -69,6 +69,24 @@ def expected_faults() -> ExpectedFaults:
 
 
 @pytest.fixture(autouse=True)
+def no_nightly_restart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A desk built on default settings here expects no TWS restart: the default, 23:45 ET,
+    would hold every strategy paused in a suite that happens to run at 23:40 ET. The restart
+    tests give their own ``[restart]``; ``RestartSettings()`` keeps the real defaults."""
+    from ibdesk import config
+
+    defaults = config.Settings.__init__.__defaults__ or ()
+    monkeypatch.setattr(
+        config.Settings.__init__,
+        "__defaults__",
+        tuple(
+            config.RestartSettings(daily_at="") if isinstance(d, config.RestartSettings) else d
+            for d in defaults
+        ),
+    )
+
+
+@pytest.fixture(autouse=True)
 def no_silent_failures(expected_faults: ExpectedFaults):
     collector = _Collector()
     root = logging.getLogger()

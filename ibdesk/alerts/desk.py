@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from ibdesk import clock as clocks
@@ -47,6 +48,7 @@ class DeskAlerts:
         link: LinkStore,
         schedule: Schedule = loop_schedule,
         clock: Clock = clocks.system,
+        expected: Callable[[], float] | None = None,
     ) -> None:
         self.settings = settings
         self.link = link
@@ -75,6 +77,7 @@ class DeskAlerts:
             link=link,
             disconnect_after=settings.disconnect_after,
             schedule=schedule,
+            expected=expected,
         )
 
     def test_alert(self) -> Alert:

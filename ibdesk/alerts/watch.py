@@ -58,6 +58,8 @@ class DeskWatcher:
         disconnect_after: seconds down before a DISCONNECT alert.
         schedule: how to call later (the hub's).
         clock: epoch seconds.
+        expected: seconds a disconnect stays expected from now (TWS's daily restart
+            window: no alarm while it lasts, one if it outlasts it); 0 or None: not expected.
     """
 
     def __init__(
@@ -70,8 +72,10 @@ class DeskWatcher:
         disconnect_after: float,
         schedule: Schedule,
         clock: Callable[[], float] = time.time,
+        expected: Callable[[], float] | None = None,
     ) -> None:
         self.post = post
+        self.expected = expected
         self.orders, self.switch, self.link = orders, switch, link
         self.disconnect_after = disconnect_after
         self.schedule = schedule
@@ -215,6 +219,10 @@ class DeskWatcher:
         self._timer = None
         reason = self._down_reason()
         if not reason or self._down_since is None:
+            return
+        quiet = self.expected() if self.expected is not None else 0.0
+        if quiet > 0:  # TWS's restart: look again when its window closes
+            self._timer = self.schedule(quiet, self._on_down_long)
             return
         took = self.clock() - self._down_since
         self._down_alerted = True

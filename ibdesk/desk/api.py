@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ibdesk.domain.bars import Timeframe
     from ibdesk.domain.instruments import Instrument
     from ibdesk.domain.orders import BracketIntent, GateDecision, OrderIntent, Side
+    from ibdesk.domain.restarts import RestartView
     from ibdesk.domain.risk import KillReport, StateChange, TradingState
     from ibdesk.domain.roll import RollWarning
     from ibdesk.domain.strategy import StrategyState, StrategyStatus
@@ -47,6 +48,7 @@ __all__ = [
     "DeskStores",
     "MarketOps",
     "OrderOps",
+    "RestartsView",
     "SafetyOps",
     "SafetyView",
     "SessionOps",
@@ -81,6 +83,19 @@ class AlertsView(Protocol):
 
     def test_alert(self) -> Alert:
         """The test alert."""
+
+
+class RestartsView(Protocol):
+    """TWS's daily restart as the desk expects it (ibdesk.desk.restarts.RestartWatch)."""
+
+    changed: Event
+    """ emits a RestartView when the stage changes """
+
+    def view(self) -> RestartView:
+        """The stage and the schedule now (a few date computations: call it at most 1/s)."""
+
+    def acknowledge(self) -> None:
+        """The trader read the report after the restart: held strategies go on."""
 
 
 class DeskStores(Protocol):
@@ -266,3 +281,7 @@ class DeskApi(DeskStores, MarketOps, OrderOps, SafetyOps, SessionOps, Protocol):
     @property
     def strategies(self) -> StrategyOps:
         """The strategy runner."""
+
+    @property
+    def restarts(self) -> RestartsView:
+        """TWS's daily restart: the countdown, the pause, the expected disconnect."""

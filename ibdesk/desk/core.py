@@ -29,6 +29,7 @@ from ibdesk.broker.session import BrokerSession
 from ibdesk.config import ConnectionSettings, Settings
 from ibdesk.desk.market import DeskMarket
 from ibdesk.desk.orders import DeskOrders
+from ibdesk.desk.restarts import RestartWatch
 from ibdesk.desk.safety import Safety
 from ibdesk.desk.story import DeskStory
 from ibdesk.domain.connection import Farm, Notice, Severity
@@ -122,6 +123,8 @@ class Desk(DeskMarket, DeskOrders):
             switch=self.switch,
             link=self.link,
             clock=clock,
+            # A disconnect inside TWS's restart window is expected, not an alarm.
+            expected=lambda: self.restarts.expected_for(),  # noqa: PLW0108 - built below
         )
         # Strategies run on this loop and trade through the same gate, which asks the runner
         # of every strategy order (a paused one may only reduce its own position).
@@ -130,6 +133,10 @@ class Desk(DeskMarket, DeskOrders):
         self.switch.changed += self.strategies.on_trading_state
         self.strategies.desk_state = self.switch.state
         self.session.disconnected += self.strategies.on_disconnected
+        # TWS's daily restart: strategies held before it, its disconnect expected, resumed
+        # after the reconcile (the window asks the trader first; ibdesk run may not).
+        self.restarts = RestartWatch(settings.restart.schedule(), self.strategies, self.link, clock)
+        self.session.disconnected += self.restarts.on_disconnected
         self.link.changed += self._tell_strategies_of_data
         self._guarding = False
         self.closed = False
@@ -211,6 +218,7 @@ class Desk(DeskMarket, DeskOrders):
         if not self._guarding:
             self._guarding = True
             self.safety.start(self.settings.connection)
+            self.restarts.start()
         if connect:
             self.session.start()
 
@@ -221,6 +229,7 @@ class Desk(DeskMarket, DeskOrders):
         self.closed = True
         self.alerts.close()  # first: a desk that closes is not a disconnect
         self.story.close()
+        await self.restarts.close()
         await self.strategies.close()
         await self.tasks.close()
         await self.router.tasks.close()
@@ -250,6 +259,8 @@ class Desk(DeskMarket, DeskOrders):
             # are history that ibdesk now shows, not fills it lost and recovered.
             counts = {**counts, "fills": 0}
         self._was_here = True
+        if self.restarts.reconciled(summary(counts)):
+            return  # the restart's report says it (and asks for the acknowledgement)
         if any(counts.values()):
             text = f"While ibdesk was away: {summary(counts)}."
             self.link.post(Notice("reconcile", Severity.WARNING, text, 0, self.clock()))

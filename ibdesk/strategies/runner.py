@@ -66,7 +66,8 @@ class _Entry:
     bar_keys: dict[BarKey, int] = field(default_factory=dict)
     """ series -> how many of its bars were there at the last look """
     auto_paused: str = ""
-    """ why the desk paused it ("connection", "data"; "" for none): the desk resumes it """
+    """ why the desk paused it ("connection", "data", "restart"; "" for none): the desk
+    resumes it """
     slowest: tuple[float, float] = (0.0, 0.0)
     """ (ms, when) of the slowest callback of the last minute """
     slow: bool = False
@@ -106,6 +107,8 @@ class StrategyRunner:
         self.changed = events.new("strategyChanged")
         self.tasks = TaskGroup("strategy runner", log)
         self._by_con_id: dict[int, list[_Entry]] = {}
+        self.holds: dict[str, str] = {}
+        """ what the desk holds every strategy paused for ("restart") -> why, in words """
         self._to_start: dict[str, Callable[[str, StrategyError], object] | None] = {}
         """ strategies to start at the next reconcile -> who hears of a failure """
         host.orders.added += self._on_order
@@ -124,6 +127,11 @@ class StrategyRunner:
     def position_of(self, name: str, con_id: int) -> float:
         """A strategy's own position (from its own fills)."""
         return self.ledger.position(name, con_id)
+
+    def paused_why(self, name: str) -> str:
+        """Why a strategy is paused, in words; empty when it is not paused."""
+        entry = self.entries.get(name)
+        return entry.reason if entry is not None and entry.state is StrategyState.PAUSED else ""
 
     def traders_of(self, con_id: int) -> list[tuple[str, StrategyState, float]]:
         """(name, state, its own position) of every running or paused strategy that trades
@@ -230,7 +238,12 @@ class StrategyRunner:
         for con_id in entry.quote_ids:
             self._by_con_id.setdefault(con_id, []).append(entry)
         self._listen_to_quotes()
-        self._set(entry, StrategyState.RUNNING, "started")
+        held = next(iter(self.holds.items()), None)
+        if held is None:
+            self._set(entry, StrategyState.RUNNING, "started")
+        else:  # it starts (its on_start may place exits) but adds no risk until the release
+            entry.auto_paused = held[0]
+            self._set(entry, StrategyState.PAUSED, held[1])
         self._journal(entry, "started", _params_text(entry.params))
         self._call(entry, "on_start")
         if entry.cls.timer and entry.state.active:
@@ -338,6 +351,30 @@ class StrategyRunner:
         """The connection dropped: running strategies pause until the book is reconciled."""
         self._auto_pause("connection", "connection lost: waiting for the broker")
 
+    def hold(self, kind: str, why: str) -> None:
+        """The desk pauses every strategy for ``kind`` (the TWS restart) until
+        :meth:`release`: running ones now, those the lost connection or stale data paused
+        too (a reconcile must not resume them), and one started meanwhile starts paused."""
+        self.holds[kind] = why
+        for entry in self.entries.values():
+            if entry.state is StrategyState.PAUSED and entry.auto_paused in ("connection", "data"):
+                entry.auto_paused = kind
+                self._set(entry, StrategyState.PAUSED, why)
+        self._auto_pause(kind, why)
+
+    def release(self, kind: str, why: str) -> None:
+        """End a :meth:`hold`: the strategies it paused go on (if trading is ACTIVE; those
+        with stale prices wait for the data)."""
+        if self.holds.pop(kind, None) is None:
+            return
+        if self.data_down:
+            for entry in self.entries.values():
+                if entry.auto_paused == kind and entry.state is StrategyState.PAUSED:
+                    entry.auto_paused = "data"
+                    self._set(entry, StrategyState.PAUSED, "market data farm down: stale prices")
+            return
+        self._auto_resume(kind, why)
+
     def start_after_reconcile(
         self, names: Iterable[str], on_error: Callable[[str, StrategyError], object] | None = None
     ) -> None:
@@ -394,8 +431,13 @@ class StrategyRunner:
     def _auto_resume(self, kind: str, why: str) -> None:
         if self.desk_state is not TradingState.ACTIVE:
             return
+        held = next(((k, w) for k, w in self.holds.items() if k != kind), None)
         for entry in self.entries.values():
             if entry.auto_paused == kind and entry.state is StrategyState.PAUSED:
+                if held is not None:  # back from a lost connection, but held for the restart
+                    entry.auto_paused = held[0]
+                    self._set(entry, StrategyState.PAUSED, held[1])
+                    continue
                 entry.auto_paused = ""
                 self._set(entry, StrategyState.RUNNING, why)
                 self._journal(entry, "resumed by the desk", why)

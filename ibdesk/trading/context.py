@@ -56,6 +56,10 @@ class StrategyStanding(Protocol):
     def position_of(self, name: str, con_id: int) -> float:
         """The strategy's own signed position in an instrument (from its own fills)."""
 
+    def paused_why(self, name: str) -> str:
+        """Why the strategy is paused, in words ("for the TWS restart at 23:45 ET"); empty
+        when it is not paused."""
+
 
 @dataclass(slots=True)
 class FixedState:

@@ -209,9 +209,11 @@ class OrderGate:
             )
             if reduces_position(dataclasses.replace(intent, account=""), its_view):
                 return None
+            why = standing.paused_why(name)
             return GateDecision.deny(
                 "strategy",
-                f"{name} is paused: only orders that reduce its own position pass.",
+                f"{name} is paused{f' ({why})' if why else ''}: only orders that reduce its "
+                "own position pass.",
             )
         said = "not loaded" if state is None else state.value.lower()
         return GateDecision.deny("strategy", f"{name} is {said}: it sends nothing.")

@@ -200,7 +200,7 @@ class MainWindow(QMainWindow):
         placeholder.deleteLater()
         self.banners.emptied.connect(self.notice_dock.setHidden)
         self.notice_dock.setHidden(not self.banners.banners)
-        self.status = StatusBar(desk.link, self)
+        self.status = StatusBar(desk.link, self, restarts=desk.restarts, clock=desk.clock)
         self.setStatusBar(self.status)
         self.trading_bar = TradingBar(desk, self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.trading_bar)

@@ -306,3 +306,36 @@ async def test_a_strategys_position_survives_a_restart_of_the_desk(
         lambda: again.strategies.position_of("Probe", es.con_id) == 2.0,
         what="its position rebuilt from its fills",
     )
+
+
+async def test_held_for_the_restart_exits_pass_entries_are_refused_saying_why(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """The desk's hold for TWS's restart: a running strategy pauses (its exit passes, its
+    entry is refused at the gate with the reason), one started meanwhile starts paused, and
+    the reconnect's reconciliation does not end it: only the release does."""
+    desk, _ = await ready_desk(make_desk, sim)
+    root = tmp_path_of(desk)
+    probe = await loaded(desk, root, "Held")
+    assert probe.buy("ES", 1, limit=6850.0, why="in").accepted  # marketable: fills
+    await wait_until(lambda: probe.position("ES") == 1.0, what="long 1")
+    desk.strategies.hold("restart", "for the TWS restart at 23:45 ET")
+    assert desk.strategies.state_of("Held") is StrategyState.PAUSED
+    denied = probe.buy("ES", 1, limit=6790.0, why="more")
+    assert not denied.accepted and denied.decision.check == "strategy"
+    assert "(for the TWS restart at 23:45 ET)" in denied.reason
+    late = await loaded(desk, root, "Late")
+    assert desk.strategies.state_of("Late") is StrategyState.PAUSED
+    assert not late.buy("ES", 1, limit=6790.0, why="first").accepted
+    reconciles: list[dict[str, int]] = []
+    desk.router.on_reconciled.append(reconciles.append)
+    sim.control.drop_clients()
+    await wait_until(lambda: reconciles, timeout=10, what="reconnected and reconciled")
+    assert desk.strategies.state_of("Held") is StrategyState.PAUSED
+    assert desk.strategies.status("Held").reason == "for the TWS restart at 23:45 ET"
+    exit_ = probe.sell("ES", 1, limit=6750.0, why="out")  # its own exit still passes
+    assert exit_.accepted, exit_.reason
+    desk.strategies.release("restart", "the TWS restart is over")
+    assert desk.strategies.state_of("Held") is StrategyState.RUNNING
+    assert desk.strategies.state_of("Late") is StrategyState.RUNNING
+    assert desk.strategies.status("Held").reason == "the TWS restart is over"

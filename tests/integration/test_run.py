@@ -65,6 +65,12 @@ def no_runner_left() -> Iterator[None]:
 
 
 def start_run(args: list[str], home: Path) -> subprocess.Popen[str]:
+    """``ibdesk run`` with ``args``; without a ``--config`` it expects no TWS restart (the
+    default, 23:45 ET, would pause the strategies of a test that runs at 23:40 ET)."""
+    if "--config" not in args:
+        quiet = home / "no-restart.toml"
+        quiet.write_text('[restart]\ndaily_at = ""\n')
+        args = [*args, "--config", str(quiet)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "ibdesk", "run", *args],
         stdout=subprocess.PIPE,

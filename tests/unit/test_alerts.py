@@ -298,6 +298,53 @@ def test_a_disconnect_longer_than_the_threshold_and_the_reconnect() -> None:
     assert [m.lead.kind for m in desk.sent[Channel.SOUND]] == [AlertKind.DISCONNECT]
 
 
+def expecting_a_restart_until(desk: Desk, window_end: float) -> None:
+    """The desk's watcher, told that a disconnect before ``window_end`` is TWS's restart."""
+    desk.watcher.close()
+    desk.watcher = DeskWatcher(
+        desk.hub.post,
+        orders=desk.orders,
+        switch=desk.switch,
+        link=desk.link,
+        disconnect_after=30.0,
+        schedule=desk.clock.schedule,
+        clock=desk.clock,
+        expected=lambda: max(window_end - desk.clock.now, 0.0),
+    )
+
+
+def test_a_disconnect_inside_the_restart_window_raises_no_alarm() -> None:
+    desk = Desk()
+    expecting_a_restart_until(desk, T0 + 300)
+    desk.link.set_status(state=LinkState.CONNECTED, host="127.0.0.1", port=7497)
+    desk.link.set_status(state=LinkState.RECONNECTING)
+    desk.clock.advance(120)  # a restart that takes two minutes
+    desk.link.set_status(state=LinkState.CONNECTED)
+    desk.clock.advance(60)
+    assert all(not sent for sent in desk.sent.values())
+
+
+def test_a_restart_that_outlasts_its_window_is_an_alarm_at_the_window_s_end() -> None:
+    desk = Desk()
+    expecting_a_restart_until(desk, T0 + 100)
+    desk.link.set_status(state=LinkState.CONNECTED, host="127.0.0.1", port=7497)
+    desk.link.set_status(state=LinkState.RECONNECTING)
+    desk.clock.advance(99)
+    assert all(not sent for sent in desk.sent.values())
+    desk.clock.advance(4)  # the window closes at 100 s; push groups 2 s
+    assert desk.titles(Channel.PUSH) == ["Disconnected for 100 s"]
+
+
+def test_a_disconnect_after_the_window_is_an_alarm_as_ever() -> None:
+    desk = Desk()
+    expecting_a_restart_until(desk, T0 + 100)
+    desk.link.set_status(state=LinkState.CONNECTED)
+    desk.clock.advance(100)
+    desk.link.set_status(state=LinkState.RECONNECTING)
+    desk.clock.advance(33)
+    assert desk.titles(Channel.PUSH) == ["Disconnected for 30 s"]
+
+
 def test_tws_losing_ibs_servers_is_a_disconnect_too() -> None:
     desk = Desk()
     desk.link.set_status(state=LinkState.CONNECTED)

@@ -115,6 +115,8 @@ def test_the_readme_config_example_loads(tmp_path: Path) -> None:
     assert settings.risk.max_position["*STK"] == 5000.0
     assert settings.risk.watchdog_halt_after == 1.5
     assert settings.connection.silence_after == 5.0
+    assert settings.restart.daily_at == "23:45"
+    assert settings.restart.time_zone == "America/New_York"
 
 
 def test_the_data_silence_watchdog_is_configured_in_the_connection_section(
@@ -179,3 +181,48 @@ def test_a_saved_setting_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
     fresh = tmp_path / "new" / "c.toml"
     config.save_setting(fresh, "ui", "time_zone", "local")
     assert config.load(fresh).ui.time_zone == "local"
+
+
+def test_the_restart_schedule_defaults_to_ib_s_nightly_restart_and_weekly_login() -> None:
+    import datetime as dt
+
+    restart = config.RestartSettings()  # (the suite turns the default off: tests/conftest.py)
+    assert (restart.daily_at, restart.time_zone) == ("23:45", "America/New_York")
+    assert (restart.pause_before_minutes, restart.window_minutes) == (5.0, 15.0)
+    assert restart.weekly_relogin == "Sun 01:00" and restart.resume_headless
+    schedule = restart.schedule()
+    assert schedule.daily_at == dt.time(23, 45)
+    assert (schedule.pause_before, schedule.window) == (300.0, 900.0)
+    assert schedule.relogin == (6, dt.time(1, 0))
+
+
+def test_the_restart_schedule_takes_seconds_and_fractions_of_minutes(tmp_path: Path) -> None:
+    settings = config.load(
+        write(
+            tmp_path,
+            '[restart]\ndaily_at = "07:05:30"\ntime_zone = "UTC"\n'
+            'pause_before_minutes = 0.5\nwindow_minutes = 1.5\nweekly_relogin = ""\n'
+            "resume_headless = false\n",
+        )
+    )
+    schedule = settings.restart.schedule()
+    assert (schedule.pause_before, schedule.window, schedule.relogin) == (30.0, 90.0, None)
+    assert not settings.restart.resume_headless
+    assert config.from_mapping({"restart": {"daily_at": ""}}).restart.schedule().daily_at is None
+
+
+def test_bad_restart_settings_name_their_key(tmp_path: Path) -> None:
+    text = (
+        '[restart]\ndaily_at = "11:45 PM"\ntime_zone = "Eastern"\n'
+        'weekly_relogin = "Sunday"\npause_before_minutes = -1\nresume_headless = "yes"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        config.load(write(tmp_path, text))
+    problems = "\n".join(caught.value.problems)
+    assert '[restart] daily_at: must be a time of day HH:MM (24-hour), e.g. "23:45"' in problems
+    assert "[restart] time_zone: must be a time zone name" in problems
+    assert '[restart] weekly_relogin: must be a weekday and a time, e.g. "Sun 01:00"' in problems
+    assert "[restart] pause_before_minutes: must be a number from 0 to 720" in problems
+    assert "[restart] resume_headless: must be true or false" in problems
+    with pytest.raises(ConfigError, match="pause_before_minutes \\+ window_minutes: must be"):
+        config.from_mapping({"restart": {"pause_before_minutes": 720, "window_minutes": 720}})

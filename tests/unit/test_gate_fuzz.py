@@ -565,6 +565,9 @@ class EveryStrategyRuns:
     def position_of(self, name: str, con_id: int) -> float:
         return 0.0
 
+    def paused_why(self, name: str) -> str:
+        return ""
+
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(

@@ -30,9 +30,13 @@ class Standing:
 
     states: dict[str, StrategyState] = field(default_factory=dict)
     held: dict[tuple[str, int], float] = field(default_factory=dict)
+    why: dict[str, str] = field(default_factory=dict)
 
     def state_of(self, name: str) -> StrategyState | None:
         return self.states.get(name)
+
+    def paused_why(self, name: str) -> str:
+        return self.why.get(name, "") if self.states.get(name) is StrategyState.PAUSED else ""
 
     def position_of(self, name: str, con_id: int) -> float:
         return self.held.get((name, con_id), 0.0)
@@ -72,6 +76,20 @@ def test_a_paused_strategy_may_exit_but_not_add(gate: OrderGate, standing: Stand
     bracket = BracketIntent(order(Side.SELL), take_profit=6700.0, stop_loss=6850.0)
     assert not gate.submit(bracket).accepted  # an entry, whatever its side
     assert gate.submit(order(Side.SELL, qty=2)).accepted  # its whole exit
+
+
+def test_paused_for_the_restart_a_new_entry_is_refused_saying_why_and_its_exit_passes(
+    gate: OrderGate, standing: Standing
+) -> None:
+    standing.states["trend"] = StrategyState.PAUSED
+    standing.why["trend"] = "for the TWS restart at 23:45 ET"
+    entry = gate.submit(order(Side.BUY))
+    assert not entry.accepted and entry.check == "strategy"
+    assert entry.reason == (
+        "trend is paused (for the TWS restart at 23:45 ET): only orders that reduce its own "
+        "position pass."
+    )
+    assert gate.submit(order(Side.SELL, qty=2)).accepted  # its exit
 
 
 def test_a_paused_strategy_may_move_its_stop_but_not_grow_an_entry(
