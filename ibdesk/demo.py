@@ -52,7 +52,14 @@ def start_demo(
     watchlist = settings.watchlist
     if watchlist == config.WatchlistSettings():
         watchlist = config.WatchlistSettings(DEMO_WATCHLIST)
-    return sim, dataclasses.replace(settings, connection=connection, watchlist=watchlist)
+    restart = settings.restart
+    if restart == config.RestartSettings():
+        # The simulator does not restart at night: the default schedule would pause the
+        # demo's strategies for a restart that never comes. A [restart] in the config stands.
+        restart = config.RestartSettings(daily_at="")
+    return sim, dataclasses.replace(
+        settings, connection=connection, watchlist=watchlist, restart=restart
+    )
 
 
 def where(sim: SimThread) -> str:
