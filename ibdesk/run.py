@@ -215,6 +215,7 @@ class _Watch:
             or not ref.startswith("strategy:")
             or ref in self.asked
             or self.everything_asked
+            or self._closed_by_its_sibling(snap)
         ):
             return
         if self.suspects is None:
@@ -223,16 +224,26 @@ class _Watch:
             self.suspects = live | {ref}
             asyncio.get_running_loop().call_later(0.5, self._cancelled_by_another)
 
+    def _closed_by_its_sibling(self, snap: Any) -> bool:
+        """A bracket's exit the broker cancelled because the other exit filled (one cancels
+        the other): the broker's doing, asked for when the bracket was placed."""
+        if not snap.parent_ref:
+            return False
+        return any(
+            o.parent_ref == snap.parent_ref and o.ref != snap.ref and o.filled > 0
+            for o in self.desk.orders.orders.values()
+        )
+
     def _cancelled_by_another(self) -> None:
         from ibdesk.domain.orders import OrderState
 
         suspects, self.suspects = self.suspects or set(), None
         orders = self.desk.orders
-        gone = all(
-            (snap := orders.get(ref)) is not None
-            and snap.state is OrderState.CANCELLED
-            and ref not in self.asked
-            for ref in suspects
+        snaps = [orders.get(ref) for ref in suspects]
+        judged = [s for s in snaps if s is None or not self._closed_by_its_sibling(s)]
+        gone = bool(judged) and all(
+            snap is not None and snap.state is OrderState.CANCELLED and snap.ref not in self.asked
+            for snap in judged
         )
         if gone and not self.done.done() and not self.everything_asked:
             self.desk.kill(

@@ -206,3 +206,49 @@ async def test_a_global_cancel_from_another_client_halts_it(
     sent = len(theirs(sim))
     await asyncio.sleep(0.9)
     assert len(theirs(sim)) == sent
+
+
+BRACKETED = """
+from ibdesk.strategies import Side, Strategy
+
+class Once(Strategy):
+    '''Buys one ES at the market at the start, bracketed two points either side.'''
+    instruments = ("ES",)
+
+    def on_start(self):
+        last = self.quote("ES").last
+        self.bracket("ES", Side.BUY, 1, take_profit=last + 2, stop_loss=last - 2, why="once")
+"""
+
+
+async def test_a_bracket_exit_cancelling_its_sibling_is_not_a_global_cancel(
+    tmp_path: Path, sim: SimThread
+) -> None:
+    """The take-profit fills and the broker cancels the stop (one-cancels-other): the stop
+    was the strategy's last live order, cancelled unasked, but nobody cancelled globally."""
+    path = tmp_path / "once.py"
+    path.write_text(textwrap.dedent(BRACKETED))
+    sim.control.pause_market()
+    last = float(sim.control.quote("ES")["last"])
+    proc = start_run([str(path), "--port", str(sim.port), "--client-id", "7"], tmp_path)
+
+    def legs() -> list[dict[str, object]]:
+        return [o for o in sim.control.orders() if str(o["order_ref"]).startswith("strategy:")]
+
+    await wait_until(
+        lambda: sum(o["status"] == "Submitted" for o in legs()) == 2,
+        timeout=20,
+        what="the entry filled and both exits working",
+    )
+    sim.control.set_price("ES", last + 3)  # through the take-profit
+    await wait_until(
+        lambda: {o["status"] for o in legs()} == {"Filled", "Cancelled"},
+        timeout=10,
+        what="the take-profit filled and the stop cancelled",
+    )
+    await asyncio.sleep(1.0)  # the runner judges an unasked cancel after 0.5 s
+    assert proc.poll() is None, proc.communicate(timeout=10)
+    proc.send_signal(signal.SIGTERM)
+    code, out, err = await finished(proc)
+    assert code == 0, (out[-2000:], err[-2000:])
+    assert "HALTED" not in out
