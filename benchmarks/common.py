@@ -4,6 +4,7 @@ against it."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import math
@@ -206,7 +207,7 @@ def run_app(
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from ibdesk.config import ConnectionSettings, Settings, limits_off
+    from ibdesk.config import ConnectionSettings, RestartSettings, Settings, limits_off
     from ibdesk.desktop import run_desktop
 
     results: dict[str, Any] = {}
@@ -222,8 +223,10 @@ def run_app(
                 try:
                     results.update(await measure(desk, sim))
                 except BaseException as exc:
+                    # Kept, not raised: a SystemExit raised out of a task that Qt's loop
+                    # runs ends the process on the spot (PyErr_Print exits), leaving the
+                    # simulator process behind; it is raised below, after the clean-up.
                     failures.append(exc)
-                    raise
                 finally:
                     desk.window.close()
 
@@ -233,9 +236,10 @@ def run_app(
         os.environ["XDG_DATA_HOME"] = tmp
         port = connect_to(sim) if connect_to is not None else sim.port
         connection = ConnectionSettings(port=port, client_id=client_id)
-        settings = Settings(connection=connection)
+        # No TWS restart expected: a run at 23:40 ET measures trading, not the pause for it.
+        settings = Settings(connection=connection, restart=RestartSettings(daily_at=""))
         if not limits:
-            settings = Settings(connection=connection, risk=limits_off())
+            settings = dataclasses.replace(settings, risk=limits_off())
         run_desktop(settings, state_path=Path(tmp) / "window.ini", on_ready=ready)
     if failures:
         raise SystemExit(f"benchmark failed: {failures[0]!r}")

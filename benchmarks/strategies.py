@@ -33,6 +33,8 @@ CLOCK_MONOTONIC on Linux, so comparable with this process's clock).
   in a loop (a bug: ``for`` where an ``if`` was meant): how many placeOrder messages reach the
   simulator before the breaker halts it (default limits). Baseline: the orders it tried.
   Goal <= 10.
+* ``headless_quote_to_wire_ms_p99`` and ``headless_rss_mib``: the same strategies in
+  ``ibdesk run``, beside the window (see ``benchmarks.headless``).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from benchmarks import headless
 from benchmarks.common import SimProcess, emit, frame_intervals, percentile, run_app, set_feed
 
 PLACE_ORDER = 3
@@ -401,10 +404,14 @@ async def measure(desk: Any, sim: SimProcess, args: argparse.Namespace) -> dict[
         if "latency" in args.parts:
             out["bare"] = await bare_script(sim, es, args.trials)
             out["ours"] = await strategy_latency(desk, sim, es, folder, args.trials)
+        if "headless" in args.parts:
+            out["headless"] = await headless.latency(sim, es, folder, args.trials)
         if "runaway" in args.parts:
             out["runaway"] = await runaway(desk, sim, es, folder)
         if "fifty" in args.parts:
             out["fifty"] = await fifty(desk, sim, folder, args.seconds)
+        if "rss" in args.parts:
+            out["rss"] = await headless.resident(desk, sim, folder, args.rss_minutes)
     return out
 
 
@@ -415,17 +422,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument(
         "--parts",
-        default="latency,runaway,fifty",
-        help="which measurements, comma-separated (default: all three)",
+        default="latency,headless,runaway,fifty,rss",
+        help="which measurements, comma-separated (default: all five; headless needs latency)",
     )
+    parser.add_argument("--rss-minutes", type=float, default=10.0)
     args = parser.parse_args()
     results = run_app(lambda desk, sim: measure(desk, sim, args), limits=False)
     if "ours" in results:
         emit_latency(results)
+    if "headless" in results:
+        headless.emit_latency(results["headless"], results["ours"]["total"])
     if "fifty" in results:
         emit_fifty(results["fifty"])
     if "runaway" in results:
         emit_runaway(results["runaway"])
+    if "rss" in results:
+        headless.emit_rss(results["rss"], args.rss_minutes)
 
 
 def emit_latency(results: dict[str, Any]) -> None:
