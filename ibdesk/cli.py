@@ -21,7 +21,8 @@ def parser() -> argparse.ArgumentParser:
         prog="ibdesk",
         description="A trader workstation for Interactive Brokers. Also: "
         "'ibdesk journal export --since DATE --csv PATH' exports the order journal; "
-        "'ibdesk kill [--flatten] [--window]' is the kill switch from a terminal; "
+        "'ibdesk kill [--flatten] [--window]' is the kill switch from a terminal, "
+        "'ibdesk rearm --why TEXT' its re-arm; "
         "'ibdesk run FILE.py ...' runs strategies without the window.",
         epilog="Config file: " + str(config.default_path()),
     )
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ibdesk`` console script.
 
     ``ibdesk journal ...`` is the journal's own command line (see ibdesk.journal_cli), and
-    ``ibdesk kill ...`` the kill switch's (see ibdesk.kill_cli). ``ibdesk watchdog ...`` is
+    ``ibdesk kill ...`` the kill switch's (see ibdesk.kill_cli), ``ibdesk rearm ...`` its
+    re-arm for a desk with no window (see ibdesk.rearm_cli). ``ibdesk watchdog ...`` is
     the desk's stall watchdog, which the desk starts as its own process (not for people, so
     not in ``--help``; see ibdesk.broker.watchdog).
     """
@@ -122,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         from ibdesk import kill_cli
 
         return kill_cli.main(argv[1:])
+    if argv[:1] == ["rearm"]:
+        from ibdesk import rearm_cli
+
+        return rearm_cli.main(argv[1:])
     if argv[:1] == ["run"]:
         from ibdesk import run  # no Qt: strategies headless
 

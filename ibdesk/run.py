@@ -148,6 +148,8 @@ class _Watch:
         self.asked: set[str] = set()
         """ refs of the orders this runner asked to cancel """
         self.everything_asked = False
+        self.seen_live: set[str] = set()
+        """ refs this run saw working: only their cancels can be another client's doing """
         self.suspects: set[str] | None = None
         """ strategy orders live when one was cancelled unasked (None: no such cancel) """
         desk.gate.decided += self._on_decided
@@ -209,10 +211,13 @@ class _Watch:
         from ibdesk.domain.orders import OrderState
 
         snap = self.desk.orders.get(ref)
+        if snap is not None and not snap.state.final:
+            self.seen_live.add(ref)
         if (
             snap is None
             or snap.state is not OrderState.CANCELLED
             or not ref.startswith("strategy:")
+            or ref not in self.seen_live  # cancelled before this run: the journal's past
             or ref in self.asked
             or self.everything_asked
             or self._closed_by_its_sibling(snap)

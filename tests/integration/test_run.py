@@ -155,6 +155,34 @@ async def test_ibdesk_kill_halts_it_and_nothing_is_sent_after(
     assert code in (2, 4), (out[-2000:], err[-2000:])
     assert "HALTED" in out + err
     assert len(theirs(sim)) == sent
+    # On a server with no window, the re-arm is a command, and it wants a reason.
+    rearm = ["ibdesk", "rearm"]
+    code, out, err = await command(tmp_path, *rearm)
+    assert code == 2 and "why" in err, (out, err)
+    code, out, err = await command(tmp_path, *rearm, "--why", "checked the book with IB")
+    assert code == 0 and "ACTIVE" in out, (out, err)
+    again = start_run(
+        [str(strategy(tmp_path, timer="0.2")), "--port", str(sim.port), "--client-id", "7",
+         "--exit-after", "2"],
+        tmp_path,
+    )  # fmt: skip
+    code, out, err = await finished(again)
+    assert code == 0, (out[-2000:], err[-2000:])
+    assert len(theirs(sim)) > sent
+
+
+async def command(home: Path, *args: str) -> tuple[int, str, str]:
+    """``python -m`` the command in ``args`` with the private home; (exit code, out, err)."""
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=private_env(home),
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
 
 
 def test_a_broken_strategy_file_says_where(tmp_path: Path) -> None:
