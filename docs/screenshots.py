@@ -320,7 +320,9 @@ def take(shot: Shot, path: Path) -> int:
     from ibdesk.desktop import run_desktop
     from ibdesk.domain.connection import LinkState
 
-    settings, receiver = settings_for(shot)
+    # The push receiver (alerts) serves on a daemon thread until this process ends: the desk
+    # sends what its alert windows still hold as it closes, after the window has gone.
+    settings, _receiver = settings_for(shot)
     sim, settings = start_demo(settings, None)
     outcome = {"code": 1}
 
@@ -366,8 +368,6 @@ def take(shot: Shot, path: Path) -> int:
         )
     finally:
         sim.stop()
-        if receiver is not None:
-            receiver.http.shutdown()
     return outcome["code"]
 
 
