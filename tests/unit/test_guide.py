@@ -2,9 +2,10 @@
 
 The guide's config reference is checked against ibdesk/config.py: every section and key is
 there, with the default the code has, and with a comment that says what it is. A key added
-to the code without a line in the guide fails here, so the reference cannot drift. Its
-pictures must be ones docs/screenshots.py makes (so they can be made again from the demo),
-and its links must lead somewhere.
+to the code without a line in the guide fails here, so the reference cannot drift. The
+troubleshooting section must quote every banner ibdesk.domain.notices makes and the state
+band's words. Its pictures must be ones docs/screenshots.py makes (so they can be made
+again from the demo), and its links must lead somewhere.
 """
 
 from __future__ import annotations
@@ -141,3 +142,68 @@ def test_the_guides_links_lead_somewhere() -> None:
 
 def test_the_readme_links_to_the_guide() -> None:
     assert "(docs/guide.md)" in README.read_text(encoding="utf-8")
+
+
+# ---- troubleshooting: every banner the connection can raise, in the guide's words -------------
+
+HOST, PORT, NOW = "127.0.0.1", 7497, 1_800_000_000.0
+
+
+def banners() -> dict[str, str]:
+    """Each notice ``ibdesk.domain.notices`` makes, with the guide's example values, by name."""
+    from ibdesk.domain import notices as n
+
+    made = {
+        f"notice_for({code})": n.notice_for(code, "", NOW)
+        for code in (1100, 1101, 1102, 2110, 10197, 326)
+    }
+    made |= {
+        "refused_notice": n.refused_notice(HOST, PORT, NOW),
+        "connection_lost": n.connection_lost(HOST, PORT, NOW, NOW),
+        "reconnecting": n.reconnecting(HOST, PORT, 3, 3, NOW, NOW),
+        "client_id_fallback": n.client_id_fallback(1, NOW),
+        "client_ids_exhausted": n.client_ids_exhausted(1, 5, NOW),
+        "handshake_timeout": n.handshake_timeout(HOST, PORT, NOW),
+        "account_not_managed": n.account_not_managed("DU1", ("DU2",), NOW),
+        "data_silence": n.data_silence(8, 5, NOW),
+        "garbled_stream": n.garbled_stream(2**31, NOW),
+        "data_restored": n.data_restored(False, NOW, NOW),
+    }
+    return {name: notice.text for name, notice in made.items() if notice is not None}
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_every_notice_maker_is_known_here() -> None:
+    """A new kind of banner fails this test until it has a line in the guide (and above)."""
+    import inspect
+
+    from ibdesk.domain import notices
+
+    makers = {
+        name
+        for name, f in inspect.getmembers(notices, inspect.isfunction)
+        if f.__module__ == notices.__name__
+        and not name.startswith("_")
+        and "Notice" in str(inspect.signature(f).return_annotation)
+    }
+    known = {name.split("(")[0] for name in banners()}
+    assert makers == known, f"not in the troubleshooting test: {sorted(makers - known)}"
+
+
+@pytest.mark.parametrize("name", sorted(banners()))
+def test_the_troubleshooting_section_quotes_each_banner(name: str) -> None:
+    """Its first 40 characters (before any time of day), word for word."""
+    guide = words(GUIDE.read_text(encoding="utf-8").split("## Troubleshooting", 1)[1])
+    opening = words(banners()[name])[:40]
+    assert opening in guide, f"{name}: the guide does not quote {opening!r}"
+
+
+def test_the_troubleshooting_section_quotes_the_state_band() -> None:
+    from ibdesk.ui.state_band import MEANING
+
+    guide = words(GUIDE.read_text(encoding="utf-8").split("## Troubleshooting", 1)[1])
+    for state, meaning in MEANING.items():
+        assert f"{state.value} {meaning}" in guide, f"the {state.value} band is not quoted"
