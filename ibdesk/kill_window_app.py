@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
+from ibdesk import display
 from ibdesk.broker.emergency import StandbyKill
 from ibdesk.config import APP_NAME
 from ibdesk.ui import theme
@@ -19,7 +21,16 @@ from ibdesk.ui.kill_window import KillWindow
 def run_kill_window(
     host: str, port: int, client_id: int, journal: Path, exit_after: float | None = None
 ) -> int:
-    """Show the kill window until it is closed (or ``exit_after`` seconds, for smoke tests)."""
+    """Show the kill window until it is closed (or ``exit_after`` seconds, for smoke tests).
+
+    Returns 2 with the reason on stderr when no window can open here (no display, a missing
+    X library): checked before Qt starts, because Qt would abort the process instead.
+    """
+    cannot_show = display.problem(os.environ)
+    if cannot_show is not None and QApplication.instance() is None:
+        print(cannot_show, file=sys.stderr)
+        print("`ibdesk kill` (without --window) kills from this terminal.", file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName(APP_NAME)  # the X11 window class: the desktop entry's icon

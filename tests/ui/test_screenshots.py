@@ -1,5 +1,5 @@
-"""docs/screenshots.py, which makes the README's pictures, works without a display and
-gives pictures of the size in their names."""
+"""docs/screenshots.py, which makes the README's and the guide's pictures, works without a
+display and gives pictures of the size in their names."""
 
 from __future__ import annotations
 
@@ -26,3 +26,25 @@ def test_the_halted_picture_is_made_at_its_size(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     image = QImage(str(tmp_path / "halted-1366x768.png"))
     assert (image.width(), image.height()) == (1366, 768)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "guide-kill-window",  # a window of its own, with a connection: it must close too
+        "guide-alerts",  # push through a private config to a local service, and its answer
+    ],
+)
+def test_a_guide_picture_is_made(tmp_path: Path, name: str) -> None:
+    """Two of the guide's scenes, the ones with the most moving parts (the others are the
+    desk's own panels, which the halted picture already exercises)."""
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--only", name, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    image = QImage(str(tmp_path / f"{name}.png"))
+    assert not image.isNull() and image.width() > 300 and image.height() > 100
