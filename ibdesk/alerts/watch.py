@@ -20,6 +20,7 @@ from eventkit import Event
 from ibdesk.alerts.hub import Handle, Schedule
 from ibdesk.domain.alerts import Alert, AlertKind
 from ibdesk.domain.connection import LinkState, Notice
+from ibdesk.domain.instruments import Instrument
 from ibdesk.domain.orders import FillSnapshot, OrderState
 from ibdesk.domain.risk import KillReport, StateChange, TradingState
 from ibdesk.state.link import LinkStore
@@ -45,8 +46,8 @@ def _qty(x: float) -> str:
     return f"{x:g}"
 
 
-def _price(x: float) -> str:
-    return f"{x:,.10g}"
+def _price(x: float, inst: Instrument) -> str:
+    return f"{x:,.{inst.price_decimals}f}"  # on the tick grid, as the blotter writes it
 
 
 class DeskWatcher:
@@ -120,7 +121,8 @@ class DeskWatcher:
             return
         order = self.orders.get(fill.ref)
         what = (
-            f"{fill.side.value} {_qty(fill.qty)} {fill.instrument.display} @ {_price(fill.price)}"
+            f"{fill.side.value} {_qty(fill.qty)} {fill.instrument.display} "
+            f"@ {_price(fill.price, fill.instrument)}"
         )
         where = f" in {fill.account}" if fill.account else ""
         if order is not None and max(filled, order.filled) < order.qty - 1e-9:

@@ -43,6 +43,15 @@ FUTURE_EXCHANGES = {
 MONTH_CODES = "FGHJKMNQUVXZ"
 
 
+def tick_decimals(min_tick: float) -> int:
+    """Decimals that show every price on a tick grid: 0.25 -> 2, 0.1 -> 2, 5e-05 -> 5; at
+    least 2 below a whole tick (prices read as money), none for whole ticks."""
+    for decimals in range(9):
+        if abs(round(min_tick, decimals) - min_tick) < 1e-12:
+            return max(decimals, 2 if min_tick < 1 else 0)
+    return 8
+
+
 @dataclass(frozen=True, slots=True)
 class Instrument:
     """A qualified contract: what the broker confirmed, with what trading needs to know.
@@ -89,6 +98,11 @@ class Instrument:
     def tick_value(self) -> float:
         """Money per tick per unit of quantity (ES: 12.50)."""
         return self.min_tick * self.multiplier
+
+    @property
+    def price_decimals(self) -> int:
+        """Decimals that show every price on its grid (ES 2, CL 2, 6E 5, a 5-point tick 0)."""
+        return tick_decimals(self.min_tick)
 
     def round_to_tick(self, price: float) -> float:
         """The nearest price on the grid."""

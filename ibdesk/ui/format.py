@@ -61,14 +61,6 @@ def zone_for(exchange_zone: str) -> dt.tzinfo:
     return times.local_zone()
 
 
-def tick_decimals(min_tick: float) -> int:
-    """Decimals that show every price on a tick grid: 0.25 -> 2, 0.1 -> 1, 5e-05 -> 5."""
-    for decimals in range(9):
-        if abs(round(min_tick, decimals) - min_tick) < 1e-12:
-            return max(decimals, 2 if min_tick < 1 else 0)
-    return 8
-
-
 def price(value: float, decimals: int = 2) -> str:
     """A price with a fixed number of decimals; a dash when there is none."""
     if value is None or math.isnan(value):

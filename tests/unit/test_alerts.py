@@ -130,6 +130,15 @@ def test_every_kind_has_an_urgency_a_sound_and_default_channels() -> None:
     assert len(sounds) == 3  # distinct for fill, reject, halt
 
 
+def test_a_fill_price_is_written_on_the_instruments_tick_grid() -> None:
+    """6,800.00 and 6,800.50 as the blotter writes them, not 6,800 and 6,800.5."""
+    for price, text in ((6800.0, "6,800.00"), (6800.5, "6,800.50")):
+        desk = Desk()
+        desk.fill(desk.order(1), 1, price=price)
+        desk.clock.advance(0.3)
+        assert desk.titles(Channel.DESKTOP) == [f"Filled BUY 1 ESZ6 @ {text}"]
+
+
 def test_configured_routes_replace_the_defaults_of_the_kinds_they_name() -> None:
     routes = routes_from({"fill": ("desktop", "sound", "push"), "halt": ()})
     assert routes[AlertKind.FILL] == frozenset(Channel)

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from ibdesk.domain.instruments import tick_decimals
 from ibdesk.ui import format as fmt
 
 
@@ -13,7 +14,7 @@ from ibdesk.ui import format as fmt
     ("tick", "decimals"), [(0.25, 2), (0.01, 2), (0.1, 2), (0.00005, 5), (1.0, 0), (0.005, 3)]
 )
 def test_tick_decimals(tick: float, decimals: int) -> None:
-    assert fmt.tick_decimals(tick) == decimals
+    assert tick_decimals(tick) == decimals
 
 
 def test_missing_values_are_a_dash() -> None:

@@ -199,7 +199,7 @@ class ChartPanel(QWidget):
             return
         self.instrument, self.key = inst, key
         self.series = self.desk.bars.get(key)
-        decimals = fmt.tick_decimals(inst.min_tick)
+        decimals = inst.price_decimals
         self.view.set_series(
             self.series, fmt.zone_for(inst.time_zone), decimals, tick=inst.min_tick
         )

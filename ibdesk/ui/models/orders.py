@@ -63,7 +63,7 @@ def _symbol_and_side() -> list[Column[Any]]:
 
 
 def _px(o: OrderSnapshot, value: float | None) -> str:
-    return fmt.price(math.nan if value is None else value, fmt.tick_decimals(o.instrument.min_tick))
+    return fmt.price(math.nan if value is None else value, o.instrument.price_decimals)
 
 
 def order_columns(completed: bool) -> list[Column[OrderSnapshot]]:
@@ -172,7 +172,7 @@ def fill_columns() -> list[Column[FillSnapshot]]:
     """Columns of the Executions tab."""
 
     def px(f: FillSnapshot) -> str:
-        return fmt.price(f.price, fmt.tick_decimals(f.instrument.min_tick))
+        return fmt.price(f.price, f.instrument.price_decimals)
 
     return [
         _time_column(lambda f: f.time, static=True),

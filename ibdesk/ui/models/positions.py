@@ -23,7 +23,7 @@ from ibdesk.ui.models.table import CoalescingTableModel, Column
 
 
 def _decimals(p: PositionSnapshot) -> int:
-    return fmt.tick_decimals(p.instrument.min_tick)
+    return p.instrument.price_decimals
 
 
 def _cover_text(p: PositionSnapshot, cover: Callable[[PositionSnapshot], float]) -> str:

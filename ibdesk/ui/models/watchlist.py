@@ -150,7 +150,7 @@ class WatchlistModel(CoalescingTableModel[WatchRow]):
 
     def _on_added(self, inst: Instrument, row: int) -> None:
         self._by_con_id[inst.con_id] = inst
-        self._decimals[inst.con_id] = fmt.tick_decimals(inst.min_tick)
+        self._decimals[inst.con_id] = inst.price_decimals
         self._rolls[inst.con_id] = self.roll(inst) if self.roll is not None else None
         self.insert_key(inst.con_id)
 
