@@ -273,7 +273,8 @@ class _Watch:
         from ibdesk.domain.risk import TradingState
 
         level = logging.INFO if change.state is TradingState.ACTIVE else logging.WARNING
-        log.log(level, "trading %s by %s: %s", change.state.value, change.who, change.why)
+        why = f": {change.why}" if change.why else ""  # the start's own state has no reason
+        log.log(level, "trading %s by %s%s", change.state.value, change.who, why)
         if change.state is TradingState.HALTED and not self.done.done():
             self.done.set_result(EXIT_HALTED)
 
