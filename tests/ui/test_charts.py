@@ -341,6 +341,29 @@ async def test_dragging_an_order_line_modifies_the_order_at_the_simulator(
     await blotter_caught_up(desk, ref, "Limit", target)
 
 
+async def test_labels_of_lines_a_tick_apart_do_not_overlap(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """Two orders a tick apart: each label readable, side by side along the lines."""
+    desk, chart = await chart_desk(make_desk)
+    es = chart.instrument
+    mid, d = await market_in_view(desk, sim, chart)
+    refs = []
+    for price in (mid - 2 * d, mid - 2 * d - es.min_tick, mid - 2 * d - 2 * es.min_tick):
+        buy = OrderIntent(es, Side.BUY, 1, OrderType.LIMIT, TICKET, limit_price=price)
+        refs += desk.place(buy).refs
+    await wait_until(lambda: all(r in chart.overlay.lines for r in refs), what="three lines")
+
+    def boxes() -> list[Any]:
+        return [chart.overlay.lines[r].text.sceneBoundingRect() for r in refs]
+
+    def apart() -> bool:
+        b = boxes()
+        return not any(b[i].intersects(b[j]) for i in range(3) for j in range(i + 1, 3))
+
+    await wait_until(apart, timeout=3, what=f"labels apart: {boxes()}")
+
+
 async def test_a_drag_that_needs_confirming_waits_for_the_trader(
     make_desk: MakeDesk, sim: SimThread, settings_for: Any
 ) -> None:

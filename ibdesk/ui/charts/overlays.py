@@ -47,6 +47,10 @@ PENDING_FOR = 5.0
 #: is also about what a chart's height can label (a label needs ~18 px); and at ~0.8 ms to
 #: create a line, crossing the cap costs one frame of ~30 ms, once.
 MAX_EXACT_LINES = 40
+#: Where an order line's label sits along it (fractions of the plot's width), the pixels a
+#: label needs in height, and the gap between two labels set side by side; past LABEL_END
+#: a label goes back to the start (a chart that narrow cannot hold them all).
+LABEL_START, LABEL_END, LABEL_PX, LABEL_GAP_PX = 0.02, 0.8, 24.0, 12.0
 
 
 def role_color(role: LineRole | None) -> QColor:
@@ -90,7 +94,12 @@ class OrderLineItem(pg.InfiniteLine):  # type: ignore[misc]
         fill = QColor(theme.current().base)
         fill.setAlpha(200)
         self.text = pg.InfLineLabel(
-            self, text=line.label, position=0.02, anchors=[(0, 1), (0, 1)], color=color, fill=fill
+            self,
+            text=line.label,
+            position=LABEL_START,
+            anchors=[(0, 1), (0, 1)],
+            color=color,
+            fill=fill,
         )
         self.setToolTip(line_tip(line))
         self.setZValue(20)
@@ -174,6 +183,8 @@ class TradingOverlay:
         self._fills_drawn = 0
         self._fills_seen: tuple[int, int] = (-1, -1)
         """ (first seq, length) of the series the markers were placed on """
+        self._staggered: tuple[object, ...] = ()
+        """ what the line labels were last placed for (lines, prices in view, size) """
         dashed = pg.mkPen(POSITION_COLOR, width=1.5, style=Qt.PenStyle.DashLine)
         self.position_line = pg.InfiniteLine(angle=0, movable=False, pen=dashed)
         fill = QColor(theme.current().base)
@@ -237,6 +248,29 @@ class TradingOverlay:
         self._sync_lines()
         self._sync_position(last_price)
         self._sync_fills()
+        self._stagger_labels()
+
+    def _stagger_labels(self) -> None:
+        """Labels of lines closer than a label's height set side by side along them, so
+        that each stays readable (a stop a tick from another order wrote over it). Worked
+        out again only when the lines, the prices in view or the plot's size change."""
+        vb = self.view.price_plot.getViewBox()
+        (_, _), (low, high) = vb.viewRange()
+        width, height = vb.width(), vb.height()
+        items = sorted(self.lines.values(), key=lambda i: -i.value())
+        key = (tuple((id(i), i.value()) for i in items), low, high, width, height)
+        if key == self._staggered or width <= 0 or height <= 0 or high <= low:
+            return
+        self._staggered = key
+        at, last_y, last_right = LABEL_START, -math.inf, 0.0
+        for item in items:
+            y = (high - item.value()) / (high - low) * height
+            if y - last_y < LABEL_PX and last_right + LABEL_GAP_PX < width * LABEL_END:
+                at = (last_right + LABEL_GAP_PX) / width  # beside the label above it
+            else:
+                at = LABEL_START
+            item.text.setPosition(at)
+            last_y, last_right = y, at * width + item.text.boundingRect().width()
 
     def _position(self) -> tuple[float, float]:
         inst = self.inst
