@@ -18,7 +18,7 @@ import pytest_asyncio
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from ibdesk.config import ConnectionSettings, RiskSettings, Settings
+from ibdesk.config import ConnectionSettings, RiskSettings, Settings, TicketSettings
 from ibdesk.simtws import SimThread
 from ibdesk.ui import theme
 from ibdesk.ui.event_loop import DeskEventLoop
@@ -92,6 +92,7 @@ async def make_desk(
         state_name: str = "window.ini",
         settings: Settings | None = None,
         charts: str = "",
+        ticket: TicketSettings | None = None,
         **connection: Any,
     ) -> Desk:
         state = tmp_path / state_name
@@ -101,9 +102,10 @@ async def make_desk(
             # outside the loop.
             QSettings(str(state), QSettings.Format.IniFormat).setValue("charts/list", charts)
         window = MainWindow(state)
-        desk = Desk(
-            settings or settings_for(**connection), window, journal_path=tmp_path / "journal.sqlite"
-        )
+        settings = settings or settings_for(**connection)
+        if ticket is not None:
+            settings = dataclasses.replace(settings, ticket=ticket)
+        desk = Desk(settings, window, journal_path=tmp_path / "journal.sqlite")
         desks.append(desk)
         window.show()
         if start:

@@ -65,6 +65,11 @@ async def chart_desk(make_desk: MakeDesk, **kw: Any) -> tuple[Any, ChartPanel]:
     first chart, loaded (a new layout opens ES 1m)."""
     kw.setdefault("risk", limits_off())
     kw.setdefault("charts", "ES|1m")
+    if "settings" not in kw:
+        # No fat-finger confirmation: a drag's few steps of >= 30 px are more than 50 ticks
+        # from the market when the chart is zoomed out, and the drag then waited for a
+        # confirmation no one gave (the drag tests failed about one run in two).
+        kw.setdefault("ticket", TicketSettings(fat_finger_ticks=0))
     desk = await make_desk(**kw)
     await wait_until(lambda: connected(desk), timeout=15, what="connected")
     chart = desk.window.chart_area.charts[0]
@@ -82,6 +87,28 @@ def pixel(chart: ChartPanel, seq: float, price: float) -> QPoint:
     """Where a bar position and price are on the chart's viewport."""
     scene = chart.view.price_box.mapViewToScene(QPointF(seq, price))
     return chart.view.mapFromScene(scene)
+
+
+def price_under(chart: ChartPanel, seq: float, price: float) -> float:
+    """The price under the pixel a click aimed at ``price`` goes to: the mouse is on whole
+    pixels, and on a zoomed-out chart a pixel is more than half a tick (aiming at a price to
+    the tick there missed by one about one run in two)."""
+    at = chart.view.mapToScene(pixel(chart, seq, price))
+    return float(chart.view.price_box.mapSceneToView(at).y())
+
+
+def tick_under(chart: ChartPanel, seq: float, price: float) -> float:
+    """The tick a click aimed at ``price`` lands on."""
+    assert chart.instrument is not None
+    return chart.instrument.round_to_tick(price_under(chart, seq, price))
+
+
+def tick_dropped(chart: ChartPanel, seq: float, line: float, end: float) -> float:
+    """The tick a line at ``line`` lands on when dragged from there to ``end``: it moves by
+    as much as the mouse did between the two pixels."""
+    assert chart.instrument is not None
+    moved = price_under(chart, seq, end) - price_under(chart, seq, line)
+    return chart.instrument.round_to_tick(line + moved)
 
 
 def mouse(chart: ChartPanel, kind: QMouseEvent.Type, at: QPoint, held: bool) -> None:
@@ -333,6 +360,8 @@ async def test_dragging_an_order_line_modifies_the_order_at_the_simulator(
     assert at_sim(sim, ref)["lmt_price"] == price
     assert chart.overlay.lines[ref].value() == price
     chart.set_armed(True)
+    target = tick_dropped(chart, seq, price, off_tick)
+    assert target != price
     await drag(chart, seq, price, off_tick)
     await wait_until(lambda: at_sim(sim, ref)["lmt_price"] == target, what="modified, on tick")
     await wait_until(lambda: desk.orders.get(ref).limit_price == target, what="echoed")
@@ -435,7 +464,8 @@ async def test_clicks_do_nothing_until_the_chart_is_armed(
     await wait_until(lambda: "Arm the chart" in chart.message.text(), what="the hint")
     assert not [o for o in desk.orders.orders.values() if o.source.kind == "chart"]
     chart.arm_button.click()
-    click(chart, seq, mid - 3 * d + 0.3 * tick)
+    aim = mid - 3 * d + 0.3 * tick
+    click(chart, seq, aim)
     await wait_until(
         lambda: sim.control.received(since=since, msg_id=3), what="an order at the simulator"
     )
@@ -443,8 +473,9 @@ async def test_clicks_do_nothing_until_the_chart_is_armed(
     assert (order.side, order.order_type, order.limit_price) == (
         Side.BUY,
         OrderType.LIMIT,
-        mid - 3 * d,
+        tick_under(chart, seq, aim),
     ), "below the market: a buy limit, on the tick"
+    assert order.limit_price < mid
     await wait_until(lambda: order.ref in chart.overlay.lines, what="its line")
     # A press on a line that does not become a drag is a grab gone wrong, never an order.
     await wait_until(lambda: at_sim(sim, order.ref) is not None, what="working")
