@@ -93,6 +93,7 @@ class OrderRouter:
         self.store = store
         self.journal = journal
         self.clock = clock
+        store.own_client = lambda: self.session.client_id
         self.pacer = Pacer.install(self.ib.client)
         self.pacer.on_sent.append(self._on_sent)
         self.on_reconciled: list[Callable[[dict[str, int]], None]] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from ibdesk import events
@@ -28,6 +29,9 @@ class OrderStore:
         """ execId -> FillSnapshot """
         self.by_order_id: dict[int, str] = {}
         """ this client's orderId -> orderRef """
+        self.own_client: Callable[[], int] | None = None
+        """ the API client id in use (set by the broker side): order ids are per client, so
+        another client's orders (seen as the Master API client) stay out of ``by_order_id`` """
         self.by_perm_id: dict[int, str] = {}
         """ permId -> orderRef """
         self.by_con_id: dict[int, dict[str, None]] = {}
@@ -55,7 +59,8 @@ class OrderStore:
         if before == snap:
             return False
         self.orders[snap.ref] = snap
-        if snap.order_id and snap.client_id >= 0:
+        own = self.own_client
+        if snap.order_id and snap.client_id >= 0 and (own is None or snap.client_id == own()):
             self.by_order_id.setdefault(snap.order_id, snap.ref)
         if snap.perm_id:
             self.by_perm_id[snap.perm_id] = snap.ref
