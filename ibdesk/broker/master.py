@@ -139,7 +139,11 @@ class MasterClientCheck:
             log.info("could not tell whether this desk is the Master API client: %r", exc)
             status = self.status
         self._settle(status)
-        if status is MasterClient.UNKNOWN and self.session.is_connected:
+        if (
+            status is MasterClient.UNKNOWN
+            and self.session.is_connected
+            and not self.tasks.closed  # the desk is closing: no more looks
+        ):
             self._later = self.tasks.spawn(self._look_later(), "asking again later")
         return status
 

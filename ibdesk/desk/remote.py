@@ -13,6 +13,7 @@ Events:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -60,6 +61,9 @@ class RemoteStrategies:
         """ conId -> instrument, for the positions' names """
         self._traded: dict[str, dict[str, None]] = {}
         """ row key -> the instruments it traded today (a dict as an ordered set) """
+        self._execs: dict[str, list[str]] = {}
+        """ row key -> the exec ids of its fills (their commissions are read from the store:
+        IB reports a fill's commission after the fill) """
         self._last_why: dict[str, str] = {}
         """ row key -> the why of its last order, when the broker's report carries one """
         self.changed = events.new("remoteStrategyChanged")
@@ -105,8 +109,14 @@ class RemoteStrategies:
         whose = self._whose(fill.ref)
         if whose is None:
             return
-        self.ledgers.setdefault(whose[1], StrategyLedger()).add(fill)
-        self.changed.emit(self._seen(whose, fill.instrument))
+        # Booked without its commission, which status() adds from the store: the report
+        # comes after the fill, and the store completes the fill in place.
+        booked = self.ledgers.setdefault(whose[1], StrategyLedger())
+        if booked.add(dataclasses.replace(fill, commission=math.nan)) is None:
+            return
+        key = self._seen(whose, fill.instrument)
+        self._execs.setdefault(key, []).append(fill.exec_id)
+        self.changed.emit(key)
 
     def _mark(self, con_id: int) -> float:
         q = self.quotes.get(con_id)
@@ -137,11 +147,16 @@ class RemoteStrategies:
             instruments=tuple(self._traded.get(key, ())),
             position=sum(held.values()),
             positions=tuple((self._symbol(c), q) for c, q in held.items()),
-            pnl=ledger.pnl(name, self._mark),
+            pnl=ledger.pnl(name, self._mark) - self._commissions(key),
             working=working,
             last_why=self._last_why.get(key, ""),
             client_id=client,
         )
+
+    def _commissions(self, key: str) -> float:
+        fills = self.orders.fills
+        paid = (fills[e].commission for e in self._execs.get(key, ()) if e in fills)
+        return sum(c for c in paid if not math.isnan(c))
 
     def _symbol(self, con_id: int) -> str:
         inst = self.instruments.get(con_id)

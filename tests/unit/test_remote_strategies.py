@@ -4,6 +4,7 @@ attributed from the orderRef, booked from their own fills, listed read-only."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 
 import pytest
@@ -72,6 +73,14 @@ def test_another_clients_strategy_gets_a_row_with_its_own_book() -> None:
     assert row.instruments == ("ESZ6",)
     with pytest.raises(StrategyError):
         remote.status("sma_cross")
+    # IB reports a fill's commission after the fill: the row counts it when it comes.
+    late = dataclasses.replace(
+        fill("strategy:sma_cross#7.6", Side.SELL, 1, 6806.0, 3), commission=math.nan
+    )
+    orders.add_fill(late)
+    assert remote.status("sma_cross @ client 7").pnl == pytest.approx(4 * 50 + 6 * 50 - 4.0)
+    orders.add_fill(dataclasses.replace(late, commission=2.0))
+    assert remote.status("sma_cross @ client 7").pnl == pytest.approx(4 * 50 + 6 * 50 - 6.0)
 
 
 class _Runner:
