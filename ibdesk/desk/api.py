@@ -266,3 +266,8 @@ class DeskApi(DeskStores, MarketOps, OrderOps, SafetyOps, SessionOps, Protocol):
     @property
     def strategies(self) -> StrategyOps:
         """The strategy runner."""
+
+    @property
+    def strategy_rows(self) -> StrategyOps:
+        """What the strategies panel lists: the runner's strategies, and (when the desk
+        watches other clients) the remote ones, read-only."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ibdesk import events
-from ibdesk.domain.orders import FillSnapshot, OrderSnapshot
+from ibdesk.domain.orders import FillSnapshot, OrderSnapshot, attribution
 
 
 class OrderStore:
@@ -76,6 +76,17 @@ class OrderStore:
             dirty.add(snap.ref)
         (self.updated if before is not None else self.added).emit(snap.ref)
         return True
+
+    def placed_by(self, ref: str) -> str:
+        """Who placed an order, in words; another client's orders name the client
+        (``strategy sma_cross @ client 7``: an ``ibdesk run`` this desk watches)."""
+        own = self.own_client
+        return attribution(ref, own() if own is not None else None)
+
+    def is_own(self, snap: OrderSnapshot) -> bool:
+        """Whether this client placed it (only then can it modify or cancel it alone)."""
+        own = self.own_client
+        return own is None or snap.client_id == own()
 
     def merge(self, ref: str, **changes: Any) -> OrderSnapshot | None:
         """Change some fields of a known order; returns the new snapshot."""
