@@ -14,13 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
 
+from ibdesk.broker import ib as shim
+from ibdesk.broker.master import NOTICE_KEY
 from ibdesk.domain.orders import OrderState
 from ibdesk.simtws import SimConfig, SimThread
 from ibdesk.ui import format as fmt
 from ibdesk.ui.models.strategies import REMOTE
 from tests.desk.kit import ready_desk
-from tests.helpers import private_env, quick_sim, wait_until
+from tests.helpers import Connect, private_env, quick_sim, wait_until
 
 from .conftest import MakeDesk
 from .test_strategies_panel import cell
@@ -28,6 +32,7 @@ from .test_strategies_panel import cell
 pytestmark = [pytest.mark.ui, pytest.mark.sim]
 
 RUNNER = 7
+REF = "strategy:Trip#7.1"
 ROW = f"Trip @ client {RUNNER}"
 WHO = f"strategy Trip @ client {RUNNER}"
 
@@ -47,8 +52,9 @@ class Trip(Strategy):
 
 
 @pytest.fixture
-def sim_config() -> SimConfig:
-    return quick_sim(master_client_id=1)  # the desktop is TWS's Master API client
+def sim_config(request: pytest.FixtureRequest) -> SimConfig:
+    # The desktop (client 1) is TWS's Master API client unless a test says otherwise.
+    return quick_sim(master_client_id=getattr(request, "param", 1))
 
 
 @pytest.fixture
@@ -140,3 +146,31 @@ async def test_the_desktop_shows_the_runners_strategy_read_only_with_its_pnl(
     assert "runs elsewhere" in panel.params.toolTip()
     panel.start_selected()  # a click that got through anyway is refused with why
     await wait_until(lambda: "runs elsewhere" in panel.message.text(), what="the refusal")
+
+
+@pytest.mark.parametrize("sim_config", [None], indirect=True)
+async def test_a_desktop_that_is_not_the_master_says_how_once(
+    make_desk: MakeDesk, sim: SimThread, connect: Connect, qtbot: Any
+) -> None:
+    other = await connect(client_id=RUNNER)  # the runner has an order open already
+    [es] = await shim.qualify(other, shim.ContFuture("ES", exchange=""))
+    es = shim.Future(conId=es.conId, exchange="CME")
+    sim.control.set_price(es.conId, 6800.0)
+    trade = other.placeOrder(es, shim.LimitOrder("BUY", 1, 6700.0, orderRef=REF))
+    await wait_until(lambda: trade.orderStatus.status == "Submitted", what="the other's order")
+    desk, _es = await ready_desk(make_desk, sim, price=None)
+    banners = desk.window.banners
+    await wait_until(lambda: NOTICE_KEY in banners.banners, timeout=10, what="the advice")
+    [advice] = [t for t in banners.texts() if "Master API client ID" in t]
+    assert (
+        "Global Configuration > API > Settings" in advice
+        and '"Master API client ID" to 1' in advice
+    )
+    [dismiss] = [
+        b for b in banners.banners[NOTICE_KEY].findChildren(QPushButton) if b.text() == "Dismiss"
+    ]
+    qtbot.mouseClick(dismiss, Qt.MouseButton.LeftButton)
+    await wait_until(lambda: NOTICE_KEY not in banners.banners, what="dismissed")
+    await desk.router.reconcile()  # a reconnect's reconcile looks again: it does not nag
+    await wait_until(desk.master._checking.done, what="the second look")
+    assert NOTICE_KEY not in banners.banners
