@@ -129,6 +129,8 @@ class Desk(DeskMarket, DeskOrders):
         # Strategies run on this loop and trade through the same gate, which asks the runner
         # of every strategy order (a paused one may only reduce its own position).
         self.strategies = StrategyRunner(self, settings.strategies, settings.risk)
+        # A namesake another client trades (watched as the master client) is not ours.
+        self.strategies.ledger.own_client = lambda: self.session.client_id
         self.gate.strategies = self.strategies
         self.switch.changed += self.strategies.on_trading_state
         self.strategies.desk_state = self.switch.state
