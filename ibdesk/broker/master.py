@@ -8,7 +8,8 @@ ask for: ``reqOpenOrders`` lists the master every API client's open orders and a
 only its own, while ``reqAllOpenOrders`` lists everyone every open order of the account. So:
 
 * another API client's order in the ``reqOpenOrders`` answer: the desk is the master;
-* another API client's order only in the ``reqAllOpenOrders`` answer: it is not;
+* another API client's order only in the ``reqAllOpenOrders`` answer (asked first), and
+  not done since (``reqCompletedOrders``): it is not;
 * no other client has an order open: nothing tells, and the desk asks again later (and as
   soon as such an order turns up) until something does.
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ibdesk import events
@@ -87,6 +88,8 @@ class MasterClientCheck:
         """ the advice was given (once per desk: a reconnect does not repeat it) """
         self._checking: asyncio.Task[MasterClient] | None = None
         self._later: asyncio.Task[None] | None = None
+        self._reconciled = False
+        """ this connection's first reconcile is done """
         router.on_reconciled.append(self._on_reconciled)
         router.store.added += self._on_order_added
         session.disconnected += self._on_disconnected
@@ -101,18 +104,21 @@ class MasterClientCheck:
     # ---- when to look ---------------------------------------------------------------------
 
     def _on_reconciled(self, _counts: dict[str, int]) -> None:
+        self._reconciled = True
         self.look()
 
     def _on_order_added(self, ref: str) -> None:
         # Another client's order turning up while nothing told: look now (the master hears
-        # of it live; a listing's answer adds them too, hence only while not looking).
-        if self.status is not MasterClient.UNKNOWN or self._busy():
+        # of it live). Not before this connection's first reconcile has listed the orders:
+        # the orders it restores from the journal turn up then too.
+        if self.status is not MasterClient.UNKNOWN or self._busy() or not self._reconciled:
             return
         snap = self.router.store.get(ref)
         if snap is not None and self._other_api_client(snap.client_id):
             self.look()
 
     def _on_disconnected(self) -> None:
+        self._reconciled = False
         if self._later is not None:
             self._later.cancel()
             self._later = None
@@ -153,24 +159,46 @@ class MasterClientCheck:
         self.look()
 
     async def _ask(self) -> MasterClient:
-        # Followed until found otherwise: a master's answers must not be settled as GONE.
-        self.router.others_followed = True
-        ours = await asyncio.wait_for(self.ib.reqOpenOrdersAsync(), ASK_TIMEOUT)
+        everyone = await self._listing(self.ib.reqAllOpenOrdersAsync)
+        if everyone is None:
+            return self.status
+        theirs = {_order(o).permId for o in everyone if self._other_api_client(_order(o).clientId)}
+        # Asked second, so that an order placed between the two answers is in this one if
+        # the desk is the master (and in neither if not).
+        ours = await self._listing(self.ib.reqOpenOrdersAsync)
+        if ours is None:
+            return self.status
         if any(self._other_api_client(_order(o).clientId) for o in ours):
             return MasterClient.MASTER
-        everyone = await asyncio.wait_for(self.ib.reqAllOpenOrdersAsync(), ASK_TIMEOUT)
-        if any(self._other_api_client(_order(o).clientId) for o in everyone):
+        if not theirs:
+            return MasterClient.UNKNOWN
+        # Their orders may have filled or been cancelled between the two answers (then no
+        # one lists them as open): only one still not done says the desk is not told.
+        done = await self._listing(lambda: self.ib.reqCompletedOrdersAsync(False))
+        if done is None:
+            return self.status
+        if theirs - {_order(o).permId for o in done}:
             return MasterClient.NOT_MASTER
         return MasterClient.UNKNOWN
+
+    async def _listing(self, ask: Callable[[], Awaitable[list[Any]]]) -> list[Any] | None:
+        """One listing's answer; None when the reconcile is listing (the library keeps one
+        answer per kind of listing at a time: asking now would leave the reconcile without
+        its answer; the reconcile's end starts a look anyway)."""
+        if self.router.syncing:
+            return None
+        return await asyncio.wait_for(ask(), ASK_TIMEOUT)
 
     def _other_api_client(self, client_id: int) -> bool:
         """Another API client's (client 0 is TWS's own screen: its orders go to client 0)."""
         return client_id not in (0, self.session.client_id)
 
     def _settle(self, status: MasterClient) -> None:
-        self.router.others_followed = status is not MasterClient.NOT_MASTER
         if status is MasterClient.NOT_MASTER:
+            self.router.others_followed = False
             self.router.settle_unfollowed()
+        elif not self.router.others_followed:
+            self.router.follow_others()
         if status is self.status:
             return
         self.status = status

@@ -104,6 +104,9 @@ class OrderRouter:
         self._cancelling: dict[str, float] = {}
         """ orderRef -> when ibdesk sent a cancel for it (its own, or a global cancel): the
         202 that follows is ordinary, not news """
+        self.syncing = False
+        """ a reconcile's listing of open and completed orders is under way: the library
+        keeps one answer per kind of listing, so nobody else may ask for one meanwhile """
         self.others_followed = True
         """ whether TWS sends this client other API clients' order updates (False once the
         master client check found it does not: their orders, listed once by a
@@ -300,6 +303,14 @@ class OrderRouter:
                     )
                 )
 
+    def follow_others(self) -> None:
+        """TWS does send this client other API clients' updates (after it was found not to,
+        the setting changed): their orders take the library's latest word again."""
+        self.others_followed = True
+        for trade in self.ib.trades():
+            if int(trade.order.clientId) not in (0, self.client_id):
+                self._on_trade(trade)
+
     def _put(self, snap: OrderSnapshot | None) -> None:
         if snap is not None and self.store.put(snap):
             self.journal.order(snap)
@@ -470,10 +481,13 @@ class OrderRouter:
             await self.ib.reqOpenOrdersAsync()
             await self.ib.reqCompletedOrdersAsync(False)
 
+        self.syncing = True
         try:
             await asyncio.wait_for(both(), SYNC_TIMEOUT)
         except (TimeoutError, ConnectionError):
             return False
+        finally:
+            self.syncing = False
         return True
 
     def _settle_unreported(self, seen: set[str], counts: dict[str, int]) -> None:

@@ -251,6 +251,10 @@ class Desk(DeskMarket, DeskOrders):
         if self.master is not None:
             self.master.close()
             await self.master.tasks.close()
+        if isinstance(self.strategy_rows, WatchedStrategies):
+            self.strategy_rows.close()
+        if self.remote_strategies is not None:
+            self.remote_strategies.close()
         await self.tasks.close()
         await self.router.tasks.close()
         await self.account_feed.tasks.close()
