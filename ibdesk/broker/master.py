@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ibdesk import events
+from ibdesk.broker import ib as shim
 from ibdesk.broker.orders import OrderRouter
 from ibdesk.broker.session import BrokerSession
 from ibdesk.domain.connection import MasterClient, Notice, Severity
@@ -104,8 +105,11 @@ class MasterClientCheck:
     # ---- when to look ---------------------------------------------------------------------
 
     def _on_reconciled(self, _counts: dict[str, int]) -> None:
-        self._reconciled = True
-        self.look()
+        # A connection's first reconcile only: later ones (a resync after a cancel, the
+        # kill's) change nothing TWS's setting decides, and the kill verifies meanwhile.
+        if not self._reconciled:
+            self._reconciled = True
+            self.look()
 
     def _on_order_added(self, ref: str) -> None:
         # Another client's order turning up while nothing told: look now (the master hears
@@ -185,8 +189,8 @@ class MasterClientCheck:
         """One listing's answer; None when the reconcile is listing (the library keeps one
         answer per kind of listing at a time: asking now would leave the reconcile without
         its answer; the reconcile's end starts a look anyway)."""
-        if self.router.syncing:
-            return None
+        if self.router.syncing or shim.listing_orders(self.ib):
+            return None  # the reconcile's or the kill switch's listing: theirs comes first
         return await asyncio.wait_for(ask(), ASK_TIMEOUT)
 
     def _other_api_client(self, client_id: int) -> bool:
