@@ -55,6 +55,8 @@ class WindowedDesk(Desk):
             watchlist=list(saved) if isinstance(saved, list) else None,
             clock=clock,
         )
+        # The desktop watches what other clients trade (an ibdesk run on a server).
+        self.watch_other_clients()
         self.window = window
         self.log_handler = PanelHandler(library=settings.log.library)
         logging.getLogger().addHandler(self.log_handler)

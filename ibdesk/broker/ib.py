@@ -71,6 +71,15 @@ class LibraryIdPort:
         self.ib.client.updateReqId(above)  # type: ignore[no-untyped-call]
 
 
+def listing_orders(ib: IB) -> bool:
+    """Whether a listing of open or completed orders is awaiting its answer. Both
+    libraries keep one answer per kind of listing (keyed "openOrders" for reqOpenOrders and
+    reqAllOpenOrders alike): a second listing asked meanwhile takes the first one's answer,
+    and the first waits in vain."""
+    pending = ib.wrapper._results
+    return "openOrders" in pending or "completedOrders" in pending
+
+
 async def qualify(ib: IB, *contracts: Contract) -> list[Contract | None]:
     """Qualify contracts; one result per input, None where the contract is unknown.
 

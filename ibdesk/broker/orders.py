@@ -93,6 +93,7 @@ class OrderRouter:
         self.store = store
         self.journal = journal
         self.clock = clock
+        store.own_client = lambda: self.session.client_id
         self.pacer = Pacer.install(self.ib.client)
         self.pacer.on_sent.append(self._on_sent)
         self.on_reconciled: list[Callable[[dict[str, int]], None]] = []
@@ -103,6 +104,13 @@ class OrderRouter:
         self._cancelling: dict[str, float] = {}
         """ orderRef -> when ibdesk sent a cancel for it (its own, or a global cancel): the
         202 that follows is ordinary, not news """
+        self.syncing = False
+        """ a reconcile's listing of open and completed orders is under way: the library
+        keeps one answer per kind of listing, so nobody else may ask for one meanwhile """
+        self.others_followed = True
+        """ whether TWS sends this client other API clients' order updates (False once the
+        master client check found it does not: their orders, listed once by a
+        reqAllOpenOrders, are then shown as not followed, never as working) """
         session.codes.cancel_asked = self._cancel_asked
         ib = self.ib
         ib.openOrderEvent += self._on_trade
@@ -267,12 +275,41 @@ class OrderRouter:
             known is None or known.state is not OrderState.UNKNOWN
         ):
             self._schedule_resync()
+        if self._unfollowed(snap):
+            snap = dataclasses.replace(snap, state=OrderState.GONE, reason=_not_followed(snap))
         if snap.state is OrderState.SENT and known is not None:
             # PendingSubmit is the library's own word, set when the order was handed to it:
             # it says nothing the pacer has not said, and must never revive an order the
             # kill purged or the reconcile settled.
             return
         self._put(snap)
+
+    def _unfollowed(self, snap: OrderSnapshot) -> bool:
+        """Another API client's live order whose updates TWS does not send this client."""
+        return (
+            not self.others_followed
+            and snap.client_id not in (0, self.client_id)
+            and not snap.state.final
+        )
+
+    def settle_unfollowed(self) -> None:
+        """Show other API clients' live orders as not followed (GONE, with why)."""
+        now = self.clock()
+        for snap in list(self.store.live()):
+            if self._unfollowed(snap):
+                self._put(
+                    self.store.merge(
+                        snap.ref, state=OrderState.GONE, reason=_not_followed(snap), updated=now
+                    )
+                )
+
+    def follow_others(self) -> None:
+        """TWS does send this client other API clients' updates (after it was found not to,
+        the setting changed): their orders take the library's latest word again."""
+        self.others_followed = True
+        for trade in self.ib.trades():
+            if int(trade.order.clientId) not in (0, self.client_id):
+                self._on_trade(trade)
 
     def _put(self, snap: OrderSnapshot | None) -> None:
         if snap is not None and self.store.put(snap):
@@ -444,10 +481,13 @@ class OrderRouter:
             await self.ib.reqOpenOrdersAsync()
             await self.ib.reqCompletedOrdersAsync(False)
 
+        self.syncing = True
         try:
             await asyncio.wait_for(both(), SYNC_TIMEOUT)
         except (TimeoutError, ConnectionError):
             return False
+        finally:
+            self.syncing = False
         return True
 
     def _settle_unreported(self, seen: set[str], counts: dict[str, int]) -> None:
@@ -485,6 +525,13 @@ class OrderRouter:
         """Ask the broker again after the library cancelled an order on its own."""
         if self.session.is_connected:
             await self.reconcile()
+
+
+def _not_followed(snap: OrderSnapshot) -> str:
+    return (
+        f"Placed by API client {snap.client_id}, and TWS does not send this desk that "
+        "client's updates (it is not the Master API client): not followed here."
+    )
 
 
 def summary(counts: dict[str, int]) -> str:

@@ -285,3 +285,8 @@ class DeskApi(DeskStores, MarketOps, OrderOps, SafetyOps, SessionOps, Protocol):
     @property
     def restarts(self) -> RestartsView:
         """TWS's daily restart: the countdown, the pause, the expected disconnect."""
+
+    @property
+    def strategy_rows(self) -> StrategyOps:
+        """What the strategies panel lists: the runner's strategies, and (when the desk
+        watches other clients) the remote ones, read-only."""

@@ -24,11 +24,14 @@ from ibdesk.broker.accounts import AccountFeed
 from ibdesk.broker.history import HistoryService
 from ibdesk.broker.instruments import InstrumentResolver
 from ibdesk.broker.marketdata import MarketData
+from ibdesk.broker.master import MasterClientCheck
 from ibdesk.broker.orders import OrderRouter, summary
 from ibdesk.broker.session import BrokerSession
 from ibdesk.config import ConnectionSettings, Settings
+from ibdesk.desk.api import StrategyOps
 from ibdesk.desk.market import DeskMarket
 from ibdesk.desk.orders import DeskOrders
+from ibdesk.desk.remote import RemoteStrategies, WatchedStrategies
 from ibdesk.desk.restarts import RestartWatch
 from ibdesk.desk.safety import Safety
 from ibdesk.desk.story import DeskStory
@@ -129,6 +132,8 @@ class Desk(DeskMarket, DeskOrders):
         # Strategies run on this loop and trade through the same gate, which asks the runner
         # of every strategy order (a paused one may only reduce its own position).
         self.strategies = StrategyRunner(self, settings.strategies, settings.risk)
+        # A namesake another client trades (watched as the master client) is not ours.
+        self.strategies.ledger.own_client = lambda: self.session.client_id
         self.gate.strategies = self.strategies
         self.switch.changed += self.strategies.on_trading_state
         self.strategies.desk_state = self.switch.state
@@ -138,6 +143,11 @@ class Desk(DeskMarket, DeskOrders):
         self.restarts = RestartWatch(settings.restart.schedule(), self.strategies, self.link, clock)
         self.session.disconnected += self.restarts.on_disconnected
         self.link.changed += self._tell_strategies_of_data
+        self.master: MasterClientCheck | None = None
+        """ whether TWS sends the desk other clients' orders (see watch_other_clients) """
+        self.remote_strategies: RemoteStrategies | None = None
+        self.strategy_rows: StrategyOps = self.strategies
+        """ what the strategies panel lists: the runner's, and remote ones when watched """
         self._guarding = False
         self.closed = False
         self._ticket_watch = 0
@@ -182,6 +192,22 @@ class Desk(DeskMarket, DeskOrders):
     def retry_kill(self, who: str) -> asyncio.Task[KillReport]:
         """Global cancel again, verify again."""
         return self.safety.retry(who)
+
+    # ---- other clients (an ibdesk run on a server) ----------------------------------------------
+
+    def watch_other_clients(self) -> None:
+        """Watch the strategies other API clients trade (``ibdesk run`` on a server): find
+        out whether TWS sends this desk their orders (it does to its Master API client, and
+        says how to set it once if not), and list them read-only beside the desk's own.
+        The desktop watches; a headless runner does not (it is not the master, and need
+        not be). Call before the window attaches (its panel lists ``strategy_rows``)."""
+        if self.master is not None:
+            return
+        self.master = MasterClientCheck(self.session, self.router, self.link, self.clock)
+        self.remote_strategies = RemoteStrategies(
+            self.orders, self.quotes, lambda: self.session.client_id
+        )
+        self.strategy_rows = WatchedStrategies(self.strategies, self.remote_strategies)
 
     # ---- the session ----------------------------------------------------------------------------
 
@@ -231,6 +257,13 @@ class Desk(DeskMarket, DeskOrders):
         self.story.close()
         await self.restarts.close()
         await self.strategies.close()
+        if self.master is not None:
+            self.master.close()
+            await self.master.tasks.close()
+        if isinstance(self.strategy_rows, WatchedStrategies):
+            self.strategy_rows.close()
+        if self.remote_strategies is not None:
+            self.remote_strategies.close()
         await self.tasks.close()
         await self.router.tasks.close()
         await self.account_feed.tasks.close()

@@ -24,6 +24,16 @@ class Severity(Enum):
     ERROR = 3
 
 
+class MasterClient(StrEnum):
+    """Whether TWS sends this desk the orders and fills of its other API clients, which it
+    does only to its Master API client (a TWS setting)."""
+
+    UNKNOWN = "unknown"
+    """ no other client has an order open to tell by """
+    MASTER = "master"
+    NOT_MASTER = "not master"
+
+
 class Farm(StrEnum):
     """IB's data farms, as the 21xx notices name them."""
 

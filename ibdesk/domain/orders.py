@@ -119,6 +119,28 @@ def source_of(ref: str) -> Source:
     return Source.parse(head) if sep else Source("external", ref[:40] if ref else "")
 
 
+def client_of(ref: str) -> int | None:
+    """The API client id recorded in an orderRef ibdesk made (``strategy:trend#7.1043`` ->
+    7); None for a ref it did not make."""
+    _, sep, ids = ref.rpartition("#")
+    client, dot, order = ids.partition(".")
+    if not sep or not dot or not client.isdigit() or not order.isdigit():
+        return None
+    return int(client)
+
+
+def attribution(ref: str, own_client_id: int | None = None) -> str:
+    """Who placed an order, in words: its source (``strategy:trend``, ``ticket``), and for
+    an order another API client made, that client too (``strategy sma_cross @ client 7``:
+    an ``ibdesk run`` elsewhere, whose orders this desk only watches)."""
+    source = source_of(ref)
+    client = client_of(ref)
+    if client is None or own_client_id is None or client == own_client_id:
+        return str(source)
+    who = f"{source.kind} {source.name}" if source.name else source.kind
+    return f"{who} @ client {client}"
+
+
 @dataclass(frozen=True, slots=True)
 class OrderIntent:
     """One order someone wants placed.

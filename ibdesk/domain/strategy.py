@@ -59,3 +59,11 @@ class StrategyStatus:
     left_position: bool = False
     """ stopped with a position it no longer manages ("left by <name>") """
     params: tuple[tuple[str, object], ...] = ()
+    client_id: int | None = None
+    """ the API client it trades as, when that is another client's (an ``ibdesk run`` on a
+    server): the desk only watches it, from its orders and fills at the broker """
+
+    @property
+    def remote(self) -> bool:
+        """Whether it runs elsewhere (shown here, started and stopped where it runs)."""
+        return self.client_id is not None

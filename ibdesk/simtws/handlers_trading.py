@@ -116,7 +116,11 @@ def req_completed_orders(server: SimServer, s: ClientSession, req: Request) -> N
 
 @handles(7)
 def req_executions(server: SimServer, s: ClientSession, req: Request) -> None:
-    """reqExecutions with IB's filter (clientId 0 means every client)."""
+    """reqExecutions with IB's filter (clientId 0 means every client). Every client may list
+    every execution; the commission reports of other clients' executions go only to the
+    Master API client (IB: "to receive commissions reports for all clients it is necessary to
+    connect as the Master Client ID")."""
+    master = server.config.master_client_id
     req_id = req.integer(2)
     client, account, since = req.integer(3), req.text(4), req.text(5)
     symbol, sec_type, exchange, side = (req.text(i).upper() for i in (6, 7, 8, 9))
@@ -136,5 +140,6 @@ def req_executions(server: SimServer, s: ClientSession, req: Request) -> None:
         ):
             continue
         s.send(out.exec_details(req_id, e, e.order_id))
-        s.send(out.commission_report(e))
+        if s.client_id in (e.client_id, master):
+            s.send(out.commission_report(e))
     s.send(out.exec_details_end(req_id))

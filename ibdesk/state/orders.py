@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from ibdesk import events
-from ibdesk.domain.orders import FillSnapshot, OrderSnapshot
+from ibdesk.domain.orders import FillSnapshot, OrderSnapshot, attribution
 
 
 class OrderStore:
@@ -28,6 +29,9 @@ class OrderStore:
         """ execId -> FillSnapshot """
         self.by_order_id: dict[int, str] = {}
         """ this client's orderId -> orderRef """
+        self.own_client: Callable[[], int] | None = None
+        """ the API client id in use (set by the broker side): order ids are per client, so
+        another client's orders (seen as the Master API client) stay out of ``by_order_id`` """
         self.by_perm_id: dict[int, str] = {}
         """ permId -> orderRef """
         self.by_con_id: dict[int, dict[str, None]] = {}
@@ -55,7 +59,8 @@ class OrderStore:
         if before == snap:
             return False
         self.orders[snap.ref] = snap
-        if snap.order_id and snap.client_id >= 0:
+        own = self.own_client
+        if snap.order_id and snap.client_id >= 0 and (own is None or snap.client_id == own()):
             self.by_order_id.setdefault(snap.order_id, snap.ref)
         if snap.perm_id:
             self.by_perm_id[snap.perm_id] = snap.ref
@@ -71,6 +76,17 @@ class OrderStore:
             dirty.add(snap.ref)
         (self.updated if before is not None else self.added).emit(snap.ref)
         return True
+
+    def placed_by(self, ref: str) -> str:
+        """Who placed an order, in words; another client's orders name the client
+        (``strategy sma_cross @ client 7``: an ``ibdesk run`` this desk watches)."""
+        own = self.own_client
+        return attribution(ref, own() if own is not None else None)
+
+    def is_own(self, snap: OrderSnapshot) -> bool:
+        """Whether this client placed it (only then can it modify or cancel it alone)."""
+        own = self.own_client
+        return own is None or snap.client_id == own()
 
     def merge(self, ref: str, **changes: Any) -> OrderSnapshot | None:
         """Change some fields of a known order; returns the new snapshot."""

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ibdesk.domain.orders import FillSnapshot, source_of
+from ibdesk.domain.orders import FillSnapshot, client_of, source_of
 
 _QTY_EPS = 1e-9
 
@@ -61,6 +61,10 @@ class StrategyLedger:
     def __init__(self) -> None:
         self.holdings: dict[str, dict[int, Holding]] = {}
         self.manual: dict[int, float] = {}
+        self.own_client: Callable[[], int] | None = None
+        """ the desk's API client id (set by the desk): a strategy's fills made by another
+        client (the same file under ``ibdesk run`` elsewhere) are booked apart, under
+        ``"<name> @ client <id>"``, never as the desk's own copy's """
         self.handed: set[str] = set()
         """ strategies handed over to manual: their orders' later fills are the trader's """
         self._seen: set[str] = set()
@@ -76,14 +80,18 @@ class StrategyLedger:
         if source.kind != "strategy" or source.name in self.handed:
             self.manual[con_id] = self.manual.get(con_id, 0.0) + signed
             return None
-        book = self.holdings.setdefault(source.name, {})
+        name = source.name
+        client = client_of(fill.ref)
+        if self.own_client is not None and client is not None and client != self.own_client():
+            name = f"{name} @ client {client}"
+        book = self.holdings.setdefault(name, {})
         holding = book.get(con_id)
         if holding is None:
             holding = book[con_id] = Holding(multiplier=fill.instrument.multiplier or 1.0)
         holding.add(signed, fill.price)
         if not math.isnan(fill.commission):
             holding.commission += fill.commission
-        return source.name
+        return name
 
     def add_all(self, fills: Iterable[FillSnapshot]) -> None:
         """Book fills in time order (a restart's journal, the store's fills)."""

@@ -179,8 +179,10 @@ class MainWindow(QMainWindow):
         self.risk_panel = RiskPanel(self.risk_model)
         self.log_panel = LogPanel(log_handler)
         self.blotter_panel = BlotterPanel(desk.orders, desk, ui.table_refresh_hz, strategies=runner)
-        self.strategies_model = StrategiesModel(runner, parent=self)
-        self.strategies_panel = StrategiesPanel(self.strategies_model, runner)
+        # The panel lists the runner's strategies and, read-only, those other clients run.
+        rows = desk.strategy_rows
+        self.strategies_model = StrategiesModel(rows, parent=self)
+        self.strategies_panel = StrategiesPanel(self.strategies_model, rows)
         for key, panel in (
             ("orders", self.blotter_panel),
             ("watchlist", self.watchlist_panel),

@@ -54,3 +54,16 @@ def test_the_live_orders_cost_what_is_live_not_what_the_day_has_seen() -> None:
         return lines_executed(store.live)
 
     assert work(10_000) <= work(0) + 5
+
+
+def test_another_clients_order_id_never_names_one_of_ours() -> None:
+    """Order ids are per API client: the runner's order 5 (seen as the Master API client)
+    is not the desk's order 5, which the pacer's sends and TWS's errors name by its id."""
+    store = OrderStore()
+    store.own_client = lambda: 1
+    theirs = dataclasses.replace(order("strategy:x#7.5"), order_id=5, client_id=7, perm_id=70)
+    ours = dataclasses.replace(order("ticket#1.5", OrderState.QUEUED), order_id=5, client_id=1)
+    store.put(theirs)
+    store.put(ours)
+    assert store.by_order_id[5] == "ticket#1.5"
+    assert store.ref_for(perm_id=70) == "strategy:x#7.5"

@@ -56,3 +56,15 @@ def test_handed_over_holdings_and_later_fills_are_the_traders() -> None:
     ledger.take_back("a")
     ledger.add(fill("strategy:a#1.3", Side.BUY, 1, 6800.0, 3))
     assert ledger.positions("a") == {ES.con_id: 1.0}
+
+
+def test_a_namesake_on_another_client_is_not_this_desks_strategy() -> None:
+    """The same strategy file running headless elsewhere (API client 7), watched here as the
+    Master API client: its fills are not the position of the desk's own (stopped) copy."""
+    ledger = StrategyLedger()
+    ledger.own_client = lambda: 1
+    assert ledger.add(fill("strategy:a#7.1", Side.BUY, 2, 6800.0, 1)) != "a"
+    assert ledger.position("a", ES.con_id) == 0.0
+    assert ledger.add(fill("strategy:a#1.2", Side.BUY, 1, 6800.0, 2)) == "a"
+    assert ledger.position("a", ES.con_id) == 1.0
+    assert ledger.attributed(ES.con_id) == 3.0  # the account's position is still explained

@@ -66,10 +66,11 @@ def role_color(role: LineRole | None) -> QColor:
     return QColor(ENTRY_COLOR)
 
 
-def line_tip(line: OrderLine) -> str:
-    """A line's tooltip: its label, who placed the order and why (a strategy's signal)."""
+def line_tip(line: OrderLine, placed_by: str = "") -> str:
+    """A line's tooltip: its label, who placed the order (another client's strategy with
+    its client id) and why (a strategy's signal)."""
     order = line.order
-    tip = f"{line.label}\nfrom {order.source}"
+    tip = f"{line.label}\nfrom {placed_by or order.source}"
     return f"{tip}\nwhy: {order.why}" if order.why else tip
 
 
@@ -81,7 +82,14 @@ class OrderLineItem(pg.InfiniteLine):  # type: ignore[misc]
     :data:`PENDING_FOR` passes: then the broker's price wins, whatever it is).
     """
 
-    def __init__(self, line: OrderLine, inst: Instrument, decimals: int) -> None:
+    def __init__(
+        self,
+        line: OrderLine,
+        inst: Instrument,
+        decimals: int,
+        placed_by: Callable[[str], str] = str,
+        own: bool = True,
+    ) -> None:
         color = role_color(line.role)
         pen = pg.mkPen(color, width=1.5)
         hover = pg.mkPen(color, width=3)
@@ -89,6 +97,9 @@ class OrderLineItem(pg.InfiniteLine):  # type: ignore[misc]
         self.inst = inst
         self.decimals = decimals
         self.line = line
+        self.placed_by = placed_by
+        self.own = own
+        """ placed by this client: another client's order is shown, never dragged """
         self.pending: tuple[float, float] | None = None
         """ (price, until monotonic time) of a drag the broker has not echoed yet """
         fill = QColor(theme.current().base)
@@ -101,7 +112,7 @@ class OrderLineItem(pg.InfiniteLine):  # type: ignore[misc]
             color=color,
             fill=fill,
         )
-        self.setToolTip(line_tip(line))
+        self.setToolTip(line_tip(line, placed_by(line.ref)))
         self.setZValue(20)
 
     def setPos(self, pos: object) -> None:
@@ -129,7 +140,7 @@ class OrderLineItem(pg.InfiniteLine):  # type: ignore[misc]
         if self.value() != line.price:
             super().setPos(line.price)
         self.text.setFormat(line.label)
-        self.setToolTip(line_tip(line))
+        self.setToolTip(line_tip(line, self.placed_by(line.ref)))
         color = role_color(line.role)
         self.setPen(pg.mkPen(color, width=1.5))
         self.setHoverPen(pg.mkPen(color, width=3))
@@ -234,7 +245,7 @@ class TradingOverlay:
         """Lines can be dragged only while the chart is armed."""
         self.armed = armed
         for item in self.lines.values():
-            item.setMovable(armed)
+            item.setMovable(armed and item.own)
 
     def _on_fill(self, fill: FillSnapshot) -> None:
         if self.inst is not None and fill.instrument.con_id == self.inst.con_id:
@@ -330,8 +341,14 @@ class TradingOverlay:
         ref = line.ref
         item = self.lines.get(ref)
         if item is None:
-            item = self.lines[ref] = OrderLineItem(line, self.inst, self.decimals)
-            item.setMovable(self.armed)
+            item = self.lines[ref] = OrderLineItem(
+                line,
+                self.inst,
+                self.decimals,
+                self.orders.placed_by,
+                own=self.orders.is_own(line.order),
+            )
+            item.setMovable(self.armed and item.own)
             item.sigPositionChangeFinished.connect(self._dropped)
             self.view.price_plot.addItem(item, ignoreBounds=True)
         item.follow(line)

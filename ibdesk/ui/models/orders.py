@@ -66,8 +66,11 @@ def _px(o: OrderSnapshot, value: float | None) -> str:
     return fmt.price(math.nan if value is None else value, o.instrument.price_decimals)
 
 
-def order_columns(completed: bool) -> list[Column[OrderSnapshot]]:
-    """Columns of the Working or Completed tab."""
+def order_columns(
+    completed: bool, placed_by: Callable[[str], str] = lambda ref: str(source_of(ref))
+) -> list[Column[OrderSnapshot]]:
+    """Columns of the Working or Completed tab (``placed_by``: an orderRef in words, another
+    client's with its client id)."""
     cols: list[Column[OrderSnapshot]] = [
         _time_column(lambda o: o.updated if completed else o.created),
         *_symbol_and_side(),
@@ -101,7 +104,11 @@ def order_columns(completed: bool) -> list[Column[OrderSnapshot]]:
         ),
         Column("Reason", lambda o: o.reason, lambda o: o.reason, numeric=False),
         Column(
-            "Source", lambda o: str(o.source), lambda o: str(o.source), numeric=False, static=True
+            "Source",
+            lambda o: placed_by(o.ref),
+            lambda o: placed_by(o.ref),
+            numeric=False,
+            static=True,
         ),
         Column(
             "Why",
@@ -133,7 +140,7 @@ class OrdersModel(CoalescingTableModel[OrderSnapshot]):
         refresh_hz: float = 25.0,
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(order_columns(completed), refresh_hz, parent)
+        super().__init__(order_columns(completed, store.placed_by), refresh_hz, parent)
         self.store = store
         self.admit = admit
         self._changed = store.dirty_set()
@@ -168,7 +175,9 @@ class OrdersModel(CoalescingTableModel[OrderSnapshot]):
         self._dirty.add(self._keys[row])
 
 
-def fill_columns() -> list[Column[FillSnapshot]]:
+def fill_columns(
+    placed_by: Callable[[str], str] = lambda ref: str(source_of(ref)),
+) -> list[Column[FillSnapshot]]:
     """Columns of the Executions tab."""
 
     def px(f: FillSnapshot) -> str:
@@ -188,8 +197,8 @@ def fill_columns() -> list[Column[FillSnapshot]]:
         ),
         Column(
             "Source",
-            lambda f: str(source_of(f.ref)),
-            lambda f: str(source_of(f.ref)),
+            lambda f: placed_by(f.ref),
+            lambda f: placed_by(f.ref),
             numeric=False,
             static=True,
         ),
@@ -204,7 +213,7 @@ class FillsModel(CoalescingTableModel[FillSnapshot]):
     def __init__(
         self, store: OrderStore, refresh_hz: float = 25.0, parent: QObject | None = None
     ) -> None:
-        super().__init__(fill_columns(), refresh_hz, parent)
+        super().__init__(fill_columns(store.placed_by), refresh_hz, parent)
         self.store = store
         self._waiting: set[str] = set()
         """ execIds whose commission report has not arrived yet """

@@ -1,4 +1,6 @@
-"""The strategies table: one row per loaded strategy, its state, its book and its health.
+"""The strategies table: one row per loaded strategy, its state, its book and its health,
+and after them a read-only row per strategy another API client runs (``ibdesk run`` on a
+server), shown from its orders and fills at the broker.
 
 Rows follow the runner's ``changed`` event, which fires on every order update and fill of a
 strategy: a burst of them only marks the name, and the flush takes one snapshot per changed
@@ -26,11 +28,19 @@ STATE_TONES = {
 }
 
 
+REMOTE = "remote (ibdesk run)"
+""" the State cell of a strategy another API client runs: its state is where it runs """
+
+
+def _state_text(s: StrategyStatus) -> str:
+    return REMOTE if s.remote else s.state.value
+
+
 def position_text(s: StrategyStatus) -> str:
     """Its own position per instrument (``ESZ6 +2``), and who is left holding it."""
     held = [(inst, qty) for inst, qty in s.positions if qty]
     if not held:
-        return "flat" if s.state.active else ""
+        return "flat" if s.state.active or s.remote else ""
     text = ", ".join(f"{inst} {qty:+g}" for inst, qty in held)
     return f"{text} left by {s.name}" if s.left_position else text
 
@@ -62,10 +72,10 @@ def _columns() -> list[Column[StrategyStatus]]:
         ),
         Column(
             "State",
-            lambda s: s.state.value,
-            lambda s: s.state.value,
+            _state_text,
+            _state_text,
             numeric=False,
-            tone=lambda s: STATE_TONES.get(s.state),
+            tone=lambda s: None if s.remote else STATE_TONES.get(s.state),
             hint=lambda s: s.reason,
         ),
         Column(
@@ -150,7 +160,10 @@ class StrategiesModel(CoalescingTableModel[StrategyStatus]):
 
     def refresh(self) -> None:
         """Take fresh snapshots of the changed and the active strategies."""
-        names = self._changed | {n: None for n, s in self.rows.items() if s.state.active}
+        # Remote rows too: their open P&L moves with the market, and they are a handful.
+        names = self._changed | {
+            n: None for n, s in self.rows.items() if s.state.active or s.remote
+        }
         self._changed = {}
         for name in names:
             try:

@@ -1,4 +1,6 @@
-"""The strategies panel: every loaded strategy in a row, its controls, and its parameters.
+"""The strategies panel: every loaded strategy in a row, its controls, and its parameters;
+and, read-only, the strategies other API clients run (``ibdesk run`` on a server), whose
+controls are disabled with a tooltip saying they run elsewhere.
 
 The buttons act on the selected strategy and are enabled as its state allows (Start also
 resumes a paused one; parameters are edited only while it does not run). Everything goes
@@ -183,8 +185,17 @@ class StrategiesPanel(QWidget):
             self.update_controls()
 
     def update_controls(self) -> None:
-        """Buttons and the parameters' editor as the selected strategy's state allows."""
+        """Buttons and the parameters' editor as the selected strategy's state allows (a
+        strategy that runs elsewhere: none of them, and their tooltips say why)."""
         status = self._status(self.selected())
+        self._say_remote(status)
+        if status is not None and status.remote:
+            for button in self._controls():
+                button.setEnabled(False)
+            self.start_button.setText("Start")
+            self.params.show_status(status, editable=False)
+            self._show_detail(status)
+            return
         state = status.state if status is not None else None
         active = state is not None and state.active
         starting = status is not None and status.name in self._starting
@@ -200,9 +211,42 @@ class StrategiesPanel(QWidget):
         self.params.show_status(status, editable=status is not None and not active and not starting)
         self._show_detail(status)
 
+    def _controls(self) -> tuple[QPushButton, ...]:
+        """The buttons that act on the selected strategy (Load… acts on none)."""
+        return (
+            self.start_button,
+            self.pause_button,
+            self.stop_button,
+            self.flatten_button,
+            self.hand_over_button,
+            self.reload_button,
+        )
+
+    def _say_remote(self, status: StrategyStatus | None) -> None:
+        """The controls' tooltips: their own, or why a remote strategy has none here."""
+        if status is not None and status.remote:
+            tip = (
+                f"{status.name} runs elsewhere (ibdesk run, API client {status.client_id}): "
+                "start, stop and change it where it runs. A KILL here still cancels its "
+                "orders, with everyone's."
+            )
+            for button in self._controls():
+                button.setProperty("own_tip", button.property("own_tip") or button.toolTip())
+                button.setToolTip(tip)
+            self.params.setToolTip(tip)
+            return
+        for button in self._controls():
+            if button.property("own_tip"):
+                button.setToolTip(button.property("own_tip"))
+        self.params.setToolTip("")
+
     def _show_detail(self, status: StrategyStatus | None) -> None:
         if status is None:
             self.detail.setText("Select a strategy (or Load… a file of them).")
+            self.detail.setStyleSheet("")
+            return
+        if status.remote:
+            self.detail.setText(f"{status.name}: {status.reason}")
             self.detail.setStyleSheet("")
             return
         text = f"{status.name} is {status.state.value.lower()}"
