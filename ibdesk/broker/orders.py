@@ -97,6 +97,8 @@ class OrderRouter:
         self.pacer.on_sent.append(self._on_sent)
         self.on_reconciled: list[Callable[[dict[str, int]], None]] = []
         self._resync: asyncio.Task[None] | None = None
+        self._completed: list[shim.Trade] = []
+        """ the broker's completed orders as the last full sync returned them """
         self._acked_before: set[str] = set()
         """ restored orders the broker had acknowledged (journaled working) """
         self.tasks = TaskGroup("order router", log)
@@ -414,6 +416,12 @@ class OrderRouter:
             inst = await self.resolver.for_contract(trade.contract)
             self._put_trade(trade, inst)
             seen.add(translate.ref_of(trade))
+        for trade in self._completed if full else []:
+            # The library keeps its own trade of an order it already knew, local Cancelled
+            # and all: an order left UNKNOWN by that word takes the broker's answer here.
+            known = self.store.get(translate.ref_of(trade))
+            if known is not None and known.state is OrderState.UNKNOWN:
+                self._put_trade(trade, await self.resolver.for_contract(trade.contract))
         for trade_fill in self.ib.fills():
             inst = await self.resolver.for_contract(trade_fill.contract)
             e = trade_fill.execution
@@ -442,7 +450,7 @@ class OrderRouter:
             # One after the other, not gathered: a gather whose request the library cancels
             # on a disconnect leaves an exception nobody retrieves.
             await self.ib.reqOpenOrdersAsync()
-            await self.ib.reqCompletedOrdersAsync(False)
+            self._completed = await self.ib.reqCompletedOrdersAsync(False)
 
         try:
             await asyncio.wait_for(both(), SYNC_TIMEOUT)

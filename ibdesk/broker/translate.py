@@ -366,6 +366,25 @@ def _price(value: Any) -> float | None:
     return None if math.isnan(x) or x == 0 else x
 
 
+def _filled(trade: shim.Trade, known: OrderSnapshot | None) -> float:
+    """How much of the order has filled. The status says so, except for an order the library
+    rebuilt from IB's completed orders (after a reconnect): its status has no quantities and
+    the figure is in the order (``filledQuantity``). A filled quantity never goes back, so
+    what the desk knew already is a floor."""
+    figures = (num(trade.orderStatus.filled), num(getattr(trade.order, "filledQuantity", None)))
+    floor = known.filled if known is not None else 0.0
+    return max([floor, *(f for f in figures if not math.isnan(f))])
+
+
+def _avg_fill_price(status: shim.OrderStatus, known: OrderSnapshot | None) -> float:
+    """The status's average fill price; a completed order's status has none (0), and then
+    the one the desk knew stands."""
+    avg = num(status.avgFillPrice)
+    if avg > 0:
+        return avg
+    return known.avg_fill_price if known is not None else math.nan
+
+
 def snapshot_of(
     trade: shim.Trade, inst: Instrument, known: OrderSnapshot | None, now: float
 ) -> OrderSnapshot | None:
@@ -394,8 +413,7 @@ def snapshot_of(
             state, reason = OrderState.REJECTED, said
         else:
             state, reason = OrderState.UNKNOWN, f"{said} Checking with the broker."
-    filled = num(status.filled)
-    filled = 0.0 if math.isnan(filled) else filled
+    filled = _filled(trade, known)
     if state is OrderState.WORKING and filled > 0:
         state = OrderState.PARTIAL
     limit, stop = _price(order.lmtPrice), _price(order.auxPrice)
@@ -426,7 +444,7 @@ def snapshot_of(
         parent_ref=known.parent_ref if known else "",
         why=known.why if known else "",
         filled=filled,
-        avg_fill_price=num(status.avgFillPrice) if filled else math.nan,
+        avg_fill_price=_avg_fill_price(status, known) if filled else math.nan,
         broker_status=name(status.status),
         reason=text(reason),
         created=known.created if known is not None else now,

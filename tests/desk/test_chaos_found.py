@@ -1,0 +1,73 @@
+"""Defects the chaos runner (``benchmarks.chaos``) found, each as the scenario of its seed,
+small enough to read: the desk against the simulator, one fault at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ibdesk.config import limits_off
+from ibdesk.domain.orders import OrderIntent, OrderState, OrderType, Side
+from ibdesk.simtws import SimConfig, SimThread
+from tests.desk.kit import TICKET, connected, lmt, state
+from tests.helpers import quick_sim, wait_until
+
+from .conftest import MakeDesk
+
+pytestmark = pytest.mark.desk
+
+
+@pytest.fixture
+def sim_config() -> SimConfig:
+    return quick_sim(start_paused=True)
+
+
+async def ready_desk(make_desk: MakeDesk, sim: SimThread) -> tuple[Any, Any]:
+    desk = await make_desk(risk=limits_off())
+    await wait_until(lambda: connected(desk), what="connected")
+    es = await desk.resolver.resolve("ES")
+    sim.control.set_price(es.con_id, 6800.0)
+    return desk, es
+
+
+async def reconnected(desk: Any, sim: SimThread) -> None:
+    """Drop the desk's socket and wait until it is back and has reconciled."""
+    reconciled: list[dict[str, int]] = []
+    dropped: list[bool] = []
+    desk.router.on_reconciled.append(reconciled.append)
+    # Without a window the desk reconnects within milliseconds: watch the event, not a poll.
+    desk.session.disconnected += lambda: dropped.append(True)
+    sim.control.drop_clients()
+    await wait_until(lambda: dropped, what="the drop seen")
+    await wait_until(lambda: connected(desk) and reconciled, timeout=15, what="reconciled")
+
+
+async def test_a_filled_order_keeps_its_filled_quantity_across_a_reconnect(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """Seeds 2, 4, 5: after a drop the library rebuilds a filled order from IB's completed
+    order, whose status carries no quantity; the desk showed it Filled, 0 filled."""
+    desk, es = await ready_desk(make_desk, sim)
+    [ref] = desk.place(OrderIntent(es, Side.BUY, 3, OrderType.MARKET, TICKET)).refs
+    await wait_until(lambda: state(desk, ref) is OrderState.FILLED, what="filled")
+    assert desk.orders.get(ref).filled == 3
+    await reconnected(desk, sim)
+    snap = desk.orders.get(ref)
+    assert (snap.state, snap.filled) == (OrderState.FILLED, 3)
+    assert snap.avg_fill_price > 0
+
+
+async def test_a_cancel_whose_status_comes_after_its_202_ends_cancelled(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """Seed 3: the orderStatus Cancelled came late, behind error 202. The library had
+    marked the order Cancelled on the 202 alone, so the desk (rightly) asked the broker
+    again; but the broker's answer (a completed order) never reached the desk's book, and
+    the order stayed Unknown for good."""
+    desk, es = await ready_desk(make_desk, sim)
+    [ref] = desk.place(lmt(es, 6790.0)).refs
+    await wait_until(lambda: state(desk, ref) is OrderState.WORKING, what="working")
+    sim.control.late_reports(1, ms=300)
+    desk.cancel_order(ref)
+    await wait_until(lambda: state(desk, ref) is OrderState.CANCELLED, timeout=10, what="cancelled")
