@@ -298,6 +298,9 @@ ACCOUNT_TAGS = {
 
 # ---- orders and fills -------------------------------------------------------------------------
 
+BROKER_DONE = frozenset({OrderState.FILLED, OrderState.CANCELLED})
+"""Final states the broker's own status gave: nothing later reopens them."""
+STILL_WORKING = frozenset({OrderState.WORKING, OrderState.PARTIAL})
 REJECT_CODES = frozenset({200, 201})
 """Errors that mean the broker refused the order: the library's local Cancelled is right."""
 UNTRUSTED_CODES = frozenset({10147, 10148, 202})
@@ -416,6 +419,10 @@ def snapshot_of(
     filled = _filled(trade, known)
     if state is OrderState.WORKING and filled > 0:
         state = OrderState.PARTIAL
+    if known is not None and known.state in BROKER_DONE and state in STILL_WORKING:
+        # A status overtaken by a later one (IB's reports can arrive out of order): the
+        # broker already said this order is done, and a done order does not come back.
+        return known
     limit, stop = _price(order.lmtPrice), _price(order.auxPrice)
     if (
         known is not None

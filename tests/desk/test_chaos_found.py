@@ -3,6 +3,7 @@ small enough to read: the desk against the simulator, one fault at a time."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from ibdesk.config import limits_off
 from ibdesk.domain.orders import OrderIntent, OrderState, OrderType, Side
 from ibdesk.simtws import SimConfig, SimThread
-from tests.desk.kit import TICKET, connected, lmt, state
+from tests.desk.kit import TICKET, at_sim, connected, lmt, state
 from tests.helpers import quick_sim, wait_until
 
 from .conftest import MakeDesk
@@ -71,3 +72,23 @@ async def test_a_cancel_whose_status_comes_after_its_202_ends_cancelled(
     sim.control.late_reports(1, ms=300)
     desk.cancel_order(ref)
     await wait_until(lambda: state(desk, ref) is OrderState.CANCELLED, timeout=10, what="cancelled")
+
+
+async def test_a_late_partial_status_does_not_reopen_a_filled_order(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """Seed 11: with partial fills, the status of the first piece (Submitted, 1 filled) came
+    after the one that said Filled; the desk took it and showed the order Partially filled
+    for good, while the broker had it Filled."""
+    desk, es = await ready_desk(make_desk, sim)
+    sim.control.partial_fills(True)
+    shown = sim.control.quote(es.con_id)["ask_size"]
+    sim.control.late_reports(2, ms=300)  # the first piece's execDetails and orderStatus
+    [ref] = desk.place(OrderIntent(es, Side.BUY, shown + 1, OrderType.MARKET, TICKET)).refs
+    await wait_until(lambda: at_sim(sim, ref) and at_sim(sim, ref)["filled"], what="a piece")
+    sim.control.step(3)  # the rest fills while the first piece's reports are held
+    await wait_until(lambda: at_sim(sim, ref)["status"] == "Filled", what="filled at the sim")
+    await wait_until(lambda: state(desk, ref) is OrderState.FILLED, what="filled here")
+    await asyncio.sleep(0.5)  # the scenario: the held reports arrive now, out of date
+    snap = desk.orders.get(ref)
+    assert (snap.state, snap.filled) == (OrderState.FILLED, shown + 1)
