@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from benchmarks.chaos_plan import make_plan
-from benchmarks.chaos_run import RunResult, run_once
+from benchmarks.chaos_run import ErrorTrap, RunResult, run_once, trapped
 from benchmarks.common import emit
 
 #: Violation kinds (by the prefix of their text) and the metric that counts them.
@@ -44,29 +44,46 @@ KINDS = {
     "chaos_lost_intents": ("lost intent", "dishonest state", "unknown order", "fill mismatch"),
     "chaos_position_mismatches": ("position mismatch",),
     "chaos_journal_mismatches": ("journal",),
+    "chaos_unsettled": ("unsettled",),
     "chaos_crashes": ("crash",),
     "chaos_kill_lies": ("kill",),
 }
 
 
-async def run_many(first_seed: int, runs: int, verbose: bool = False) -> list[RunResult]:
-    """Play ``runs`` plans from ``first_seed`` on, one after the other."""
-    results = []
-    with tempfile.TemporaryDirectory(prefix="ibdesk-chaos-") as folder:
-        for seed in range(first_seed, first_seed + runs):
-            result = await run_once(make_plan(seed), Path(folder))
+async def run_many(
+    first_seed: int, runs: int, jobs: int = 3, verbose: bool = False
+) -> list[RunResult]:
+    """Play ``runs`` plans from ``first_seed`` on, ``jobs`` at a time on this loop (a run
+    mostly waits: for reconnects, restarts, the market)."""
+    results: list[RunResult] = []
+    seeds = iter(range(first_seed, first_seed + runs))
+
+    async def worker(trap: ErrorTrap, folder: Path) -> None:
+        for seed in seeds:
+            result = await run_once(make_plan(seed), folder, trap)
             results.append(result)
-            if not result.ok:
-                print(f"FAILED seed {seed}: replay with --seed {seed} --runs 1", file=sys.stderr)
-                for line in [*result.faults, *result.violations]:
-                    print(f"    {line}", file=sys.stderr)
-            elif verbose:
-                print(
-                    f"seed {seed}: ok in {result.seconds:.1f} s, {result.orders} orders, "
-                    f"{result.fills} fills, faults {result.faults}, kill {result.kill or '-'}",
-                    file=sys.stderr,
-                )
-    return results
+            say(result, verbose)
+
+    with tempfile.TemporaryDirectory(prefix="ibdesk-chaos-") as folder, trapped() as trap:
+        await asyncio.gather(*(worker(trap, Path(folder)) for _ in range(max(1, jobs))))
+    return sorted(results, key=lambda r: r.seed)
+
+
+def say(result: RunResult, verbose: bool) -> None:
+    """A failing run's seed, replay line and violations (every run's line when verbose)."""
+    if not result.ok:
+        print(
+            f"FAILED seed {result.seed}: replay with --seed {result.seed} --runs 1", file=sys.stderr
+        )
+        for line in [*result.faults, *result.violations]:
+            print(f"    {line}", file=sys.stderr)
+    elif verbose:
+        print(
+            f"seed {result.seed}: ok in {result.seconds:.1f} s, {result.orders} orders, "
+            f"{result.fills} fills, faults {result.faults}, kill {result.kill or '-'}"
+            + (f", by design: {result.by_design}" if result.by_design else ""),
+            file=sys.stderr,
+        )
 
 
 def count(results: list[RunResult], prefixes: tuple[str, ...]) -> list[int]:
@@ -108,6 +125,7 @@ def report(results: list[RunResult], wall: float) -> dict[str, float]:
         orders=sum(r.orders for r in results),
         fills=sum(r.fills for r in results),
         reconnects=sum(r.reconnects for r in results),
+        breaker_halts=sum(len(r.by_design) for r in results),
     )
     return figures
 
@@ -118,13 +136,14 @@ def main() -> int:
     )
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1, help="the first run's seed")
+    parser.add_argument("--jobs", type=int, default=3, help="runs at a time (one loop)")
     parser.add_argument("--verbose", action="store_true", help="a line for every run")
     parser.add_argument(
         "--write-docs", action="store_true", help="record the figures in docs/reliability.md"
     )
     a = parser.parse_args()
     started = time.perf_counter()
-    results = asyncio.run(run_many(a.seed, a.runs, a.verbose))
+    results = asyncio.run(run_many(a.seed, a.runs, a.jobs, a.verbose))
     figures = report(results, time.perf_counter() - started)
     if a.write_docs:
         from benchmarks.reliability import record

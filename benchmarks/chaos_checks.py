@@ -171,7 +171,7 @@ def check_kill(seen: Observed) -> list[str]:
 def violations(seen: Observed) -> list[str]:
     """Every broken rule of a run (empty: the run is clean)."""
     return [
-        *(f"crash: {e}" for e in seen.errors),
+        *(e if e.startswith("unsettled") else f"crash: {e}" for e in seen.errors),
         *check_ids(seen),
         *check_end_states(seen),
         *check_positions(seen),

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,7 @@ class RunResult:
     kill: str = ""
     lag_p99_ms: float = 0.0
     skipped: list[str] = field(default_factory=list)
+    by_design: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -92,23 +95,43 @@ class ControlClient:
                 await self._writer.wait_closed()
 
 
+#: The run whose task (or callback) is running: errors are charged to it.
+CURRENT_RUN: contextvars.ContextVar[int | None] = contextvars.ContextVar("chaos_run", default=None)
+#: What the product does on purpose, logged at ERROR for the trader: not a crash.
+BY_DESIGN = ("halted: runaway breaker",)
+
+
 class ErrorTrap(logging.Handler):
-    """Error records of ibdesk, asyncio, eventkit and the decoder, and loop exceptions."""
+    """Error records of ibdesk, asyncio, eventkit and the decoder, and loop exceptions,
+    charged to the run they happened in (by context), or to every run under way when no run
+    is known (the simulator's threads, a bare loop callback): never lost, at worst shared."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
-        self.seen: list[str] = []
+        self.seen: dict[int, list[str]] = {}
+        self.by_design: dict[int, list[str]] = {}
+
+    def watch(self, seed: int) -> None:
+        self.seen[seed], self.by_design[seed] = [], []
+
+    def forget(self, seed: int) -> tuple[list[str], list[str]]:
+        return self.seen.pop(seed, []), self.by_design.pop(seed, [])
 
     def emit(self, record: logging.LogRecord) -> None:
         name = record.name
         decoder = name.endswith(".Decoder")
         ours = name.startswith(WATCHED) and name != "ibdesk.broker.codes"
         if decoder or ours:
-            self.seen.append(f"{name}: {record.getMessage()[:300]}")
+            text = f"{name}: {record.getMessage()[:300]}"
+            self._charge(text, self.by_design if any(b in text for b in BY_DESIGN) else self.seen)
 
     def on_loop_exception(self, _loop: Any, context: dict[str, Any]) -> None:
-        exc = context.get("exception")
-        self.seen.append(f"loop: {context.get('message')} {exc!r}")
+        self._charge(f"loop: {context.get('message')} {context.get('exception')!r}", self.seen)
+
+    def _charge(self, text: str, book: dict[int, list[str]]) -> None:
+        run = CURRENT_RUN.get()
+        for seed in [run] if run in book else list(book):
+            book[seed].append(text)
 
 
 class ChaosRun:
@@ -300,7 +323,7 @@ class ChaosRun:
         """Everything the checks need, read from the desk, its journal and the control port."""
         desk, seen = self.desk, Observed(errors=list(errors))
         if unsettled:
-            seen.errors.append(f"did not settle: {unsettled}")
+            seen.errors.append(f"unsettled: {unsettled}")
         version = desk.session.server_version or 176
         for r in await self.ctl.call("received", msg_id=PLACE_ORDER, client_id=DESK_CLIENT):
             placed = parse_place_order(r["fields"], version)
@@ -378,13 +401,13 @@ async def until(check: Any, timeout: float, what: str) -> None:
         await asyncio.sleep(0.02)
 
 
-async def run_once(plan: Plan, folder: Path, settle_timeout: float = 20.0) -> RunResult:
-    """Play ``plan`` and check the invariants; never raises for what the desk does."""
-    trap = ErrorTrap()
-    logging.getLogger().addHandler(trap)
-    loop = asyncio.get_running_loop()
-    old_handler = loop.get_exception_handler()
-    loop.set_exception_handler(trap.on_loop_exception)
+async def run_once(
+    plan: Plan, folder: Path, trap: ErrorTrap, settle_timeout: float = 20.0
+) -> RunResult:
+    """Play ``plan`` and check the invariants; never raises for what the desk does. The
+    caller installs ``trap`` (one for every run under way)."""
+    CURRENT_RUN.set(plan.seed)
+    trap.watch(plan.seed)
     started = time.perf_counter()
     run = ChaosRun(plan, folder)
     probe = LoopLagProbe()
@@ -394,7 +417,7 @@ async def run_once(plan: Plan, folder: Path, settle_timeout: float = 20.0) -> Ru
         await run.play()
         unsettled = await run.settle(settle_timeout)
         lags = probe.stop()
-        seen = await run.observe(unsettled, trap.seen)
+        seen = await run.observe(unsettled, trap.seen[plan.seed])
         broken = violations(seen)
         kill = ""
         if seen.kill is not None:
@@ -410,13 +433,29 @@ async def run_once(plan: Plan, folder: Path, settle_timeout: float = 20.0) -> Ru
             kill=kill,
             lag_p99_ms=_p99(lags),
             skipped=run.skipped,
+            by_design=list(trap.by_design[plan.seed]),
         )
     except Exception as exc:  # the harness or the desk failed outright: a crash of the run
         return RunResult(
             plan.seed, plan.faults(), [f"crash: {exc!r}"], time.perf_counter() - started
         )
     finally:
+        probe.stop()
         await run.close()
+        trap.forget(plan.seed)
+
+
+@contextlib.contextmanager
+def trapped() -> Iterator[ErrorTrap]:
+    """An ErrorTrap on the root logger and the running loop, for the runs inside."""
+    trap = ErrorTrap()
+    loop = asyncio.get_running_loop()
+    old_handler = loop.get_exception_handler()
+    logging.getLogger().addHandler(trap)
+    loop.set_exception_handler(trap.on_loop_exception)
+    try:
+        yield trap
+    finally:
         loop.set_exception_handler(old_handler)
         logging.getLogger().removeHandler(trap)
 

@@ -20,7 +20,7 @@ class ChaosTrader(Strategy):
     name = "chaos"
     instruments = ("ES",)
     params = {"seed": 1, "max_orders": 6}
-    timer = 0.15
+    timer = 0.25  # under the runaway breaker's 5 orders a second
 
     def on_start(self) -> None:
         self.rng = random.Random(self.p["seed"])
