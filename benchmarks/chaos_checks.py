@@ -109,7 +109,7 @@ def check_end_states(seen: Observed) -> list[str]:
             problems.append(f"dishonest state: {ref} is {state}, the broker says {status}")
         elif sim is not None and state != "Gone" and abs(filled - sim_filled) > 1e-9:
             problems.append(
-                f"fill mismatch: {ref} filled {filled} here, {sim_filled} at the broker"
+                f"fill mismatch: {ref} ({state}) filled {filled} here, {sim_filled} at the broker"
             )
     for ref, (status, _) in sorted(seen.sim_orders.items()):
         if ref not in seen.desk_orders:

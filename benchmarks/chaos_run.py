@@ -40,6 +40,7 @@ DESK_CLIENT = 1
 PLACE_ORDER = 3
 #: Loggers whose errors are a crash of ours (the broker's own codes are its word, not ours).
 WATCHED = ("ibdesk", "asyncio", "eventkit", "ib_async.Decoder", "ib_insync.Decoder")
+HISTORY = "SELECT state, broker_status, filled FROM order_events WHERE ref = ? ORDER BY id"
 IN_FLIGHT = {OrderState.QUEUED, OrderState.SENT, OrderState.UNKNOWN}
 
 
@@ -370,6 +371,21 @@ class ChaosRun:
                 seen.journal_fill_ids.append(exec_id)
                 _add(seen.journal_fills, con_id, side, qty)
 
+    def histories(self, broken: list[str]) -> list[str]:
+        """The journal's story of every order a violation names (to read a failure by)."""
+        with contextlib.closing(sqlite3.connect(self.desk.journal_path)) as db:
+            refs = [
+                r for (r,) in db.execute("SELECT ref FROM orders") if any(r in b for b in broken)
+            ]
+            return [
+                f"  history {ref}: "
+                + " > ".join(
+                    f"{state}/{status or '-'}/{filled:g}"
+                    for state, status, filled in db.execute(HISTORY, (ref,))
+                )
+                for ref in refs
+            ]
+
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.desk.close()
@@ -419,6 +435,8 @@ async def run_once(
         lags = probe.stop()
         seen = await run.observe(unsettled, trap.seen[plan.seed])
         broken = violations(seen)
+        if broken:
+            broken += run.histories(broken)
         kill = ""
         if seen.kill is not None:
             kill = "verified" if seen.kill["verified"] else f"not verified: {seen.kill['why']}"
