@@ -417,6 +417,10 @@ def snapshot_of(
         else:
             state, reason = OrderState.UNKNOWN, f"{said} Checking with the broker."
     filled = _filled(trade, known)
+    if state is OrderState.FILLED and not filled >= qty:
+        # IB's Filled means nothing remains. A trade the library made from an openOrder
+        # (its orderStatus found no trade yet) says Filled with no quantities at all.
+        filled = qty
     if state is OrderState.WORKING and filled > 0:
         state = OrderState.PARTIAL
     if known is not None and known.state in BROKER_DONE and state in STILL_WORKING:
