@@ -70,9 +70,10 @@ class Faults:
     late_reports: int = 0
     late_ms: float = 0.0
     rng: random.Random = field(default_factory=lambda: random.Random(0))
-    lanes: dict[int, _Lane] = field(default_factory=dict)
+    #: per session (the object, never its ``id()``: a new session may get a freed one's)
+    lanes: dict[ClientSession, _Lane] = field(default_factory=dict)
     #: per session: frames waiting out their latency, (when due, bytes), oldest first
-    _delayed: dict[int, deque[tuple[float, bytes]]] = field(default_factory=dict)
+    _delayed: dict[ClientSession, deque[tuple[float, bytes]]] = field(default_factory=dict)
 
     def stall(self, ms: float) -> None:
         """Hold every outgoing byte for ``ms`` milliseconds."""
@@ -101,12 +102,12 @@ class Faults:
     def _timed(self, session: ClientSession, data: bytes) -> None:
         """Latency and jitter: the frame leaves after its delay, never before the one ahead
         (one queue per session: timers due at the same moment may run in any order)."""
-        queue = self._delayed.get(id(session))
+        queue = self._delayed.get(session)
         if not (self.latency_ms or self.jitter_ms or queue):
             self._pass(session, data)
             return
         if queue is None:
-            queue = self._delayed[id(session)] = deque()
+            queue = self._delayed[session] = deque()
         delay = (self.latency_ms + self.rng.uniform(0, self.jitter_ms)) / 1000
         due = max(queue[-1][0] if queue else 0.0, self.loop.time() + delay)
         queue.append((due, data))
@@ -122,8 +123,8 @@ class Faults:
                 self._pass(session, data)
         if queue:
             self.loop.call_at(queue[0][0], self._release, session, queue)
-        elif self._delayed.get(id(session)) is queue:
-            del self._delayed[id(session)]
+        elif self._delayed.get(session) is queue:
+            del self._delayed[session]
 
     def _late(self, session: ClientSession, data: bytes) -> None:
         if not session.closed:
@@ -131,13 +132,13 @@ class Faults:
 
     def _pass(self, session: ClientSession, data: bytes) -> None:
         """Stalls and slicing, then the socket."""
-        lane = self.lanes.get(id(session))
+        lane = self.lanes.get(session)
         held = lane is not None and (lane.chunks or lane.draining)
         if not held and not self.slice_bytes and time.monotonic() >= self.stall_until:
             session.raw_write(data)
             return
         if lane is None:
-            lane = self.lanes[id(session)] = _Lane()
+            lane = self.lanes[session] = _Lane()
         step = self.slice_bytes
         if step:
             lane.chunks.extend(data[i : i + step] for i in range(0, len(data), step))
@@ -152,14 +153,14 @@ class Faults:
 
     def held(self, session: ClientSession) -> int:
         """Bytes held back for a session."""
-        lane = self.lanes.get(id(session))
-        delayed = sum(len(d) for _, d in self._delayed.get(id(session), ()))
+        lane = self.lanes.get(session)
+        delayed = sum(len(d) for _, d in self._delayed.get(session, ()))
         return (lane.size if lane is not None else 0) + delayed
 
     def forget(self, session: ClientSession) -> None:
         """Drop what was held for a closed session."""
-        self.lanes.pop(id(session), None)
-        self._delayed.pop(id(session), None)
+        self.lanes.pop(session, None)
+        self._delayed.pop(session, None)
 
     def _schedule(self, session: ClientSession, lane: _Lane) -> None:
         wait = max(0.0, self.stall_until - time.monotonic())

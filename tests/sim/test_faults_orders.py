@@ -26,7 +26,7 @@ from .test_orders import placed
 pytestmark = pytest.mark.sim
 
 
-@dataclass
+@dataclass(eq=False)  # hashable by identity, as a real session
 class Recorder:
     """A session that records what reaches its socket, and when."""
 
@@ -147,3 +147,25 @@ async def test_restart_without_orders_cancels_the_working_ones_and_keeps_positio
     assert back.openTrades() == []
     assert [p.position for p in back.positions()] == [2]
     assert len(sim.control.executions()) == 1
+
+
+async def test_a_closed_session_never_takes_the_held_bytes_of_a_new_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found reading the faults while chasing a chaos seed: bytes held for a session were
+    filed under ``id(session)``, and CPython gives a new object the id of a freed one. The
+    old session's last drain then dropped the new session's lane, and its next frames went
+    out through a second lane, interleaved with the first: a broken stream. Here two live
+    sessions share an id on purpose (the module's ``id`` made constant)."""
+    from ibdesk.simtws import faults as faults_module
+
+    monkeypatch.setattr(faults_module, "id", lambda _obj: 1, raising=False)
+    faults = Faults(asyncio.get_running_loop())
+    faults.slice_bytes = 2
+    old, new = Recorder(), Recorder()
+    faults.write(old, STATUS)  # type: ignore[arg-type]
+    old.closed = True  # dropped, with bytes still held
+    faults.write(new, TICK)  # type: ignore[arg-type]
+    faults.write(new, EXEC)  # type: ignore[arg-type]
+    await wait_until(lambda: b"".join(new.sent()) == TICK + EXEC, what="the new session's frames")
+    assert old.sent() == []  # closed before its first slice was due
