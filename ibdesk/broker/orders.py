@@ -323,6 +323,9 @@ class OrderRouter:
         ref = self.store.by_order_id.get(req_id) if req_id > 0 else None
         if ref is None:
             return
+        if not 0 <= code < 2**31:  # IB's codes are small; junk must not reach the journal
+            translate.refused("error:code", "an error code %r about order %d", code, req_id)
+            return
         self.journal.error(ref, code, text)
         reason = "Already filled." if code == 10148 else text
         snap = self.store.merge(ref, reason=reason, updated=self.clock())

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
+from ibdesk.broker import ib as shim
 from ibdesk.config import limits_off
 from ibdesk.domain.orders import OrderIntent, OrderState, OrderType, Side
 from ibdesk.simtws import SimConfig, SimThread
 from tests.desk.kit import TICKET, at_sim, connected, lmt, state
 from tests.helpers import quick_sim, wait_until
+from tests.proxy import WireProxy, error_frame
 
 from .conftest import MakeDesk
 
@@ -92,3 +94,26 @@ async def test_a_late_partial_status_does_not_reopen_a_filled_order(
     await asyncio.sleep(0.5)  # the scenario: the held reports arrive now, out of date
     snap = desk.orders.get(ref)
     assert (snap.state, snap.filled) == (OrderState.FILLED, shown + 1)
+
+
+async def test_an_error_with_an_absurd_code_about_an_order_is_refused_not_raised(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """``benchmarks.fuzz desk``: an error frame about a working order with a code of 2**63
+    reached the journal, whose INSERT raised OverflowError inside the session's error
+    event (logged by ibdesk.events; the order's reason was never updated)."""
+    with WireProxy(sim.port) as proxy:
+        desk = await make_desk(risk=limits_off(), port=proxy.port)
+        await wait_until(lambda: connected(desk), what="connected")
+        es = await desk.resolver.resolve("ES")
+        sim.control.set_price(es.con_id, 6800.0)
+        [ref] = desk.place(lmt(es, 6790.0)).refs
+        await wait_until(lambda: state(desk, ref) is OrderState.WORKING, what="working")
+        order_id = desk.orders.get(ref).order_id
+        proxy.send(1, error_frame(order_id, 2**63, "Order junk"))
+        # A round trip behind it (TCP keeps the order): the frame has been read.
+        await desk.session.ib.reqContractDetailsAsync(shim.Contract(conId=es.con_id))
+        # The library cancels its trade on an error code it does not know: the desk asks
+        # the broker again (Unknown, then the broker's word), as for any such error.
+        await wait_until(lambda: state(desk, ref) is OrderState.WORKING, what="reconciled")
+        await desk.close()  # before the proxy goes
