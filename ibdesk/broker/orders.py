@@ -97,6 +97,7 @@ class OrderRouter:
         self.pacer.on_sent.append(self._on_sent)
         self.on_reconciled: list[Callable[[dict[str, int]], None]] = []
         self._resync: asyncio.Task[None] | None = None
+        self._resync_again = False
         self._completed: list[shim.Trade] = []
         """ the broker's completed orders as the last full sync returned them """
         self._acked_before: set[str] = set()
@@ -489,12 +490,16 @@ class OrderRouter:
             self._put(self.store.merge(snap.ref, state=state, updated=now, reason=reason))
 
     def _schedule_resync(self) -> None:
+        # One at a time; an order made Unknown while one runs needs one more after it (the
+        # running one may already have read the broker's answer about it).
+        self._resync_again = True
         if self._resync is None or self._resync.done():
             self._resync = self.tasks.spawn(self._resync_now(), "resync")
 
     async def _resync_now(self) -> None:
         """Ask the broker again after the library cancelled an order on its own."""
-        if self.session.is_connected:
+        while self._resync_again and self.session.is_connected:
+            self._resync_again = False
             await self.reconcile()
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ibdesk.broker import ib as shim
-from ibdesk.config import limits_off
+from ibdesk.config import RiskSettings, limits_off
 from ibdesk.domain.orders import OrderIntent, OrderState, OrderType, Side
 from ibdesk.simtws import SimConfig, SimThread
 from tests.desk.kit import TICKET, at_sim, connected, lmt, state
@@ -116,4 +116,43 @@ async def test_an_error_with_an_absurd_code_about_an_order_is_refused_not_raised
         # The library cancels its trade on an error code it does not know: the desk asks
         # the broker again (Unknown, then the broker's word), as for any such error.
         await wait_until(lambda: state(desk, ref) is OrderState.WORKING, what="reconciled")
+        await desk.close()  # before the proxy goes
+
+
+OPEN_ORDER_END = 53
+
+
+async def test_an_order_made_unknown_again_while_the_broker_is_asked_is_asked_again(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """``benchmarks.fuzz desk``: a working order was left Unknown for good. An error made
+    the library cancel its trade locally, so the desk asked the broker again (right); the
+    broker's answer made the order working, and a second error, arriving before that
+    resync had finished, made it Unknown once more. A resync was already running, so none
+    was scheduled, and the running one ended on the second error's word."""
+    with WireProxy(sim.port) as proxy:
+        desk = await make_desk(
+            risk=limits_off(RiskSettings(watchdog_halt_after=0)), port=proxy.port
+        )
+        await wait_until(lambda: connected(desk), what="connected")
+        es = await desk.resolver.resolve("ES")
+        sim.control.set_price(es.con_id, 6800.0)
+        [ref] = desk.place(lmt(es, 6790.0)).refs
+        await wait_until(lambda: state(desk, ref) is OrderState.WORKING, what="working")
+        order_id = desk.orders.get(ref).order_id
+        second = error_frame(order_id, 9999, "Order junk, again")
+        injected: list[bool] = []
+
+        def then_again(fields: list[str]) -> list[str]:
+            # On the proxy's thread, during the resync: after the broker's open orders (the
+            # order working), before their end.
+            if not injected:
+                injected.append(True)
+                proxy._down(proxy.link(1), second)
+            return fields
+
+        proxy.rewrite(OPEN_ORDER_END, then_again)
+        proxy.send(1, error_frame(order_id, 9999, "Order junk"))
+        await wait_until(lambda: injected, what="the second error sent during the resync")
+        await wait_until(lambda: state(desk, ref) is OrderState.WORKING, what="asked again")
         await desk.close()  # before the proxy goes
