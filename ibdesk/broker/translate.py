@@ -411,7 +411,10 @@ def snapshot_of(
     last = trade.log[-1] if trade.log else None
     code = int(last.errorCode) if last is not None else 0
     said = _error_text(last.message) if last is not None else ""
-    if code and state is OrderState.CANCELLED:
+    # The library's own cancel on an error: its log entry has the code, or (code 0, which
+    # no TWS sends but a broken one may) the "Error <code>, reqId" text it writes.
+    local = code != 0 or (last is not None and str(last.message).startswith("Error "))
+    if local and state is OrderState.CANCELLED:
         if code in REJECT_CODES:
             state, reason = OrderState.REJECTED, said
         else:

@@ -156,3 +156,29 @@ async def test_an_order_made_unknown_again_while_the_broker_is_asked_is_asked_ag
         await wait_until(lambda: injected, what="the second error sent during the resync")
         await wait_until(lambda: state(desk, ref) is OrderState.WORKING, what="asked again")
         await desk.close()  # before the proxy goes
+
+
+async def test_an_error_of_code_0_about_a_working_order_does_not_cancel_it_here(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """``benchmarks.fuzz desk``: an error frame of code 0 about a working order. The
+    library cancels its trade on it (as on any error it does not know) with error code 0
+    in its log, which the desk read as no error at all: it showed the order Cancelled,
+    working at the broker. The library's word after an error must be checked, as for
+    every other code."""
+    with WireProxy(sim.port) as proxy:
+        desk = await make_desk(
+            risk=limits_off(RiskSettings(watchdog_halt_after=0)), port=proxy.port
+        )
+        await wait_until(lambda: connected(desk), what="connected")
+        es = await desk.resolver.resolve("ES")
+        sim.control.set_price(es.con_id, 6800.0)
+        [ref] = desk.place(lmt(es, 6790.0)).refs
+        await wait_until(lambda: state(desk, ref) is OrderState.WORKING, what="working")
+        seen: list[OrderState] = []
+        desk.orders.updated += lambda r: seen.append(state(desk, r)) if r == ref else None
+        proxy.send(1, error_frame(desk.orders.get(ref).order_id, 0, "Order junk"))
+        await wait_until(lambda: seen, what="the error read")
+        await wait_until(lambda: state(desk, ref) is OrderState.WORKING, what="asked again")
+        assert OrderState.CANCELLED not in seen
+        await desk.close()  # before the proxy goes
