@@ -25,6 +25,7 @@ from typing import Any
 
 from benchmarks.chaos_checks import Observed, violations
 from benchmarks.chaos_plan import Plan, Step
+from benchmarks.hostile import until
 from ibdesk.config import ConnectionSettings, RiskSettings, Settings, limits_off
 from ibdesk.desk.core import Desk
 from ibdesk.domain.connection import LinkState
@@ -408,15 +409,6 @@ def _drop_zeros(seen: Observed) -> Observed:
     return seen
 
 
-async def until(check: Any, timeout: float, what: str) -> None:
-    """Wait (polling) until ``check()`` holds; TimeoutError naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no {what} within {timeout:.0f} s")
-        await asyncio.sleep(0.02)
-
-
 async def run_once(
     plan: Plan, folder: Path, trap: ErrorTrap, settle_timeout: float = 20.0
 ) -> RunResult:
@@ -432,7 +424,7 @@ async def run_once(
         probe.start()
         await run.play()
         unsettled = await run.settle(settle_timeout)
-        lags = probe.stop()
+        probe.stop()
         seen = await run.observe(unsettled, trap.seen[plan.seed])
         broken = violations(seen)
         if broken:
@@ -449,7 +441,7 @@ async def run_once(
             fills=len(seen.desk_fill_ids),
             reconnects=max(0, run.connects - 1),
             kill=kill,
-            lag_p99_ms=_p99(lags),
+            lag_p99_ms=probe.p99(),
             skipped=run.skipped,
             by_design=list(trap.by_design[plan.seed]),
         )
@@ -476,10 +468,3 @@ def trapped() -> Iterator[ErrorTrap]:
     finally:
         loop.set_exception_handler(old_handler)
         logging.getLogger().removeHandler(trap)
-
-
-def _p99(lags: list[float]) -> float:
-    if not lags:
-        return 0.0
-    ordered = sorted(lags)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]

@@ -37,6 +37,7 @@ from typing import Any
 
 from benchmarks.common import emit, percentile
 from benchmarks.fuzz_frames import replies, requests
+from benchmarks.hostile import until
 from ibdesk.broker import ib as shim
 from ibdesk.config import ConnectionSettings, RiskSettings, Settings, limits_off
 from ibdesk.desk.core import Desk
@@ -183,25 +184,32 @@ async def fuzz_sim(frames: int, seed: int = 1, connections: int = 4) -> dict[str
 # ---- the desk's side ---------------------------------------------------------------------------
 
 
+def _working(desk: Desk, ref: str) -> bool:
+    snap = desk.orders.get(ref)
+    return snap is not None and snap.state is OrderState.WORKING
+
+
 async def _ready(desk: Desk, sim: SimThread, proxy: WireProxy) -> tuple[Any, str, int]:
     """Connected, ES streaming, a working order far from the market; (ES, its ref, req id)."""
-    deadline = time.monotonic() + 20
-    while desk.link.status.state is not LinkState.CONNECTED:
-        assert time.monotonic() < deadline, "the desk did not connect"
-        await asyncio.sleep(0.02)
+    await until(lambda: desk.link.status.state is LinkState.CONNECTED, 20, "the connection")
     es = await desk.resolver.resolve("ES")
     await desk.add_symbol("ES")
     sim.control.set_price(es.con_id, 6800.0)
     link = await asyncio.to_thread(proxy.link, DESK_ID)
-    while es.con_id not in link.market_req_ids:
-        assert time.monotonic() < deadline, "ES was not subscribed"
-        await asyncio.sleep(0.02)
+    await until(lambda: es.con_id in link.market_req_ids, 20, "ES subscribed")
     intent = OrderIntent(es, Side.BUY, 1, OrderType.LIMIT, Source("ticket"), limit_price=6700.0)
     [ref] = desk.place(intent).refs
-    while (snap := desk.orders.get(ref)) is None or snap.state is not OrderState.WORKING:
-        assert time.monotonic() < deadline, "the order did not work"
-        await asyncio.sleep(0.02)
+    await until(lambda: _working(desk, ref), 20, "the order working")
     return es, ref, link.market_req_ids[es.con_id]
+
+
+async def _settled(check: Any, timeout: float) -> bool:
+    """Whether ``check()`` came to hold within ``timeout`` (False, not an error, if not)."""
+    try:
+        await until(check, timeout, "")
+    except RuntimeError:
+        return False
+    return True
 
 
 async def fuzz_desk(frames: int, seed: int = 1, folder: Path | None = None) -> dict[str, Any]:
@@ -245,19 +253,9 @@ async def fuzz_desk(frames: int, seed: int = 1, folder: Path | None = None) -> d
             [again] = desk.place(
                 OrderIntent(es, Side.BUY, 1, OrderType.LIMIT, Source("ticket"), limit_price=6701.0)
             ).refs
-            deadline = time.monotonic() + 15
-            while (s := desk.orders.get(again)) is None or s.state is not OrderState.WORKING:
-                if time.monotonic() > deadline:
-                    break
-                await asyncio.sleep(0.02)
-            trades = (
-                desk.orders.get(again) is not None
-                and desk.orders.get(again).state is OrderState.WORKING
-            )
+            trades = await _settled(lambda: _working(desk, again), 15)
             # A frame may have spoken for it; Unknown must not last (the desk asks the broker).
-            deadline = time.monotonic() + 15
-            while desk.orders.get(ref).state is OrderState.UNKNOWN and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            await _settled(lambda: desk.orders.get(ref).state is not OrderState.UNKNOWN, 15)
             resting = desk.orders.get(ref).state.value
         finally:
             await desk.close()
