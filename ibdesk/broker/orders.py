@@ -178,10 +178,20 @@ class OrderRouter:
     def modify(
         self, snap: OrderSnapshot, qty: float, limit_price: float | None, stop_price: float | None
     ) -> None:
-        """Re-place the order under its own id with new terms."""
+        """Re-place the order under its own id with new terms.
+
+        Raises:
+            LookupError: the library holds no such order, or holds it done: an order the
+                broker reported completed carries no order id (0), and re-placing it would
+                make the library take a fresh id, and the broker a new order.
+        """
         trade = self._trade(snap)
         if trade is None:
             raise LookupError(f"the library has no order {snap.ref}")
+        if trade.isDone() or int(trade.order.orderId) != snap.order_id:
+            raise LookupError(
+                f"The broker reports {snap.ref} done ({trade.orderStatus.status}): not modified."
+            )
         order = trade.order
         order.totalQuantity = qty
         if limit_price is not None:
@@ -194,9 +204,9 @@ class OrderRouter:
         """Cancel through the priority lane."""
         self._asking_to_cancel((snap.ref,))
         trade = self._trade(snap)
-        if trade is not None:
+        if trade is not None and int(trade.order.orderId) == snap.order_id:
             self.ib.cancelOrder(trade.order)
-        else:
+        else:  # none, or a completed order's (no order id): cancel by the id we sent
             self.ib.client.cancelOrder(snap.order_id, "")  # type: ignore[no-untyped-call]
 
     def cancel_all(self) -> None:

@@ -4,6 +4,7 @@ small enough to read: the desk against the simulator, one fault at a time."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -182,3 +183,32 @@ async def test_an_error_of_code_0_about_a_working_order_does_not_cancel_it_here(
         await wait_until(lambda: state(desk, ref) is OrderState.WORKING, what="asked again")
         assert OrderState.CANCELLED not in seen
         await desk.close()  # before the proxy goes
+
+
+async def test_a_modify_of_an_order_the_broker_has_done_places_no_new_order(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """Chaos seed 67 (latency, a drop right behind a bracket): ``ticket#1.17`` went out under
+    two order ids, a second order. It had filled while the desk was away; after the
+    reconnect the library held it as a completed order, which carries no order id (0), and
+    a modify sent before the desk had reconciled re-placed that order: with id 0 the
+    library takes a fresh id, and the broker takes a new order. Here the desk's stale view
+    (still working) is put back by hand, as it was in that window."""
+    desk, es = await ready_desk(make_desk, sim)
+    [ref] = desk.place(lmt(es, 6790.0, qty=2)).refs
+    await wait_until(lambda: state(desk, ref) is OrderState.WORKING, what="working")
+    stale = desk.orders.get(ref)
+    dropped: list[bool] = []
+    desk.session.disconnected += lambda: dropped.append(True)
+    sim.control.drop_clients()
+    sim.control.fill_order(at_sim(sim, ref)["perm_id"])  # while the desk is away
+    await wait_until(lambda: dropped, what="the drop seen")
+    await wait_until(lambda: state(desk, ref) is OrderState.FILLED, timeout=10, what="reconciled")
+    desk.orders.put(stale)  # the window before the reconcile: the desk still says working
+    since = time.perf_counter()
+    decision = desk.modify_order(ref, limit_price=6789.0)
+    await desk.session.ib.reqCurrentTimeAsync()  # a round trip: anything sent has arrived
+    placed = [int(r["fields"][1]) for r in sim.control.received(since=since, msg_id=3)]
+    assert placed == []  # before the fix: one placeOrder under a fresh id, a second order
+    assert not decision.accepted
+    assert "done" in decision.reason
