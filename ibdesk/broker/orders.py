@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Collection
-from typing import Protocol
+from typing import Any, Protocol
 
 from ibdesk.broker import ib as shim
 from ibdesk.broker import translate
@@ -259,7 +259,7 @@ class OrderRouter:
         ref = self.store.by_order_id.get(order_id)
         snap = self.store.get(ref) if ref else None
         if snap is not None and snap.state is OrderState.QUEUED:
-            self._put(self.store.merge(snap.ref, state=OrderState.SENT, updated=self.clock()))
+            self._merge(snap.ref, state=OrderState.SENT, updated=self.clock())
 
     def _on_trade(self, trade: shim.Trade) -> None:
         inst = self.resolver.by_con_id.get(int(trade.contract.conId))
@@ -290,6 +290,13 @@ class OrderRouter:
     def _put(self, snap: OrderSnapshot | None) -> None:
         if snap is not None and self.store.put(snap):
             self.journal.order(snap)
+
+    def _merge(self, ref: str, **changes: Any) -> None:
+        """Change some fields of a known order, in the store and the journal (the store's
+        own ``merge`` stores at once: a ``_put`` after it would see no change to journal)."""
+        before = self.store.get(ref)
+        if before is not None:
+            self._put(dataclasses.replace(before, **changes))
 
     def _on_exec(self, trade: shim.Trade, fill: shim.Fill) -> None:
         ordered, filled = int(trade.contract.conId or 0), int(fill.contract.conId or 0)
@@ -339,8 +346,7 @@ class OrderRouter:
             return
         self.journal.error(ref, code, text)
         reason = "Already filled." if code == 10148 else text
-        snap = self.store.merge(ref, reason=reason, updated=self.clock())
-        self._put(snap)
+        self._merge(ref, reason=reason, updated=self.clock())
 
     # ---- disconnects and reconciliation --------------------------------------------------------
 
@@ -351,22 +357,18 @@ class OrderRouter:
             if snap.client_id != self.client_id:
                 continue
             if snap.order_id in dropped or snap.state is OrderState.QUEUED:
-                self._put(
-                    self.store.merge(
-                        snap.ref,
-                        state=OrderState.NOT_SENT,
-                        updated=now,
-                        reason="The connection dropped before it was sent; not replayed.",
-                    )
+                self._merge(
+                    snap.ref,
+                    state=OrderState.NOT_SENT,
+                    updated=now,
+                    reason="The connection dropped before it was sent; not replayed.",
                 )
             elif snap.state is OrderState.SENT:
-                self._put(
-                    self.store.merge(
-                        snap.ref,
-                        state=OrderState.UNKNOWN,
-                        updated=now,
-                        reason="The connection dropped before TWS answered; checking on reconnect.",
-                    )
+                self._merge(
+                    snap.ref,
+                    state=OrderState.UNKNOWN,
+                    updated=now,
+                    reason="The connection dropped before TWS answered; checking on reconnect.",
                 )
         self.journal.connection("disconnected", f"{len(dropped)} queued orders not sent")
 
@@ -497,7 +499,7 @@ class OrderRouter:
                     ),
                 )
             self._acked_before.discard(snap.ref)
-            self._put(self.store.merge(snap.ref, state=state, updated=now, reason=reason))
+            self._merge(snap.ref, state=state, updated=now, reason=reason)
 
     def _schedule_resync(self) -> None:
         # One at a time; an order made Unknown while one runs needs one more after it (the

@@ -4,6 +4,8 @@ small enough to read: the desk against the simulator, one fault at a time."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 from typing import Any
 
@@ -212,3 +214,26 @@ async def test_a_modify_of_an_order_the_broker_has_done_places_no_new_order(
     assert placed == []  # before the fix: one placeOrder under a fresh id, a second order
     assert not decision.accepted
     assert "done" in decision.reason
+
+
+async def test_orders_not_sent_at_a_drop_are_journalled_not_sent(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """Chaos seeds 333 and 370: the journal said Queued for an order the desk showed Not
+    sent. The router changed the store (``merge``) and then asked the store again whether
+    anything had changed before journalling: nothing had, since the merge already stored
+    it, so Sent, Not sent, Unknown at a drop and Gone after a reconcile never reached the
+    journal (the next start would restore a queued order that never went)."""
+    desk, es = await ready_desk(make_desk, sim)
+    refs = [desk.place(lmt(es, 6700.0 - i * 0.25)).refs[0] for i in range(150)]
+    await wait_until(lambda: any(state(desk, r) is OrderState.WORKING for r in refs), what="sent")
+    dropped: list[bool] = []
+    desk.session.disconnected += lambda: dropped.append(True)
+    sim.control.drop_clients()
+    await wait_until(lambda: dropped, what="the drop seen")
+    not_sent = [r for r in refs if state(desk, r) is OrderState.NOT_SENT]
+    assert not_sent
+    with contextlib.closing(sqlite3.connect(desk.journal_path)) as db:
+        journalled = dict(db.execute("SELECT ref, state FROM orders"))
+    assert {journalled[r] for r in not_sent} == {"Not sent"}
+    await wait_until(lambda: connected(desk), what="reconnected")  # before the desk closes
