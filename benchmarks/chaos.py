@@ -125,7 +125,7 @@ def report(results: list[RunResult], wall: float) -> dict[str, float]:
         orders=sum(r.orders for r in results),
         fills=sum(r.fills for r in results),
         reconnects=sum(r.reconnects for r in results),
-        breaker_halts=sum(len(r.by_design) for r in results),
+        by_design=sum(len(r.by_design) for r in results),
     )
     return figures
 

@@ -18,6 +18,7 @@ import json
 import logging
 import sqlite3
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,8 +100,9 @@ class ControlClient:
 
 #: The run whose task (or callback) is running: errors are charged to it.
 CURRENT_RUN: contextvars.ContextVar[int | None] = contextvars.ContextVar("chaos_run", default=None)
-#: What the product does on purpose, logged at ERROR for the trader: not a crash.
-BY_DESIGN = ("halted: runaway breaker",)
+#: What the product does on purpose, logged at ERROR for the trader: not a crash. A kill
+#: it could not verify says so (and why): the kill check judges whether that was honest.
+BY_DESIGN = ("halted: runaway breaker", ": NOT verified at ")
 
 
 class ErrorTrap(logging.Handler):
@@ -128,7 +130,14 @@ class ErrorTrap(logging.Handler):
             self._charge(text, self.by_design if any(b in text for b in BY_DESIGN) else self.seen)
 
     def on_loop_exception(self, _loop: Any, context: dict[str, Any]) -> None:
-        self._charge(f"loop: {context.get('message')} {context.get('exception')!r}", self.seen)
+        exc = context.get("exception")
+        where = ""
+        if exc is not None and exc.__traceback__ is not None:
+            last = traceback.extract_tb(exc.__traceback__)[-3:]
+            where = " at " + " < ".join(
+                f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(last)
+            )
+        self._charge(f"loop: {context.get('message')} {exc!r}{where}", self.seen)
 
     def _charge(self, text: str, book: dict[int, list[str]]) -> None:
         run = CURRENT_RUN.get()
