@@ -15,7 +15,7 @@ from ibdesk.broker import ib as shim
 from ibdesk.config import RiskSettings, limits_off
 from ibdesk.domain.orders import OrderIntent, OrderState, OrderType, Side
 from ibdesk.simtws import SimConfig, SimThread
-from tests.desk.kit import TICKET, at_sim, connected, lmt, state
+from tests.desk.kit import TICKET, at_sim, connected, lmt, ready_desk, state
 from tests.helpers import quick_sim, wait_until
 from tests.proxy import WireProxy, error_frame
 
@@ -27,14 +27,6 @@ pytestmark = pytest.mark.desk
 @pytest.fixture
 def sim_config() -> SimConfig:
     return quick_sim(start_paused=True)
-
-
-async def ready_desk(make_desk: MakeDesk, sim: SimThread) -> tuple[Any, Any]:
-    desk = await make_desk(risk=limits_off())
-    await wait_until(lambda: connected(desk), what="connected")
-    es = await desk.resolver.resolve("ES")
-    sim.control.set_price(es.con_id, 6800.0)
-    return desk, es
 
 
 async def reconnected(desk: Any, sim: SimThread) -> None:
