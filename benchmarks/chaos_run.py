@@ -16,6 +16,7 @@ import contextlib
 import contextvars
 import json
 import logging
+import socket
 import sqlite3
 import time
 import traceback
@@ -43,6 +44,7 @@ PLACE_ORDER = 3
 #: Loggers whose errors are a crash of ours (the broker's own codes are its word, not ours).
 WATCHED = ("ibdesk", "asyncio", "eventkit", "ib_async.Decoder", "ib_insync.Decoder")
 HISTORY = "SELECT state, broker_status, filled FROM order_events WHERE ref = ? ORDER BY id"
+LOW_PORTS = range(20_000, 30_000)
 IN_FLIGHT = {OrderState.QUEUED, OrderState.SENT, OrderState.UNKNOWN}
 
 
@@ -145,6 +147,27 @@ class ErrorTrap(logging.Handler):
             book[seed].append(text)
 
 
+def api_port(seed: int) -> int:
+    """A free port for a run's simulator, below the ephemeral range.
+
+    A simulator that restarts closes its port for a while, as TWS does. With port 0 the
+    port came from the ephemeral range, where the next simulator of a run alongside (or any
+    outgoing connection) could be given it meanwhile: the desk then reconnected to another
+    run's simulator, and the restarted one could not listen again. Below that range the OS
+    hands the port to nobody; runs alongside start apart (by seed) and skip taken ports.
+    """
+    start = LOW_PORTS.start + (seed * 37) % len(LOW_PORTS)
+    for offset in range(len(LOW_PORTS)):
+        port = LOW_PORTS.start + (start - LOW_PORTS.start + offset) % len(LOW_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port for the simulator")
+
+
 class ChaosRun:
     """The pieces of one run and the steps it takes."""
 
@@ -153,7 +176,13 @@ class ChaosRun:
         self.folder = folder
         self.ctl = ControlClient()
         self.sim = SimThread(
-            SimConfig(port=0, control_port=0, seed=plan.seed, tick_interval=0.05, pnl_interval=5.0)
+            SimConfig(
+                port=api_port(plan.seed),
+                control_port=0,
+                seed=plan.seed,
+                tick_interval=0.05,
+                pnl_interval=5.0,
+            )
         )
         self.desk: Desk
         self.es: Instrument

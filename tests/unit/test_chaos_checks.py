@@ -144,3 +144,16 @@ def test_a_plan_is_its_seed_and_kills_in_about_a_tenth_of_the_runs() -> None:
     assert 60 <= sum(p.kill_at is not None for p in plans) <= 140
     used = {s.kind for p in plans for s in p.steps}
     assert set(FAULT_KINDS) <= used
+
+
+def test_a_runs_simulator_port_is_below_the_ephemeral_range_and_skips_taken_ones() -> None:
+    import socket
+
+    from benchmarks.chaos_run import LOW_PORTS, api_port
+
+    port = api_port(5)
+    assert port in LOW_PORTS and port < 32768
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        assert api_port(5) not in (port, 0)
