@@ -229,3 +229,26 @@ async def test_orders_not_sent_at_a_drop_are_journalled_not_sent(
         journalled = dict(db.execute("SELECT ref, state FROM orders"))
     assert {journalled[r] for r in not_sent} == {"Not sent"}
     await wait_until(lambda: connected(desk), what="reconnected")  # before the desk closes
+
+
+async def test_a_connection_without_accounts_is_retried_not_the_end_of_reconnecting(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """Chaos seeds 229-233 and 632 (restarts): ``IndexError: tuple index out of range`` in
+    the session's ``_came_up``, and the desk never reconnected again (seeds 176, 584:
+    unsettled, not connected). A drop right behind a connect had the library reset what
+    it learnt (its managed accounts among it) before the session read them; the session
+    took the first of none, its connect loop died, and nothing tried again. Here the
+    library answers its first ``managedAccounts`` with none, as it did then."""
+    desk = await make_desk(start=False, risk=limits_off(RiskSettings(watchdog_halt_after=0)))
+    real = desk.session.ib.managedAccounts
+    asked: list[bool] = []
+
+    def first_none() -> list[str]:
+        asked.append(True)
+        return [] if len(asked) == 1 else real()
+
+    desk.session.ib.managedAccounts = first_none
+    desk.start()
+    await wait_until(lambda: connected(desk), timeout=15, what="connected at the next try")
+    assert desk.session.account == "DU1234567"
