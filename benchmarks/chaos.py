@@ -34,8 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.chaos_harness import ErrorTrap, trapped
 from benchmarks.chaos_plan import make_plan
-from benchmarks.chaos_run import ErrorTrap, RunResult, run_once, trapped
+from benchmarks.chaos_run import RunResult, run_once
 from benchmarks.common import emit
 
 #: Violation kinds (by the prefix of their text) and the metric that counts them.

@@ -149,7 +149,7 @@ def test_a_plan_is_its_seed_and_kills_in_about_a_tenth_of_the_runs() -> None:
 def test_a_runs_simulator_port_is_below_the_ephemeral_range_and_skips_taken_ones() -> None:
     import socket
 
-    from benchmarks.chaos_run import LOW_PORTS, api_port
+    from benchmarks.chaos_harness import LOW_PORTS, api_port
 
     port = api_port(5)
     assert port in LOW_PORTS and port < 32768
