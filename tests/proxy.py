@@ -121,7 +121,12 @@ class WireProxy(threading.Thread):
         for link in self.links:
             link.down.close()
             link.up.close()
-        self.loop.run_until_complete(asyncio.sleep(0))
+        # Let every connection's task end here, its sockets closed: one left pending is
+        # "destroyed" (an asyncio error) when the loop goes. Not cancelled: asyncio's stream
+        # server reports a cancelled connection task as an error of its own.
+        pending = asyncio.all_tasks(self.loop)
+        if pending:
+            self.loop.run_until_complete(asyncio.wait(pending, timeout=5))
         self.loop.close()
 
     def stop(self) -> None:

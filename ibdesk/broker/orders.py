@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Collection
-from typing import Protocol
+from typing import Any, Protocol
 
 from ibdesk.broker import ib as shim
 from ibdesk.broker import translate
@@ -98,6 +98,9 @@ class OrderRouter:
         self.pacer.on_sent.append(self._on_sent)
         self.on_reconciled: list[Callable[[dict[str, int]], None]] = []
         self._resync: asyncio.Task[None] | None = None
+        self._resync_again = False
+        self._completed: list[shim.Trade] = []
+        """ the broker's completed orders as the last full sync returned them """
         self._acked_before: set[str] = set()
         """ restored orders the broker had acknowledged (journaled working) """
         self.tasks = TaskGroup("order router", log)
@@ -183,10 +186,20 @@ class OrderRouter:
     def modify(
         self, snap: OrderSnapshot, qty: float, limit_price: float | None, stop_price: float | None
     ) -> None:
-        """Re-place the order under its own id with new terms."""
+        """Re-place the order under its own id with new terms.
+
+        Raises:
+            LookupError: the library holds no such order, or holds it done: an order the
+                broker reported completed carries no order id (0), and re-placing it would
+                make the library take a fresh id, and the broker a new order.
+        """
         trade = self._trade(snap)
         if trade is None:
             raise LookupError(f"the library has no order {snap.ref}")
+        if trade.isDone() or int(trade.order.orderId) != snap.order_id:
+            raise LookupError(
+                f"The broker reports {snap.ref} done ({trade.orderStatus.status}): not modified."
+            )
         order = trade.order
         order.totalQuantity = qty
         if limit_price is not None:
@@ -199,9 +212,9 @@ class OrderRouter:
         """Cancel through the priority lane."""
         self._asking_to_cancel((snap.ref,))
         trade = self._trade(snap)
-        if trade is not None:
+        if trade is not None and int(trade.order.orderId) == snap.order_id:
             self.ib.cancelOrder(trade.order)
-        else:
+        else:  # none, or a completed order's (no order id): cancel by the id we sent
             self.ib.client.cancelOrder(snap.order_id, "")  # type: ignore[no-untyped-call]
 
     def cancel_all(self) -> None:
@@ -254,7 +267,7 @@ class OrderRouter:
         ref = self.store.by_order_id.get(order_id)
         snap = self.store.get(ref) if ref else None
         if snap is not None and snap.state is OrderState.QUEUED:
-            self._put(self.store.merge(snap.ref, state=OrderState.SENT, updated=self.clock()))
+            self._merge(snap.ref, state=OrderState.SENT, updated=self.clock())
 
     def _on_trade(self, trade: shim.Trade) -> None:
         inst = self.resolver.by_con_id.get(int(trade.contract.conId))
@@ -315,6 +328,13 @@ class OrderRouter:
         if snap is not None and self.store.put(snap):
             self.journal.order(snap)
 
+    def _merge(self, ref: str, **changes: Any) -> None:
+        """Change some fields of a known order, in the store and the journal (the store's
+        own ``merge`` stores at once: a ``_put`` after it would see no change to journal)."""
+        before = self.store.get(ref)
+        if before is not None:
+            self._put(dataclasses.replace(before, **changes))
+
     def _on_exec(self, trade: shim.Trade, fill: shim.Fill) -> None:
         ordered, filled = int(trade.contract.conId or 0), int(fill.contract.conId or 0)
         snap = None
@@ -358,10 +378,12 @@ class OrderRouter:
         ref = self.store.by_order_id.get(req_id) if req_id > 0 else None
         if ref is None:
             return
+        if not 0 <= code < 2**31:  # IB's codes are small; junk must not reach the journal
+            translate.refused("error:code", "an error code %r about order %d", code, req_id)
+            return
         self.journal.error(ref, code, text)
         reason = "Already filled." if code == 10148 else text
-        snap = self.store.merge(ref, reason=reason, updated=self.clock())
-        self._put(snap)
+        self._merge(ref, reason=reason, updated=self.clock())
 
     # ---- disconnects and reconciliation --------------------------------------------------------
 
@@ -372,22 +394,18 @@ class OrderRouter:
             if snap.client_id != self.client_id:
                 continue
             if snap.order_id in dropped or snap.state is OrderState.QUEUED:
-                self._put(
-                    self.store.merge(
-                        snap.ref,
-                        state=OrderState.NOT_SENT,
-                        updated=now,
-                        reason="The connection dropped before it was sent; not replayed.",
-                    )
+                self._merge(
+                    snap.ref,
+                    state=OrderState.NOT_SENT,
+                    updated=now,
+                    reason="The connection dropped before it was sent; not replayed.",
                 )
             elif snap.state is OrderState.SENT:
-                self._put(
-                    self.store.merge(
-                        snap.ref,
-                        state=OrderState.UNKNOWN,
-                        updated=now,
-                        reason="The connection dropped before TWS answered; checking on reconnect.",
-                    )
+                self._merge(
+                    snap.ref,
+                    state=OrderState.UNKNOWN,
+                    updated=now,
+                    reason="The connection dropped before TWS answered; checking on reconnect.",
                 )
         self.journal.connection("disconnected", f"{len(dropped)} queued orders not sent")
 
@@ -451,6 +469,12 @@ class OrderRouter:
             inst = await self.resolver.for_contract(trade.contract)
             self._put_trade(trade, inst)
             seen.add(translate.ref_of(trade))
+        for trade in self._completed if full else []:
+            # The library keeps its own trade of an order it already knew, local Cancelled
+            # and all: an order left UNKNOWN by that word takes the broker's answer here.
+            known = self.store.get(translate.ref_of(trade))
+            if known is not None and known.state is OrderState.UNKNOWN:
+                self._put_trade(trade, await self.resolver.for_contract(trade.contract))
         for trade_fill in self.ib.fills():
             inst = await self.resolver.for_contract(trade_fill.contract)
             e = trade_fill.execution
@@ -479,7 +503,7 @@ class OrderRouter:
             # One after the other, not gathered: a gather whose request the library cancels
             # on a disconnect leaves an exception nobody retrieves.
             await self.ib.reqOpenOrdersAsync()
-            await self.ib.reqCompletedOrdersAsync(False)
+            self._completed = await self.ib.reqCompletedOrdersAsync(False)
 
         self.syncing = True
         try:
@@ -515,15 +539,19 @@ class OrderRouter:
                     ),
                 )
             self._acked_before.discard(snap.ref)
-            self._put(self.store.merge(snap.ref, state=state, updated=now, reason=reason))
+            self._merge(snap.ref, state=state, updated=now, reason=reason)
 
     def _schedule_resync(self) -> None:
+        # One at a time; an order made Unknown while one runs needs one more after it (the
+        # running one may already have read the broker's answer about it).
+        self._resync_again = True
         if self._resync is None or self._resync.done():
             self._resync = self.tasks.spawn(self._resync_now(), "resync")
 
     async def _resync_now(self) -> None:
         """Ask the broker again after the library cancelled an order on its own."""
-        if self.session.is_connected:
+        while self._resync_again and self.session.is_connected:
+            self._resync_again = False
             await self.reconcile()
 
 

@@ -262,6 +262,12 @@ class BrokerSession:
             self.ib.errorEvent -= watch
             if not refused.done():
                 refused.cancel()
+        if not self.ib.managedAccounts():
+            # The socket dropped right behind the handshake and the library has forgotten
+            # what it learnt: not up, and the loop tries again (nothing to serve without an
+            # account, and a crash here would end the reconnecting for good).
+            self.ib.disconnect()
+            raise ConnectionError("the connection dropped during the handshake")
 
     async def _serve_until_down(self, attempt: int) -> None:
         """Connected (after ``attempt`` reconnect attempts; 0 for a first connect): say so,

@@ -298,6 +298,9 @@ ACCOUNT_TAGS = {
 
 # ---- orders and fills -------------------------------------------------------------------------
 
+BROKER_DONE = frozenset({OrderState.FILLED, OrderState.CANCELLED})
+"""Final states the broker's own status gave: nothing later reopens them."""
+STILL_WORKING = frozenset({OrderState.WORKING, OrderState.PARTIAL})
 REJECT_CODES = frozenset({200, 201})
 """Errors that mean the broker refused the order: the library's local Cancelled is right."""
 UNTRUSTED_CODES = frozenset({10147, 10148, 202})
@@ -366,6 +369,25 @@ def _price(value: Any) -> float | None:
     return None if math.isnan(x) or x == 0 else x
 
 
+def _filled(trade: shim.Trade, known: OrderSnapshot | None) -> float:
+    """How much of the order has filled. The status says so, except for an order the library
+    rebuilt from IB's completed orders (after a reconnect): its status has no quantities and
+    the figure is in the order (``filledQuantity``). A filled quantity never goes back, so
+    what the desk knew already is a floor."""
+    figures = (num(trade.orderStatus.filled), num(getattr(trade.order, "filledQuantity", None)))
+    floor = known.filled if known is not None else 0.0
+    return max([floor, *(f for f in figures if not math.isnan(f))])
+
+
+def _avg_fill_price(status: shim.OrderStatus, known: OrderSnapshot | None) -> float:
+    """The status's average fill price; a completed order's status has none (0), and then
+    the one the desk knew stands."""
+    avg = num(status.avgFillPrice)
+    if avg > 0:
+        return avg
+    return known.avg_fill_price if known is not None else math.nan
+
+
 def snapshot_of(
     trade: shim.Trade, inst: Instrument, known: OrderSnapshot | None, now: float
 ) -> OrderSnapshot | None:
@@ -389,15 +411,25 @@ def snapshot_of(
     last = trade.log[-1] if trade.log else None
     code = int(last.errorCode) if last is not None else 0
     said = _error_text(last.message) if last is not None else ""
-    if code and state is OrderState.CANCELLED:
+    # The library's own cancel on an error: its log entry has the code, or (code 0, which
+    # no TWS sends but a broken one may) the "Error <code>, reqId" text it writes.
+    local = code != 0 or (last is not None and str(last.message).startswith("Error "))
+    if local and state is OrderState.CANCELLED:
         if code in REJECT_CODES:
             state, reason = OrderState.REJECTED, said
         else:
             state, reason = OrderState.UNKNOWN, f"{said} Checking with the broker."
-    filled = num(status.filled)
-    filled = 0.0 if math.isnan(filled) else filled
+    filled = _filled(trade, known)
+    if state is OrderState.FILLED and not filled >= qty:
+        # IB's Filled means nothing remains. A trade the library made from an openOrder
+        # (its orderStatus found no trade yet) says Filled with no quantities at all.
+        filled = qty
     if state is OrderState.WORKING and filled > 0:
         state = OrderState.PARTIAL
+    if known is not None and known.state in BROKER_DONE and state in STILL_WORKING:
+        # A status overtaken by a later one (IB's reports can arrive out of order): the
+        # broker already said this order is done, and a done order does not come back.
+        return known
     limit, stop = _price(order.lmtPrice), _price(order.auxPrice)
     if (
         known is not None
@@ -426,7 +458,7 @@ def snapshot_of(
         parent_ref=known.parent_ref if known else "",
         why=known.why if known else "",
         filled=filled,
-        avg_fill_price=num(status.avgFillPrice) if filled else math.nan,
+        avg_fill_price=_avg_fill_price(status, known) if filled else math.nan,
         broker_status=name(status.status),
         reason=text(reason),
         created=known.created if known is not None else now,

@@ -160,9 +160,12 @@ class SimControl:
         """Close every client socket."""
         return self.server.drop_clients()
 
-    def restart(self, down_seconds: float = 2.0, roll_back_ids: int = 0) -> None:
-        """Drop everyone, refuse connections for ``down_seconds``, come back with state."""
-        self.server.restart(down_seconds, roll_back_ids)
+    def restart(
+        self, down_seconds: float = 2.0, roll_back_ids: int = 0, keep_orders: bool = True
+    ) -> None:
+        """Drop everyone, refuse connections for ``down_seconds``, come back with state (or,
+        with ``keep_orders=False``, with every working order cancelled while down)."""
+        self.server.restart(down_seconds, roll_back_ids, keep_orders)
 
     def stall(self, ms: float) -> None:
         """Hold every outgoing byte for ``ms`` milliseconds."""
@@ -184,9 +187,38 @@ class SimControl:
         else:
             raise ValueError(f"mode must be 'field' or 'length', not {mode!r}")
 
+    def latency(self, ms: float, jitter_ms: float = 0.0, seed: int = 0) -> None:
+        """Delay every outgoing frame by ``ms`` plus up to ``jitter_ms`` (seeded, uniform);
+        the order of frames is kept. ``latency(0)`` turns it off."""
+        if ms < 0 or jitter_ms < 0:
+            raise ValueError("latency and jitter must be >= 0")
+        faults = self.server.faults
+        faults.latency_ms, faults.jitter_ms = ms, jitter_ms
+        faults.rng.seed(seed)
+
+    def duplicate_reports(self, count: int = 1) -> None:
+        """Send each of the next ``count`` orderStatus/execDetails messages twice."""
+        self.server.faults.duplicate_reports += max(0, count)
+
+    def late_reports(self, count: int = 1, ms: float = 200.0) -> None:
+        """Hold each of the next ``count`` orderStatus/execDetails messages ``ms`` while the
+        messages after it go ahead (out of order, as IB's reports can arrive)."""
+        faults = self.server.faults
+        faults.late_reports += max(0, count)
+        faults.late_ms = ms
+
+    def partial_fills(self, on: bool = True) -> None:
+        """Fill at most the size shown at the touch (orders fill in pieces)."""
+        self.server.engine.config.partial_fills = on
+
+    def reject_orders(self, count: int = 1) -> None:
+        """Refuse the next ``count`` new orders (bracket groups count once) with error 201."""
+        self.server.engine.rejects_pending += max(0, count)
+
     def clear_faults(self) -> None:
         """Stop stalls, slicing and corruption; market data flows again."""
         self.server.faults.clear()
+        self.server.engine.rejects_pending = 0
         self.server.data_down = False
         self.server.competing = False
 

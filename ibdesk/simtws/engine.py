@@ -73,6 +73,8 @@ class Engine:
     by_key: dict[tuple[int, int], SimOrder] = field(default_factory=dict)
     executions: list[Execution] = field(default_factory=list)
     max_used_id: dict[int, int] = field(default_factory=dict)
+    #: orders still to be refused on arrival (the reject fault of the control interface)
+    rejects_pending: int = 0
     _perm_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_000_001))
     _manual_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(-1, -1))
     _exec_seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -287,6 +289,13 @@ class Engine:
             )
         return None
 
+    def _injected_reject(self) -> str | None:
+        """A refusal the control interface asked for, as IB words a risk-desk reject."""
+        if self.rejects_pending <= 0:
+            return None
+        self.rejects_pending -= 1
+        return f"{rules.REJECT}Simulated reject (fault injection)"
+
     def _store(self, order: SimOrder) -> None:
         self.orders[order.perm_id] = order
         self.live[order.perm_id] = order
@@ -296,7 +305,7 @@ class Engine:
 
     def _transmit_group(self, root: SimOrder) -> None:
         arriving = root.status is Status.HELD
-        problem = self._margin_problem(root) if arriving else None
+        problem = (self._margin_problem(root) or self._injected_reject()) if arriving else None
         if problem is not None:
             for o in [root, *root.children]:
                 self._finish(o, Status.CANCELLED, "Cancelled", notify=False)

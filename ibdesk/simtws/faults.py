@@ -1,13 +1,16 @@
-"""Fault injection on the outgoing byte stream: stalls, sliced frames, corrupted frames.
+"""Fault injection on the outgoing byte stream: stalls, latency with jitter, sliced frames,
+corrupted frames, and order reports (orderStatus, execDetails) sent twice or late.
 
 Connection-level faults (drop every client, restart, error codes) live on the server; this
-module only bends the bytes, so every message type is covered the same way.
+module only bends the bytes (and, for the order reports, picks frames by their message id),
+so every message type is covered the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -17,6 +20,14 @@ if TYPE_CHECKING:
     from ibdesk.simtws.session import ClientSession
 
 log = logging.getLogger("ibdesk.simtws.faults")
+
+#: The order reports the duplicate and late faults pick: orderStatus (3) and execDetails (11).
+ORDER_REPORTS = (b"3\0", b"11\0")
+
+
+def is_order_report(frame: bytes) -> bool:
+    """Whether one framed message is an orderStatus or an execDetails."""
+    return frame[4:7].startswith(ORDER_REPORTS)
 
 
 @dataclass(slots=True)
@@ -39,6 +50,13 @@ class Faults:
             (the frame stays well-formed; the client's decoder must reject the message).
         corrupt_length: number of coming frames whose length prefix is made huge (the
             stream is broken from there on, as with a bad network device).
+        latency_ms, jitter_ms: every frame waits ``latency_ms`` plus up to ``jitter_ms``
+            (uniform, from ``rng``) before it goes; frames keep their order, as on TCP.
+        duplicate_reports: number of coming orderStatus/execDetails frames sent twice in a
+            row (IB repeats both; a client must not count a fill twice).
+        late_reports: number of coming orderStatus/execDetails frames held ``late_ms`` while
+            later frames pass them (an execution reported after the status that says
+            Filled, a stale Submitted after a Cancelled).
     """
 
     loop: asyncio.AbstractEventLoop
@@ -46,7 +64,16 @@ class Faults:
     slice_bytes: int = 0
     corrupt_fields: int = 0
     corrupt_length: int = 0
-    lanes: dict[int, _Lane] = field(default_factory=dict)
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    duplicate_reports: int = 0
+    late_reports: int = 0
+    late_ms: float = 0.0
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    #: per session (the object, never its ``id()``: a new session may get a freed one's)
+    lanes: dict[ClientSession, _Lane] = field(default_factory=dict)
+    #: per session: frames waiting out their latency, (when due, bytes), oldest first
+    _delayed: dict[ClientSession, deque[tuple[float, bytes]]] = field(default_factory=dict)
 
     def stall(self, ms: float) -> None:
         """Hold every outgoing byte for ``ms`` milliseconds."""
@@ -56,18 +83,62 @@ class Faults:
         """Stop every fault (held bytes still go out, in order)."""
         self.stall_until = 0.0
         self.slice_bytes = self.corrupt_fields = self.corrupt_length = 0
+        self.latency_ms = self.jitter_ms = self.late_ms = 0.0
+        self.duplicate_reports = self.late_reports = 0
 
     def write(self, session: ClientSession, data: bytes) -> None:
-        """Send ``data`` to ``session`` through the current faults."""
+        """Send ``data`` (one frame) to ``session`` through the current faults."""
         if self.corrupt_fields or self.corrupt_length:
             data = self._corrupt(data)
-        lane = self.lanes.get(id(session))
+        if (self.duplicate_reports or self.late_reports) and is_order_report(data):
+            if self.late_reports:
+                self.late_reports -= 1
+                self.loop.call_later(self.late_ms / 1000, self._late, session, data)
+                return
+            self.duplicate_reports -= 1
+            self._timed(session, data)
+        self._timed(session, data)
+
+    def _timed(self, session: ClientSession, data: bytes) -> None:
+        """Latency and jitter: the frame leaves after its delay, never before the one ahead
+        (one queue per session: timers due at the same moment may run in any order)."""
+        queue = self._delayed.get(session)
+        if not (self.latency_ms or self.jitter_ms or queue):
+            self._pass(session, data)
+            return
+        if queue is None:
+            queue = self._delayed[session] = deque()
+        delay = (self.latency_ms + self.rng.uniform(0, self.jitter_ms)) / 1000
+        due = max(queue[-1][0] if queue else 0.0, self.loop.time() + delay)
+        queue.append((due, data))
+        if len(queue) == 1:
+            self.loop.call_at(due, self._release, session, queue)
+
+    def _release(self, session: ClientSession, queue: deque[tuple[float, bytes]]) -> None:
+        """Pass on every delayed frame that is due, in order; wait for the next one."""
+        now = self.loop.time()
+        while queue and queue[0][0] <= now:
+            data = queue.popleft()[1]
+            if not session.closed:
+                self._pass(session, data)
+        if queue:
+            self.loop.call_at(queue[0][0], self._release, session, queue)
+        elif self._delayed.get(session) is queue:
+            del self._delayed[session]
+
+    def _late(self, session: ClientSession, data: bytes) -> None:
+        if not session.closed:
+            self._pass(session, data)
+
+    def _pass(self, session: ClientSession, data: bytes) -> None:
+        """Stalls and slicing, then the socket."""
+        lane = self.lanes.get(session)
         held = lane is not None and (lane.chunks or lane.draining)
         if not held and not self.slice_bytes and time.monotonic() >= self.stall_until:
             session.raw_write(data)
             return
         if lane is None:
-            lane = self.lanes[id(session)] = _Lane()
+            lane = self.lanes[session] = _Lane()
         step = self.slice_bytes
         if step:
             lane.chunks.extend(data[i : i + step] for i in range(0, len(data), step))
@@ -82,12 +153,14 @@ class Faults:
 
     def held(self, session: ClientSession) -> int:
         """Bytes held back for a session."""
-        lane = self.lanes.get(id(session))
-        return lane.size if lane is not None else 0
+        lane = self.lanes.get(session)
+        delayed = sum(len(d) for _, d in self._delayed.get(session, ()))
+        return (lane.size if lane is not None else 0) + delayed
 
     def forget(self, session: ClientSession) -> None:
         """Drop what was held for a closed session."""
-        self.lanes.pop(id(session), None)
+        self.lanes.pop(session, None)
+        self._delayed.pop(session, None)
 
     def _schedule(self, session: ClientSession, lane: _Lane) -> None:
         wait = max(0.0, self.stall_until - time.monotonic())

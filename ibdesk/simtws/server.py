@@ -165,22 +165,31 @@ class SimServer:
             s.kill(reason)
         return len(victims)
 
-    def restart(self, down_seconds: float, roll_back_ids: int = 0) -> None:
-        """Like a TWS restart: drop everyone, refuse connections, come back with state kept.
+    def restart(
+        self, down_seconds: float, roll_back_ids: int = 0, keep_orders: bool = True
+    ) -> None:
+        """Like a TWS restart: drop everyone, refuse connections, come back.
 
         Args:
             down_seconds: how long the port stays closed.
             roll_back_ids: make nextValidId this much lower after the restart, as gateways
                 have been seen to do; a client that trusts it will reuse order ids.
+            keep_orders: False comes back without the working orders (all cancelled while
+                the port was closed, nobody told): positions and executions stay, as they
+                do at the broker. A client learns it only from its resync.
         """
         assert self.loop is not None
         if self._restarting is not None and not self._restarting.done():
             raise RuntimeError("a restart is already under way")
-        self._restarting = self.loop.create_task(self._restart(down_seconds, roll_back_ids))
+        self._restarting = self.loop.create_task(
+            self._restart(down_seconds, roll_back_ids, keep_orders)
+        )
 
-    async def _restart(self, down_seconds: float, roll_back_ids: int) -> None:
+    async def _restart(self, down_seconds: float, roll_back_ids: int, keep_orders: bool) -> None:
         log.warning("restarting: port %d closed for %.1f s", self.port, down_seconds)
         await self._close_listener("the simulator is restarting")
+        if not keep_orders:
+            log.warning("restarting without state: %d orders cancelled", self.engine.cancel_all())
         await asyncio.sleep(down_seconds)
         self.id_rollback = roll_back_ids
         self.data_down = False

@@ -380,7 +380,10 @@ class OrderGate:
             snap.account,
             {"qty": qty, "limit": limit, "stop": stop},
         )
-        self.port.modify(snap, qty, limit, stop)
+        try:
+            self.port.modify(snap, qty, limit, stop)
+        except LookupError as exc:  # the broker has it done (a fill crossed the modify)
+            return self._decide("modify", intent.source, GateDecision.deny("broker", str(exc)))
         self.store.merge(snap.ref, reason="modify sent", updated=self.clock())
         return self._decide("modify", intent.source, decision)
 

@@ -57,7 +57,11 @@ class OrderPort(Protocol):
     def modify(
         self, snap: OrderSnapshot, qty: float, limit_price: float | None, stop_price: float | None
     ) -> None:
-        """Re-place a working order with new terms."""
+        """Re-place a working order with new terms.
+
+        Raises:
+            LookupError: the broker holds it done (a fill crossed the modify): nothing sent.
+        """
 
     def cancel(self, snap: OrderSnapshot) -> None:
         """Cancel one order (through the priority lane)."""
