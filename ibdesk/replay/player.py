@@ -21,13 +21,14 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Iterator
 from typing import Any, Protocol
 
 from ibdesk import events
 from ibdesk.domain.bars import Bar
+from ibdesk.domain.market import Quote
 from ibdesk.replay import codec
-from ibdesk.replay.codec import BarsChange, Decision, Event
+from ibdesk.replay.codec import QUOTE, BarsChange, Decision, Event
+from ibdesk.replay.tape import TapeReader
 from ibdesk.state.account import AccountStore, PositionStore
 from ibdesk.state.bars import BarKey, BarStore
 from ibdesk.state.link import LinkStore
@@ -60,6 +61,14 @@ class Sink(Protocol):
 
     def apply(self, event: Event) -> None:
         """Apply one event (the clock already reads its time)."""
+
+    def put_quote(self, quote: Quote) -> None:
+        """Apply one quote (the bulk of a tape: the player calls this, not :meth:`apply`)."""
+
+    def folds_quotes(self) -> bool:
+        """Whether quotes between two other events may be folded into the last of each
+        instrument: True when nothing sees each quote, only the latest (a store's dirty
+        sets and its dict end up the same either way)."""
 
 
 class ReplayedStores(Protocol):
@@ -103,6 +112,15 @@ class StoreSink:
         if handler is not None:
             handler(event.value)
 
+    def put_quote(self, quote: Quote) -> None:
+        """Put a quote in the quote store."""
+        self.stores.quotes.put(quote)
+
+    def folds_quotes(self) -> bool:
+        """True while nobody listens to every quote (a strategy does; tables and charts take
+        dirty sets, which end up the same)."""
+        return not len(self.stores.quotes.updated)
+
     def _account(self, snap: Any) -> None:
         figures = {f.name: getattr(snap, f.name) for f in dataclasses.fields(snap)}
         self.stores.accounts.merge(figures.pop("account"), **figures)
@@ -135,8 +153,8 @@ class Player:
         changed(): playing or paused, the speed, or the end reached.
 
     Args:
-        events: the tape's events in time order (``TapeReader.events()``).
-        sink: where they go.
+        tape: the tape (its rows are read in time order, decoded here).
+        sink: where the events go.
         clock: the clock the desk was built with; the player moves it.
         start: events before it are applied at once (the state at ``start``), paused there.
         end: the player stops there (None: at the tape's end).
@@ -144,13 +162,15 @@ class Player:
 
     def __init__(
         self,
-        events_in: Iterator[Event],
+        tape: TapeReader,
         sink: Sink,
         clock: ReplayClock,
         start: float | None = None,
         end: float | None = None,
     ) -> None:
-        self._events = events_in
+        self.tape = tape
+        self._rows = tape.rows(None, end)
+        self._decode = tape.decoder.decode
         self.sink = sink
         self.clock = clock
         self.end = math.inf if end is None else end
@@ -161,11 +181,11 @@ class Player:
         """ events applied so far """
         self.moved = events.new("replayMoved")
         self.changed = events.new("replayChanged")
-        self._next: Event | None = None
+        self._next: list[Any] | None = None
         self._task: asyncio.Task[None] | None = None
         self._pull()
         if self._next is not None:
-            clock.now = self._next.time
+            clock.now = self._next[0]
         if start is not None:
             self.advance_to(start)
 
@@ -174,12 +194,10 @@ class Player:
     @property
     def next_time(self) -> float | None:
         """The time of the next event (None at the end)."""
-        return None if self._next is None else self._next.time
+        return None if self._next is None else float(self._next[0])
 
     def _pull(self) -> None:
-        self._next = next(self._events, None)
-        if self._next is not None and self._next.time > self.end:
-            self._next = None
+        self._next = next(self._rows, None)
         if self._next is None and not self.finished:
             self.finished = True
             self.playing = False
@@ -187,15 +205,23 @@ class Player:
 
     def step(self) -> Event | None:
         """Apply the next event (None: the tape is over)."""
-        event = self._next
-        if event is None:
+        row = self._next
+        if row is None:
             return None
-        self.clock.now = event.time
-        self.sink.apply(event)
-        self.applied += 1
+        event = self._decode(row)
+        self.clock.now = row[0]
+        if event is not None:
+            self._apply(event)
+            self.applied += 1
         self._pull()
         self.moved.emit(self.clock.now)
         return event
+
+    def _apply(self, event: Event) -> None:
+        if event.kind == codec.QUOTE:
+            self.sink.put_quote(event.value)
+        else:
+            self.sink.apply(event)
 
     def advance_to(self, t: float) -> int:
         """Apply every event up to time ``t`` at once; the clock then reads ``t`` (or the
@@ -206,22 +232,47 @@ class Player:
         return count
 
     def _apply_until(self, t: float, deadline: float) -> int:
-        clock, apply, count = self.clock, self.sink.apply, 0
-        event = self._next
-        while event is not None and event.time <= t:
-            clock.now = event.time
-            apply(event)
+        """Apply the rows up to ``t`` (or until ``deadline``, perf_counter): the hot loop of
+        a replay. Quotes may be folded per instrument (see :meth:`Sink.folds_quotes`) until
+        the next other event, so that at a hundred times real time the player does not
+        build a quote nobody would see; every event is still counted as applied."""
+        clock, sink, rows, decode = self.clock, self.sink, self._rows, self._decode
+        fold = sink.folds_quotes()
+        folded: dict[int, list[Any]] = {}
+        row, count = self._next, 0
+        while row is not None and row[0] <= t:
+            if row[1] == QUOTE:
+                if fold:
+                    folded[row[2]] = row
+                else:
+                    clock.now = row[0]
+                    sink.put_quote(Quote(*row[2:]))
+            else:
+                if folded:
+                    self._put_folded(folded)
+                event = decode(row)
+                clock.now = row[0]
+                if event is not None:
+                    sink.apply(event)
+                    fold = sink.folds_quotes()  # a strategy may have started listening
             count += 1
-            event = next(self._events, None)
-            if event is not None and event.time > self.end:
-                event = None
-            if not count & 255 and time.perf_counter() > deadline:
+            row = next(rows, None)
+            if not count & 1023 and time.perf_counter() > deadline:
                 break
-        self._next = event
+        if folded:
+            self._put_folded(folded)
+        self._next = row
         self.applied += count
-        if event is None:
+        if row is None:
             self._pull()
         return count
+
+    def _put_folded(self, folded: dict[int, list[Any]]) -> None:
+        put, clock = self.sink.put_quote, self.clock
+        for row in sorted(folded.values(), key=_time):
+            clock.now = row[0]
+            put(Quote(*row[2:]))
+        folded.clear()
 
     # ---- playing ----------------------------------------------------------------------------
 
@@ -272,3 +323,7 @@ class Player:
     def run_to_end(self) -> int:
         """Apply everything left at once (a benchmark, an export); returns how many."""
         return self._apply_until(math.inf, math.inf)
+
+
+def _time(row: list[Any]) -> float:
+    return float(row[0])

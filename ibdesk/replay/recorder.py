@@ -121,8 +121,11 @@ class Recorder:
 
     # ---- life cycle -----------------------------------------------------------------------------
 
-    def start(self) -> Recorder:
-        """Listen to the desk and start the writer thread; the first events are a keyframe."""
+    def start(self, writer_thread: bool = True) -> Recorder:
+        """Listen to the desk and start the writer thread; the first events are a keyframe.
+
+        Without ``writer_thread`` the caller writes with :meth:`flush` (a benchmark that
+        records a synthetic session as fast as it goes) and ends with :meth:`close`."""
         d = self.desk
         self._listen(d.quotes.updated, self._on_quote)
         self._listen(d.watchlist.added, self._on_watch)
@@ -143,8 +146,11 @@ class Recorder:
         self._listen(d.switch.changed, self._on_trading)
         self.keyframe()
         self._open_part()
-        self._thread = threading.Thread(target=self._run, name="ibdesk tape writer", daemon=True)
-        self._thread.start()
+        if writer_thread:
+            self._thread = threading.Thread(
+                target=self._run, name="ibdesk tape writer", daemon=True
+            )
+            self._thread.start()
         return self
 
     def _listen(self, event: Any, listener: Callable[..., Any]) -> None:
@@ -160,6 +166,9 @@ class Recorder:
             self._stop.set()
             self._thread.join()
             self._thread = None
+        elif self._writer is not None:
+            self._drain()
+            self._close_part()
 
     def flush(self) -> None:
         """Write what the queue holds now, on the caller's thread (only while the writer

@@ -236,10 +236,26 @@ class TapeReader:
 
         Stops at the first chunk it cannot read, and says where in :attr:`problem`.
         """
+        decode = self.decoder.decode
+        for rows in self.chunks(start, end):
+            for r in rows:
+                event = decode(r)
+                if event is not None:
+                    yield event
+
+    def rows(self, start: float | None = None, end: float | None = None) -> Iterator[list[Any]]:
+        """The raw rows ``[time, kind, *fields]`` of :meth:`events` (the player decodes
+        them itself, and may skip building quotes nobody would see)."""
+        for rows in self.chunks(start, end):
+            yield from rows
+
+    def chunks(
+        self, start: float | None = None, end: float | None = None
+    ) -> Iterator[list[list[Any]]]:
+        """The rows of each chunk in the range (times made absolute), chunk by chunk."""
         lo = -1e300 if start is None else start
         hi = 1e300 if end is None else end
         seq = self._first_seq(lo)
-        decode = self.decoder.decode
         while seq is not None:
             try:
                 row = self.db.execute(
@@ -256,16 +272,14 @@ class TapeReader:
             if t0 > hi:
                 return
             for r in rows:
-                t = t0 + r[0]
-                if t < lo:
-                    continue
-                if t > hi:
-                    return
-                r[0] = t
-                event = decode(r)
-                if event is not None:
-                    yield event
-            self._last_good = t0 + rows[-1][0] if rows else t0
+                r[0] += t0
+            if rows and (rows[0][0] < lo or rows[-1][0] > hi):
+                rows = [r for r in rows if lo <= r[0] <= hi]
+            if rows:
+                yield rows
+            self._last_good = rows[-1][0] if rows else t0
+            if rows and rows[-1][0] >= hi:
+                return
             seq += 1
 
     def _first_seq(self, lo: float) -> int | None:

@@ -74,7 +74,7 @@ async def test_a_desk_session_is_on_its_tape_and_replays_to_the_same_stores(
     assert {codec.QUOTE, codec.ORDER, codec.FILL, codec.DECISION, codec.STATUS} <= kinds
     assert {codec.WATCH, codec.ACCOUNT, codec.POSITION} <= kinds
     again = Fresh()
-    Player(iter(got), StoreSink(again), ReplayClock()).run_to_end()
+    Player(TapeReader(tape), StoreSink(again), ReplayClock()).run_to_end()
     assert again.quotes.quotes == live[0]
     assert again.orders.orders == live[1]
     assert again.orders.fills == live[2]

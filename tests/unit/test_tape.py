@@ -171,7 +171,7 @@ def test_a_replay_into_fresh_stores_ends_where_the_session_ended(tmp_path: Path)
     live, path = record(tmp_path)
     again = Stores()
     clock = ReplayClock()
-    player = Player(TapeReader(path).events(), StoreSink(again), clock)
+    player = Player(TapeReader(path), StoreSink(again), clock)
     player.run_to_end()
     assert player.finished and clock() == pytest.approx(T0 + 5)
     assert again.quotes.quotes == live.quotes.quotes
@@ -189,7 +189,7 @@ def test_the_player_starts_at_a_time_with_the_state_of_that_time(tmp_path: Path)
     _, path = record(tmp_path)
     again = Stores()
     clock = ReplayClock()
-    player = Player(TapeReader(path).events(), StoreSink(again), clock, start=T0 + 2.5)
+    player = Player(TapeReader(path), StoreSink(again), clock, start=T0 + 2.5)
     assert clock() == T0 + 2.5
     assert again.orders.get("ticket#1.7").state is OrderState.WORKING
     assert ES in again.watchlist.items
@@ -206,7 +206,7 @@ def test_the_keyframe_carries_what_the_stores_held_before_recording(tmp_path: Pa
     recorder = Recorder(s, tmp_path, 1 << 30).start()
     recorder.close()
     again = Stores()
-    Player(TapeReader(recorder.paths[0]).events(), StoreSink(again), ReplayClock()).run_to_end()
+    Player(TapeReader(recorder.paths[0]), StoreSink(again), ReplayClock()).run_to_end()
     assert again.watchlist.items == [ES]
     assert again.orders.orders == s.orders.orders
     assert again.quotes.quotes == s.quotes.quotes
@@ -317,3 +317,33 @@ def test_record_settings_are_on_by_default_and_checked() -> None:
     assert not settings.record.enabled and settings.record.budget_mb == 100
     with pytest.raises(ConfigError, match="budget_mb"):
         from_mapping({"record": {"budget_mb": 0}})
+
+
+def quotes_around_an_order(s: Stores) -> None:
+    for i in range(50):
+        s.clock.now = T0 + i / 10
+        s.quotes.put(Quote(ES.con_id if i % 2 else 7, 100.0 + i, 101.0 + i, 100.5 + i))
+        if i == 25:
+            s.orders.put(order(OrderState.WORKING))
+
+
+def test_a_listener_sees_every_quote_and_the_rest_see_the_same_state_at_each_event(
+    tmp_path: Path,
+) -> None:
+    live, path = record(tmp_path, quotes_around_an_order)
+    every = Stores()
+    seen: list[float] = []
+    every.quotes.updated += lambda con_id: seen.append(every.quotes.quotes[con_id].last)
+    assert Player(TapeReader(path), StoreSink(every), ReplayClock()).run_to_end() > 50
+    assert seen == [100.5 + i for i in range(50)]
+
+    folded = Stores()
+    at_order: list[dict[int, Quote]] = []
+    folded.orders.added += lambda ref: at_order.append(dict(folded.quotes.quotes))
+    dirty = folded.quotes.dirty_set()
+    clock = ReplayClock()
+    Player(TapeReader(path), StoreSink(folded), clock).run_to_end()
+    assert folded.quotes.quotes == live.quotes.quotes
+    assert dirty == {7, ES.con_id}
+    # The order arrived after quote 25: the store held quotes 24 and 25 then, not later ones.
+    assert {q.last for q in at_order[0].values()} == {124.5, 125.5}
