@@ -30,6 +30,7 @@ from ibdesk.clock import Clock
 from ibdesk.domain.account import PositionSnapshot
 from ibdesk.domain.connection import Farm, LinkStatus, Notice
 from ibdesk.domain.instruments import Instrument
+from ibdesk.domain.market import Quote
 from ibdesk.domain.orders import FillSnapshot, GateDecision, Source
 from ibdesk.domain.risk import StateChange
 from ibdesk.replay import codec
@@ -127,7 +128,7 @@ class Recorder:
         Without ``writer_thread`` the caller writes with :meth:`flush` (a benchmark that
         records a synthetic session as fast as it goes) and ends with :meth:`close`."""
         d = self.desk
-        self._listen(d.quotes.updated, self._on_quote)
+        d.quotes.taps.append(self._on_quote)  # a plain call per quote: see QuoteStore
         self._listen(d.watchlist.added, self._on_watch)
         self._listen(d.watchlist.removed, self._on_unwatch)
         self._listen(d.orders.added, self._on_order)
@@ -159,6 +160,8 @@ class Recorder:
 
     def close(self) -> None:
         """Stop listening, write what is left, mark the tape closed (once)."""
+        with contextlib.suppress(ValueError):
+            self.desk.quotes.taps.remove(self._on_quote)
         for source, listener in self._listeners:
             source -= listener  # noqa: PLW2901 (eventkit's way to disconnect)
         self._listeners.clear()
@@ -247,8 +250,8 @@ class Recorder:
 
     # ---- listeners: on the loop, one append each ------------------------------------------------
 
-    def _on_quote(self, con_id: int) -> None:
-        self.queue.append((self.clock(), codec.QUOTE, self.desk.quotes.quotes[con_id]))
+    def _on_quote(self, quote: Quote) -> None:
+        self.queue.append((self.clock(), codec.QUOTE, quote))
 
     def _on_watch(self, inst: Instrument, _row: int) -> None:
         self.queue.append((self.clock(), codec.WATCH, inst))
