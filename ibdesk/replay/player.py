@@ -119,7 +119,8 @@ class StoreSink:
     def folds_quotes(self) -> bool:
         """True while nobody listens to every quote (a strategy does; tables and charts take
         dirty sets, which end up the same)."""
-        return not len(self.stores.quotes.updated)
+        quotes = self.stores.quotes
+        return not len(quotes.updated) and not quotes.taps
 
     def _account(self, snap: Any) -> None:
         figures = {f.name: getattr(snap, f.name) for f in dataclasses.fields(snap)}

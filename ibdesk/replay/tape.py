@@ -309,6 +309,15 @@ class TapeReader:
         self.db.close()
 
 
+def parse_when(text: str, day_of: float) -> float:
+    """``09:30`` or ``09:30:15`` on the (local) day of ``day_of``, or an ISO date and time;
+    epoch seconds. ValueError when it is neither."""
+    if len(text) <= 8:  # a time of day
+        clock_time = dt.time.fromisoformat(text)
+        return dt.datetime.combine(dt.datetime.fromtimestamp(day_of).date(), clock_time).timestamp()
+    return dt.datetime.fromisoformat(text).timestamp()
+
+
 # ---- where tapes live, and the budget ---------------------------------------------------------
 
 
