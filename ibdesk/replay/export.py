@@ -46,7 +46,13 @@ def _num(value: Any) -> Any:
     return value
 
 
-def _detail(value: Any, skip: tuple[str, ...]) -> str:
+_TUPLE_NAMES = {codec.FARM: ("farm", "ok"), codec.TRADING: ("state", "who", "why")}
+_IN_COLUMNS = ("instrument", "ref", "side", "qty", "state", "price")
+""" an order's and a fill's fields that have columns of their own """
+
+
+def _detail(kind: str, value: Any) -> str:
+    skip = _IN_COLUMNS if kind in (codec.ORDER, codec.FILL) else ("instrument",)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         pairs = [
             (f.name, getattr(value, f.name))
@@ -54,7 +60,8 @@ def _detail(value: Any, skip: tuple[str, ...]) -> str:
             if f.name not in skip
         ]
     elif isinstance(value, tuple):
-        pairs = list(enumerate(value))  # type: ignore[arg-type]
+        names = _TUPLE_NAMES.get(kind, tuple(str(i) for i in range(len(value))))
+        pairs = list(zip(names, value, strict=False))
     else:
         pairs = [("value", value)]
     return " ".join(f"{k}={_num(v)}" for k, v in pairs if _num(v) not in ("", None))
@@ -85,7 +92,7 @@ def row(event: Event, symbols: dict[int, str]) -> dict[str, Any]:
     elif event.kind == codec.WATCH:
         out.update(con_id=v.con_id, symbol=v.display)
         return out
-    out["detail"] = _detail(v, ("instrument", "ref", "side", "qty", "state", "price"))
+    out["detail"] = _detail(event.kind, v)
     return out
 
 

@@ -236,3 +236,56 @@ def test_settings_of_a_replay_never_connect_nor_alert() -> None:
     s = replay_settings(dataclasses.replace(Settings()))
     assert s.connection.read_only and not s.connection.auto_connect
     assert not s.record.enabled and s.alerts.push == ()
+
+
+async def test_a_jump_back_opens_the_replay_again_at_that_time(
+    make_desk: Any, sim: SimThread, tmp_path: Path, settings_for: Any
+) -> None:
+    from ibdesk.replaying import ReplaySession
+
+    tape, checkpoints = await record_a_session(make_desk, sim, tmp_path)
+    state = tmp_path / "replay.ini"
+    QSettings(str(state), QSettings.Format.IniFormat).setValue("charts/list", "")
+    session = ReplaySession(settings_for(), tape, tmp_path, state)
+    try:
+        first = session.open(None, play=False)
+        first.player.advance_to(checkpoints[2][0])
+        assert screen(first.desk.window) == checkpoints[2][1]
+        first.bar.jump_to(checkpoints[1][0])
+        await wait_until(lambda: session.replay is not first and not session.reopening)
+        again = session.replay
+        assert again is not None and not again.player.playing
+        assert again.player.clock() == checkpoints[1][0]
+        assert screen(again.desk.window) == checkpoints[1][1]
+        assert first.desk.closed  # the first window went with its desk
+    finally:
+        await session.close()
+
+
+def test_the_demo_records_a_tape_that_ibdesk_replay_shows(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.helpers import private_env
+
+    def ibdesk(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ibdesk", *args],
+            env=private_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+
+    demo = ibdesk("--demo", "--screenshot", str(tmp_path / "demo.png"), "--exit-after", "4")
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    (tape,) = tapes_in(tmp_path / "ibdesk" / "demo" / "tapes")
+    info = TapeReader(tape).info()
+    assert info.closed and info.events > 10
+    shot = tmp_path / "replay.png"
+    shown = ibdesk(
+        "replay", str(tape), "--speed", "0", "--screenshot", str(shot), "--exit-after", "3"
+    )
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert shot.stat().st_size > 10_000
