@@ -327,6 +327,23 @@ def tape_name(started: float, part: int = 1) -> str:
     return f"{stamp}{'' if part == 1 else f'-{part}'}{SUFFIX}"
 
 
+def tape_at(folder: Path, t: float) -> Path | None:
+    """The tape of ``folder`` that covers time ``t`` (the latest that started before it and
+    has an event at or after it); None when no tape does."""
+    for path in reversed(tapes_in(folder)):
+        try:
+            reader = TapeReader(path)
+        except TapeError:
+            continue
+        try:
+            info = reader.info()
+        finally:
+            reader.close()
+        if info.started is not None and info.started <= t <= (info.ended or info.started):
+            return path
+    return None
+
+
 def tapes_in(folder: Path) -> list[Path]:
     """The tapes of a folder, oldest first (by name: names are start times)."""
     if not folder.is_dir():

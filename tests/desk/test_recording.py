@@ -80,3 +80,31 @@ async def test_a_desk_session_is_on_its_tape_and_replays_to_the_same_stores(
     assert again.orders.fills == live[2]
     assert again.positions.positions == live[3]
     assert again.watchlist.items == live[4]
+
+
+async def test_the_journal_links_an_order_to_the_replay_at_its_time(
+    make_desk: MakeDesk, sim: SimThread, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import datetime as dt
+    import shlex
+
+    from ibdesk import journal_cli
+
+    desk, es = await ready_desk(make_desk, sim)
+    asked = desk.clock()
+    decision = desk.place(OrderIntent(es, Side.BUY, 1, OrderType.MARKET, TICKET))
+    (ref,) = decision.refs
+    await wait_until(lambda: desk.orders.get(ref).state is OrderState.FILLED, what="filled")
+    await desk.close()
+    journal = str(tmp_path / "journal.sqlite")
+    assert journal_cli.main(["replay", ref, "--journal", journal, "--before", "0", "--print"]) == 0
+    command = shlex.split(capsys.readouterr().out)
+    (tape,) = tapes_in(tmp_path / "tapes")
+    assert command[-5:-3] == ["replay", str(tape)] and command[-1] == "--paused"
+    start = dt.datetime.fromisoformat(command[-2]).timestamp()
+    assert asked - 1 <= start <= asked + 1
+    # A time no tape covers, and an order the journal does not know, are said in words.
+    assert journal_cli.main(["replay", "--at", "2001-01-01T09:30", "--journal", journal]) == 2
+    assert "no tape" in capsys.readouterr().err
+    assert journal_cli.main(["replay", "nope#1.1", "--journal", journal]) == 2
+    assert "no order" in capsys.readouterr().err
