@@ -49,13 +49,6 @@ FLUSH_S = 0.25
 MIN_PART = 1 << 20
 
 
-class EventSource(Protocol):
-    """Something with an eventkit-style event (``+=`` and ``-=`` a listener)."""
-
-    def __iadd__(self, listener: Callable[..., Any]) -> Any: ...
-    def __isub__(self, listener: Callable[..., Any]) -> Any: ...
-
-
 class _Decider(Protocol):
     decided: Any
 
@@ -237,7 +230,9 @@ class Recorder:
             put((t, codec.WATCH, inst))
         for account in d.accounts.accounts.values():
             put((t, codec.ACCOUNT, account))
-        for pos in d.positions.positions.values():
+        # Known here, so that one of them going flat later is recorded as flat.
+        self._positions = dict(d.positions.positions)
+        for pos in self._positions.values():
             put((t, codec.POSITION, pos))
         for order in d.orders.orders.values():
             put((t, codec.ORDER, order))

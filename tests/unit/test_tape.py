@@ -347,3 +347,16 @@ def test_a_listener_sees_every_quote_and_the_rest_see_the_same_state_at_each_eve
     assert dirty == {7, ES.con_id}
     # The order arrived after quote 25: the store held quotes 24 and 25 then, not later ones.
     assert {q.last for q in at_order[0].values()} == {124.5, 125.5}
+
+
+def test_a_position_held_before_recording_that_goes_flat_is_flat_on_replay(
+    tmp_path: Path,
+) -> None:
+    s = Stores()
+    s.positions.put(PositionSnapshot("DU1", ES, 3.0, 340012.5))
+    recorder = Recorder(s, tmp_path, 1 << 30).start()
+    s.positions.put(PositionSnapshot("DU1", ES, 0.0, 0.0))
+    recorder.close()
+    again = Stores()
+    Player(TapeReader(recorder.paths[0]), StoreSink(again), ReplayClock()).run_to_end()
+    assert again.positions.positions == {}
