@@ -204,6 +204,8 @@ def record(args: argparse.Namespace) -> None:
         "<= 5",
         main_thread_on_pct=round(on, 1),
         main_thread_off_pct=round(off, 1),
+        on_rounds=[round(x, 1) for x in live["on"]],
+        off_rounds=[round(x, 1) for x in live["off"]],
         rounds=args.rounds,
         updates_per_s=round(live["rate"]),
         shared_machine=True,
