@@ -32,7 +32,9 @@ def texts(model: Any) -> list[list[str]]:
     """Every row's text as its cells show it once in view (a table writes only the rows its
     view shows, and the blotter's tabs are behind one another)."""
     model.flush()  # the orders' tables take their new rows here
-    return [[col.text(model.row(key)) for col in model.columns] for key in model.row_keys()]
+    # Sorted: rows that arrive in one flush are appended in no set order (live as in a
+    # replay); a trader orders them by a column.
+    return sorted([col.text(model.row(key)) for col in model.columns] for key in model.row_keys())
 
 
 def column(model: Any, title: str) -> int:
