@@ -23,7 +23,9 @@ def parser() -> argparse.ArgumentParser:
         "'ibdesk journal export --since DATE --csv PATH' exports the order journal; "
         "'ibdesk kill [--flatten] [--window]' is the kill switch from a terminal, "
         "'ibdesk rearm --why TEXT' its re-arm; "
-        "'ibdesk run FILE.py ...' runs strategies without the window.",
+        "'ibdesk run FILE.py ...' runs strategies without the window; "
+        "'ibdesk replay TAPE [--from 09:30 --to 10:00] [--speed 10]' replays a recorded "
+        "session in the window (or --export CSV).",
         epilog="Config file: " + str(config.default_path()),
     )
     p.add_argument(
@@ -132,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         from ibdesk import run  # no Qt: strategies headless
 
         return run.main(argv[1:])
+    if argv[:1] == ["replay"]:
+        return replay_main(argv[1:])
     args = parser().parse_args(argv)
     if args.screenshot is not None and args.exit_after is None:
         parser().error("--screenshot needs --exit-after SECONDS")
@@ -221,3 +225,87 @@ def report_config_error(exc: config.ConfigError) -> None:
     # No asyncio loop runs yet, so a modal dialog blocks nothing that matters.
     box.exec()
     del app
+
+
+def replay_parser() -> argparse.ArgumentParser:
+    """``ibdesk replay``'s flags."""
+    p = argparse.ArgumentParser(
+        prog="ibdesk replay",
+        description="Replay a recorded session (a tape, see docs/tape.md) in the window: the "
+        "same panels, charts and blotter, driven from the tape; nothing is sent to any broker. "
+        "Or export a time range of it to CSV.",
+    )
+    p.add_argument("tape", type=Path, metavar="TAPE", help="a .tape file")
+    p.add_argument(
+        "--from",
+        dest="start",
+        default=None,
+        metavar="TIME",
+        help="start there: HH:MM[:SS] on the tape's day (local time), or an ISO date and time",
+    )
+    p.add_argument("--to", dest="end", default=None, metavar="TIME", help="stop there")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="tape seconds per second (default 1; 0 for as fast as it goes)",
+    )
+    p.add_argument("--paused", action="store_true", help="open paused at --from")
+    p.add_argument(
+        "--export",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="write the range to a CSV file instead of opening the window",
+    )
+    p.add_argument("--config", type=Path, default=None, metavar="PATH", help="config file")
+    p.add_argument("--screenshot", type=Path, default=None, metavar="PATH")
+    p.add_argument("--exit-after", type=float, default=None, metavar="SECONDS")
+    return p
+
+
+def replay_main(argv: list[str]) -> int:
+    """``ibdesk replay TAPE ...``: the replay window, or ``--export`` to CSV."""
+    from ibdesk.replay.player import MAX
+    from ibdesk.replay.tape import TapeError, TapeReader, parse_when
+
+    args = replay_parser().parse_args(argv)
+    try:
+        reader = TapeReader(args.tape)
+    except TapeError as exc:
+        print(f"ibdesk replay: {exc}", file=sys.stderr)
+        return 2
+    day_of = reader.info().started or 0.0
+    reader.close()
+    try:
+        start = None if args.start is None else parse_when(args.start, day_of)
+        end = None if args.end is None else parse_when(args.end, day_of)
+    except ValueError as exc:
+        replay_parser().error(f"--from/--to: {exc}")
+    if args.export is not None:
+        from ibdesk.replay.export import export
+
+        print(export(args.tape, args.export, start, end))
+        return 0
+    try:
+        settings = config.load(args.config)
+    except config.ConfigError as exc:
+        report_config_error(exc)
+        return 2
+    cannot_show = display.problem(os.environ)
+    if cannot_show is not None:
+        print(cannot_show, file=sys.stderr)
+        return 2
+    logs.setup(library=settings.log.library)
+    from ibdesk.replaying import run_replay  # Qt only for a window
+
+    return run_replay(
+        settings,
+        args.tape,
+        start=start,
+        end=end,
+        speed=MAX if args.speed <= 0 else args.speed,
+        paused=args.paused,
+        screenshot=args.screenshot,
+        exit_after=args.exit_after,
+    )

@@ -293,6 +293,18 @@ class LogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordSettings:
+    """The session tape (ibdesk.replay): on by default, within a size budget.
+
+    ``folder`` empty: ``tapes`` beside the journal (the user data folder; the demo's own).
+    """
+
+    enabled: bool = True
+    budget_mb: float = field(default=2048.0, metadata=_rule(lo=4, hi=10_000_000))
+    folder: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything configurable, by section."""
 
@@ -305,6 +317,7 @@ class Settings:
     strategies: StrategySettings = StrategySettings()
     restart: RestartSettings = RestartSettings()
     log: LogSettings = LogSettings()
+    record: RecordSettings = RecordSettings()
     path: Path | None = field(default=None, compare=False)
     """ the file these came from (None: defaults); the template dialog writes back to it """
 
@@ -361,6 +374,7 @@ def from_mapping(data: Mapping[str, Any], source: str = "config") -> Settings:
                 "StrategySettings": StrategySettings,
                 "RestartSettings": RestartSettings,
                 "LogSettings": LogSettings,
+                "RecordSettings": RecordSettings,
             }[str(section_type)]
             built[name] = _section(cls, name, value, problems)
     restart = built.get("restart")

@@ -37,6 +37,7 @@ from ibdesk.desk.safety import Safety
 from ibdesk.desk.story import DeskStory
 from ibdesk.domain.connection import Farm, Notice, Severity
 from ibdesk.domain.risk import KillReport, StateChange, TradingState
+from ibdesk.replay.recorder import Recorder, start_recording
 from ibdesk.state.account import AccountStore, PositionStore
 from ibdesk.state.bars import BarStore
 from ibdesk.state.link import LinkStore
@@ -149,6 +150,8 @@ class Desk(DeskMarket, DeskOrders):
         self.strategy_rows: StrategyOps = self.strategies
         """ what the strategies panel lists: the runner's, and remote ones when watched """
         self._guarding = False
+        self.recorder: Recorder | None = None
+        """ the session's tape (``[record]``), from :meth:`start` """
         self.closed = False
         self._ticket_watch = 0
         self._watchlist_pending = list(
@@ -245,6 +248,10 @@ class Desk(DeskMarket, DeskOrders):
             self._guarding = True
             self.safety.start(self.settings.connection)
             self.restarts.start()
+        record = self.settings.record
+        if record.enabled and self.recorder is None:
+            folder = Path(record.folder) if record.folder else self.journal_path.parent / "tapes"
+            self.recorder = start_recording(self, folder, record.budget_mb)
         if connect:
             self.session.start()
 
@@ -254,6 +261,8 @@ class Desk(DeskMarket, DeskOrders):
             return
         self.closed = True
         self.alerts.close()  # first: a desk that closes is not a disconnect
+        if self.recorder is not None:
+            self.recorder.close()  # the tape ends where the session did, not at its teardown
         self.story.close()
         await self.restarts.close()
         await self.strategies.close()

@@ -17,6 +17,7 @@ class OrderStore:
         added(ref): an order appeared (placed here, or reported by the broker).
         updated(ref): its state, quantities or prices changed.
         filled(fill): an execution arrived (or was recovered after a reconnect).
+        completed(fill): a known execution was completed (its commission report arrived).
 
     Tables take a dirty set (:meth:`dirty_set`) instead of listening per update; a chart
     loads its instrument's orders from :meth:`of_instrument` (an index kept on every put).
@@ -41,6 +42,7 @@ class OrderStore:
         self.added = events.new("orderAdded")
         self.updated = events.new("orderUpdated")
         self.filled = events.new("orderFilled")
+        self.completed = events.new("fillCompleted")
         self._dirty_sets: list[set[str]] = []
 
     def get(self, ref: str) -> OrderSnapshot | None:
@@ -103,6 +105,7 @@ class OrderStore:
         if known is not None:
             if known != fill:  # a commission report completing it
                 self.fills[fill.exec_id] = fill
+                self.completed.emit(fill)
             return False
         self.fills[fill.exec_id] = fill
         self.filled.emit(fill)

@@ -152,6 +152,7 @@ class MainWindow(QMainWindow):
             desk.quotes,
             ui.stale_after,
             ui.table_refresh_hz,
+            clock=desk.clock,  # quotes age on the desk's clock (a replay's is the tape's)
             parent=self,
             roll=desk.roll_warning,
         )
