@@ -189,7 +189,8 @@ class _Book:
         self.max_drawdown = 0.0
 
     def fill(self, f: Fill) -> None:
-        p = self.positions.setdefault(f.con_id, _Position(multiplier=f.multiplier))
+        p = self.positions.setdefault(f.con_id, _Position())
+        p.multiplier = f.multiplier  # a mark may have made the position before its first fill
         signed = f.qty if f.side == "BUY" else -f.qty
         if p.qty and (p.qty > 0) != (signed > 0):  # reduces (and may reverse) the position
             closed = min(abs(signed), abs(p.qty))

@@ -58,3 +58,13 @@ def test_refusals_are_counted_by_the_check_that_refused_and_both_forms_carry_eve
     assert data["trades"][0]["side"] == "BUY" and data["quotes"] == 7
     text = report.text()
     assert "price_collar: 2" in text and "max_order_qty: 1" in text and "1 trade" in text
+
+
+def test_a_price_seen_before_the_first_fill_does_not_lose_the_multiplier() -> None:
+    marks = [Mark(0.5, ES, 100.0), Mark(3.0, ES, 104.0)]
+    fills = [
+        Fill(1.0, ES, "ES", "BUY", 1, 100.0, 50.0, 0.0, "a"),
+        Fill(2.0, ES, "ES", "SELL", 1, 102.0, 50.0, 0.0, "b"),
+    ]
+    report = build_report("t.tape", fills, marks, [], start=None, end=None, quotes=2)
+    assert report.realized_pnl == pytest.approx(100.0)
