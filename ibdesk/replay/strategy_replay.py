@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ibdesk.domain.instruments import SecType
 from ibdesk.domain.orders import FillSnapshot, GateDecision, Side, Source
 from ibdesk.replay.codec import QUOTE
 from ibdesk.replay.player import ReplayClock
@@ -96,7 +97,9 @@ class MarketDrive:
         self.start = start
         self.end = end
         self.speed = speed
-        self.known = set(control.server.catalog.instruments)
+        self.catalog = control.server.catalog
+        self._sim_ids: dict[int, int | None] = {}
+        """ the tape's conId -> the simulator's (None: the simulator does not list it) """
         self.got = _Collected()
         self.stopped = False
         self._listening: list[tuple[Any, Callable[..., None]]] = []
@@ -113,15 +116,14 @@ class MarketDrive:
         after: dict[int, tuple[float, float]] = {}
         limit = None if start is None else start + PRIME_LOOKAHEAD
         for row in self.reader.rows(None, limit):
-            if row[1] != QUOTE or row[_CON_ID] not in self.known:
-                continue
-            price = _price(row)
-            if price is None:
+            con_id = self._sim_id(row) if row[1] == QUOTE else None
+            price = None if con_id is None else _price(row)
+            if con_id is None or price is None:
                 continue
             if start is None or row[0] <= start:
-                before[row[_CON_ID]] = (row[0], price)
+                before[con_id] = (row[0], price)
             else:
-                after.setdefault(row[_CON_ID], (row[0], price))
+                after.setdefault(con_id, (row[0], price))
         self.clock.now = start if start is not None else (info.started or 0.0)
         for con_id, (_, price) in sorted({**after, **before}.items()):
             self.control.set_price(con_id, price)
@@ -138,10 +140,9 @@ class MarketDrive:
             for row in self.reader.rows(self.start, self.end):
                 if self.stopped:
                     break
-                if row[1] != QUOTE or row[_CON_ID] not in self.known:
-                    continue
-                price = _price(row)
-                if price is None:
+                con_id = self._sim_id(row) if row[1] == QUOTE else None
+                price = None if con_id is None else _price(row)
+                if con_id is None or price is None:
                     continue
                 if self.speed is not None and previous is not None and row[0] > previous:
                     # Real time between quotes is the point of a paced replay, not a wait
@@ -149,12 +150,37 @@ class MarketDrive:
                     await asyncio.sleep((row[0] - previous) / self.speed)
                 previous = row[0]
                 self.clock.now = row[0]
-                applied = self.control.set_price(row[_CON_ID], price)
+                applied = self.control.set_price(con_id, price)
                 self.got.applied += 1
-                self.got.marks.append(Mark(row[0], row[_CON_ID], applied))
+                self.got.marks.append(Mark(row[0], con_id, applied))
                 await self._settle()
         finally:
             self._unlisten()
+
+    def _sim_id(self, row: list[Any]) -> int | None:
+        """The simulator's conId for a tape quote's instrument: the same conId (a tape of the
+        demo), else the same local symbol (a tape recorded at IB), else for a stock or FX the
+        same symbol; None (said once in the log) when the simulator does not list it."""
+        con_id: int = row[_CON_ID]
+        if con_id in self._sim_ids:
+            return self._sim_ids[con_id]
+        found: int | None = con_id if con_id in self.catalog.instruments else None
+        inst = self.reader.decoder.instruments.get(con_id)
+        if found is None and inst is not None:
+            names = [inst.local_symbol]
+            if inst.sec_type in (SecType.STOCK, SecType.FOREX):
+                names.append(inst.symbol)
+            for name in filter(None, names):
+                try:
+                    found = self.catalog.find(name).con_id
+                    break
+                except KeyError:
+                    continue
+        if found is None:
+            what = inst.local_symbol if inst is not None else f"conId {con_id}"
+            log.warning("the simulator does not list %s: its quotes are not replayed", what)
+        self._sim_ids[con_id] = found
+        return found
 
     def stop(self) -> None:
         """End the run after the quote being handled (trading halted, the user stopped it)."""

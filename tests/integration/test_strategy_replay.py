@@ -7,6 +7,7 @@ subprocess; its report is read from its last line (``--log-format json``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import sqlite3
@@ -113,10 +114,14 @@ def sim_es() -> Instrument:
     )  # fmt: skip
 
 
-def make_tape(folder: Path, lasts: tuple[float, ...] = LAST) -> Path:
+def make_tape(folder: Path, lasts: tuple[float, ...] = LAST, con_id: int = 0) -> Path:
+    """Flip's tape: ES at ``lasts``, five seconds apart (``con_id``: ES under another conId,
+    as a tape recorded at IB names it)."""
     s = _Stores()
     recorder = Recorder(s, folder, 1 << 30).start()
     es = sim_es()
+    if con_id:
+        es = dataclasses.replace(es, con_id=con_id)
     s.watchlist.add(es)
     for i, last in enumerate(lasts):
         s.clock.now = T0 + 5 * (i + 1)
@@ -166,6 +171,16 @@ def test_a_strategy_on_a_tape_trades_the_same_twice_with_its_report(tmp_path: Pa
     assert first["net_pnl"] == pytest.approx(first["realized_pnl"] - first["commissions"])
     assert first["max_drawdown"] >= -first["realized_pnl"]
     assert first == second
+
+
+def test_a_tape_from_ib_plays_on_the_simulators_instrument_of_the_same_local_symbol(
+    tmp_path: Path,
+) -> None:
+    tape = make_tape(tmp_path / "tapes", con_id=123_456_789)
+    report, _ = replay(tmp_path, FLIP, tape)
+    assert report["quotes"] == len(LAST)
+    assert [t["side"] for t in report["trades"]] == ["BUY", "SELL", "BUY", "SELL", "BUY"]
+    assert {t["con_id"] for t in report["trades"]} == {sim_es().con_id}
 
 
 def test_an_order_the_gate_refuses_is_in_the_report_under_its_check(tmp_path: Path) -> None:
