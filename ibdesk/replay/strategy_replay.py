@@ -9,12 +9,15 @@ handled everything that followed: the tick, the strategy's orders, their acknowl
 and fills. Only then does the next quote go.
 
 Why that is deterministic: the wait is a sync point one can observe, not a sleep. After a
-price the drive sends the simulator a ``reqCurrentTime`` from the desk's own connection; the
-simulator answers in the order it reads, after every tick it wrote and every order it read
-before, so when the answer is back the desk has read all of it. The drive asks again until a
-round trip goes by with nothing new in the desk's stores (no quote, order, fill or decision):
-then the desk and its strategies are idle at that quote. The simulator's market is paused, so
-nothing else moves it; its engine fills the strategy's orders against the prices applied.
+price the drive sends the simulator a ``reqNewsProviders`` from the desk's own connection (a
+request the desk itself never makes: the library keys the answer by the request's name, and
+the desk's own health probe, ``reqCurrentTime``, must not answer the drive's or take its
+answer); the simulator answers in the order it reads, after every tick it wrote and every
+order it read before, so when the answer is back the desk has read all of it. The drive asks
+again until a round trip goes by with nothing new in the desk's stores (no quote, order,
+fill or decision): then the desk and its strategies are idle at that quote. The simulator's
+market is paused, so nothing else moves it; its engine fills the strategy's orders against
+the prices applied.
 
 Nothing here reaches a broker: the caller builds the desk on the simulator's port only.
 """
@@ -42,6 +45,8 @@ PRIME_LOOKAHEAD = 60.0
 """ seconds after the start in which an instrument's first quote still primes its price (one
 quoted later starts at the simulator's own price until its first quote) """
 ROUND_TRIP_TIMEOUT = 10.0
+UNPACED = 1_000_000
+""" the desk's message budget during a replay (messages per wall-clock second) """
 # Quote row fields after [time, kind]: con_id, bid, ask, last (docs/tape.md).
 _CON_ID, _BID, _ASK, _LAST = 2, 3, 4, 5
 
@@ -57,6 +62,7 @@ class ReplayedDesk(Protocol):
     orders: Any
     gate: Any
     session: Any
+    router: Any
 
 
 @dataclass(slots=True)
@@ -134,6 +140,12 @@ class MarketDrive:
     async def run(self) -> None:
         """Play the range; returns at its end (or at :meth:`stop`)."""
         self._listen()
+        # The pacer keeps the desk within IB's 50 messages per wall-clock second; here the
+        # tape's time runs faster than the wall's and the simulator is no IB, while the drive's
+        # own round trips would count against the budget (at 40/s: 50 ms a quote). The gate's
+        # order limits still hold: they count in the tape's time.
+        pacer = self.desk.router.pacer
+        pacer.normal_rate = pacer.total_rate = UNPACED
         try:
             await self._settle()  # whatever the strategies did on starting
             previous: float | None = None
@@ -192,7 +204,7 @@ class MarketDrive:
         while True:
             before = self.got.activity
             try:
-                await asyncio.wait_for(ib.reqCurrentTimeAsync(), ROUND_TRIP_TIMEOUT)
+                await asyncio.wait_for(ib.reqNewsProvidersAsync(), ROUND_TRIP_TIMEOUT)
             except TimeoutError as exc:
                 raise ReplayError("the desk lost its simulator (no answer in 10 s)") from exc
             if self.got.activity == before:

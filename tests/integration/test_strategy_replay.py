@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
+import random
 import sqlite3
 import subprocess
 import sys
@@ -171,6 +173,20 @@ def test_a_strategy_on_a_tape_trades_the_same_twice_with_its_report(tmp_path: Pa
     assert first["net_pnl"] == pytest.approx(first["realized_pnl"] - first["commissions"])
     assert first["max_drawdown"] >= -first["realized_pnl"]
     assert first == second
+
+
+def test_a_long_tape_plays_to_its_end_at_the_pace_of_the_desk_not_of_ibs_message_budget(
+    tmp_path: Path,
+) -> None:
+    # 2,000 quotes: longer than the desk's own health probe's interval (5 s) at the 40
+    # messages a second IB allows, which the drive's round trips must neither wait for nor
+    # collide with (the probe's reqCurrentTime once took the drive's answer: it hung).
+    walk = random.Random(3)
+    lasts = list(itertools.accumulate(walk.choice((-0.25, 0.0, 0.25)) for _ in range(2000)))
+    tape = make_tape(tmp_path / "tapes", tuple(6800.0 + x for x in lasts))
+    report, _ = replay(tmp_path, FLIP, tape)
+    assert report["quotes"] == 2000 and report["message"] is None
+    assert report["end"] == T0 + 5 * 2000
 
 
 def test_a_tape_from_ib_plays_on_the_simulators_instrument_of_the_same_local_symbol(
