@@ -103,6 +103,27 @@ class ReplayReport:
             "message": self.message,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReplayReport:
+        """The report :meth:`to_dict` made (read back from a replay run in another process)."""
+        trades = tuple(
+            Fill(**{**t, "commission": math.nan if t["commission"] is None else t["commission"]})
+            for t in data["trades"]
+        )
+        return cls(
+            data["tape"],
+            data["start"],
+            data["end"],
+            data["quotes"],
+            trades,
+            data["realized_pnl"],
+            data["unrealized_pnl"],
+            data["commissions"],
+            data["max_drawdown"],
+            tuple(Refusal(**r) for r in data["refused"]),
+            data["message"],
+        )
+
     def to_json(self) -> str:
         """One line of JSON."""
         return json.dumps(self.to_dict())

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ibdesk.replay.replay_report import Fill, Mark, Refusal, build_report
+from ibdesk.replay.replay_report import Fill, Mark, Refusal, ReplayReport, build_report
 
 ES, CL = 1, 2
 
@@ -68,3 +68,15 @@ def test_a_price_seen_before_the_first_fill_does_not_lose_the_multiplier() -> No
     ]
     report = build_report("t.tape", fills, marks, [], start=None, end=None, quotes=2)
     assert report.realized_pnl == pytest.approx(100.0)
+
+
+def test_the_json_form_reads_back_into_the_same_report() -> None:
+    fills = [
+        Fill(1.0, ES, "ES", "BUY", 1, 100.0, 50.0, float("nan"), "a"),
+        Fill(2.0, ES, "ES", "SELL", 1, 101.0, 50.0, 0.85, "b"),
+    ]
+    refused = [Refusal(1.5, "strategy:Far", "price_collar", "too far")]
+    report = build_report("t.tape", fills, [Mark(3.0, ES, 99.0)], refused, start=0.0, end=3.0,
+                          quotes=3, message="cut")  # fmt: skip
+    again = ReplayReport.from_dict(json.loads(report.to_json()))
+    assert again.text() == report.text() and again.to_dict() == report.to_dict()
