@@ -212,7 +212,9 @@ async def _replay(args: argparse.Namespace, settings: config.Settings) -> int:
         try:
             await run
         except ReplayError as exc:
-            log.warning("replay stopped: %s", exc)
+            log.warning("%s", exc)
+            if not watch.done.done():
+                watch.done.set_result(EXIT_NO_CONNECTION)
         if not watch.done.done():
             watch.done.set_result(EXIT_STOPPED)
         code = await watch.until_done(None)

@@ -25,6 +25,7 @@ Nothing here reaches a broker: the caller builds the desk on the simulator's por
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import math
 from collections.abc import Callable
@@ -108,6 +109,8 @@ class MarketDrive:
         """ the tape's conId -> the simulator's (None: the simulator does not list it) """
         self.got = _Collected()
         self.stopped = False
+        self.problem: str | None = None
+        """ why the run ended before the range did (None: it did not) """
         self._listening: list[tuple[Any, Callable[..., None]]] = []
 
     # ---- before the strategies start ------------------------------------------------------------
@@ -205,8 +208,10 @@ class MarketDrive:
             before = self.got.activity
             try:
                 await asyncio.wait_for(ib.reqNewsProvidersAsync(), ROUND_TRIP_TIMEOUT)
-            except TimeoutError as exc:
-                raise ReplayError("the desk lost its simulator (no answer in 10 s)") from exc
+            except (TimeoutError, ConnectionError) as exc:
+                at = _at(self.clock())
+                self.problem = f"the replay stopped at {at}: the desk lost its simulator"
+                raise ReplayError(self.problem) from exc
             if self.got.activity == before:
                 return
 
@@ -264,7 +269,7 @@ class MarketDrive:
             start=self.start if self.start is not None else info.started,
             end=self.clock(),
             quotes=self.got.applied,
-            message=self.reader.message(),
+            message="; ".join(filter(None, (self.reader.message(), self.problem))) or None,
         )
 
 
@@ -277,6 +282,10 @@ def _price(row: list[Any]) -> float | None:
     if _usable(bid) and _usable(ask):
         return (float(bid) + float(ask)) / 2
     return None
+
+
+def _at(t: float) -> str:
+    return dt.datetime.fromtimestamp(t).strftime("%H:%M:%S")
 
 
 def _usable(x: Any) -> bool:
