@@ -117,8 +117,9 @@ class MarketDrive:
 
     def prime(self) -> int:
         """Set each instrument's price to where the tape has it at the start (its last quote
-        before, or its first within :data:`PRIME_LOOKAHEAD` after), so that a strategy's
-        first quote is the tape's. Sets the clock to the start. Returns instruments primed."""
+        before, or its first within :data:`PRIME_LOOKAHEAD` after), so that the price a
+        strategy finds on starting is the tape's (its ``on_quote`` calls begin with the next
+        quote, as live). Sets the clock to the start. Returns the instruments primed."""
         info = self.reader.info()
         start = self.start if self.start is not None else info.started
         before: dict[int, tuple[float, float]] = {}
