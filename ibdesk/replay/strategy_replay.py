@@ -253,14 +253,7 @@ class MarketDrive:
 
     def report(self) -> ReplayReport:
         """The strategies' trades on the tape and what they made (call after :meth:`run`)."""
-        catalog = self.control.server.catalog.instruments
-        fills = [
-            # The simulator is the broker here: its contract says what a point is worth (a
-            # fill's contract, as the library reads an execution, carries no multiplier).
-            _fill(f, catalog[f.instrument.con_id].price_multiplier)
-            for f in self.desk.orders.fills.values()
-            if f.ref.startswith("strategy:") and f.instrument.con_id in catalog
-        ]
+        fills = [_fill(f) for f in self.desk.orders.fills.values() if f.ref.startswith("strategy:")]
         info = self.reader.info()
         return build_report(
             str(self.reader.path.name),
@@ -293,7 +286,7 @@ def _usable(x: Any) -> bool:
     return isinstance(x, int | float) and not math.isnan(x) and x > 0
 
 
-def _fill(f: FillSnapshot, multiplier: float) -> Fill:
+def _fill(f: FillSnapshot) -> Fill:
     inst = f.instrument
     return Fill(
         f.time,
@@ -302,7 +295,7 @@ def _fill(f: FillSnapshot, multiplier: float) -> Fill:
         "BUY" if f.side is Side.BUY else "SELL",
         f.qty,
         f.price,
-        multiplier,
+        inst.multiplier,
         f.commission,
         f.ref,
     )
