@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -64,12 +65,28 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--exit-after", type=float, default=None, metavar="SECONDS")
     p.add_argument("--log-format", choices=("text", "json"), default="text")
+    replay = p.add_argument_group("strategy replay (a recorded day, on the embedded simulator)")
+    replay.add_argument("--replay", type=Path, default=None, metavar="TAPE")
+    replay.add_argument("--from", dest="start", default=None, metavar="HH:MM")
+    replay.add_argument("--to", dest="end", default=None, metavar="HH:MM")
+    replay.add_argument("--speed", default="max", metavar="max|N")
     return p
+
+
+REPLAY_ALONE = (
+    "ibdesk run: --replay runs against its own simulator, never a broker: "
+    "leave out --host, --port, --demo and --sim-port"
+)
 
 
 def main(argv: Sequence[str]) -> int:
     """Entry point of ``ibdesk run``."""
     args = parser().parse_args(list(argv))
+    if args.replay is not None and (
+        args.host is not None or args.port is not None or args.demo or args.sim_port is not None
+    ):
+        print(REPLAY_ALONE, file=sys.stderr)
+        return EXIT_CANNOT_START
     try:
         settings = config.load_with_flags(args)
     except config.ConfigError as exc:
@@ -88,6 +105,8 @@ def main(argv: Sequence[str]) -> int:
         except OSError as exc:
             print(f"ibdesk run: {exc}", file=sys.stderr)
             return EXIT_CANNOT_START
+    if args.replay is not None:
+        return asyncio.run(_replay(args, settings))
     try:
         return asyncio.run(_run(args, settings))
     finally:
@@ -135,6 +154,89 @@ async def _run(args: argparse.Namespace, settings: config.Settings) -> int:
         return await watch.until_done(args.exit_after)
     finally:
         await desk.close()
+
+
+async def _replay(args: argparse.Namespace, settings: config.Settings) -> int:
+    """The strategies on a tape (ibdesk.replay.strategy_replay): a simulator on this loop
+    whose clock reads the tape's time, the usual desk on it, the drive between, a report."""
+    import tempfile
+
+    from ibdesk.desk.core import Desk
+    from ibdesk.replay.player import ReplayClock
+    from ibdesk.replay.strategy_replay import MarketDrive, ReplayError
+    from ibdesk.replay.tape import TapeError, TapeReader, parse_when
+    from ibdesk.simtws import SimConfig, SimServer
+    from ibdesk.simtws.control import SimControl
+    from ibdesk.strategies.loader import StrategyError, checked_strategies
+
+    try:
+        paths, params = checked_strategies(args.files, args.param)
+        reader = TapeReader(args.replay)
+        day = reader.info().started or 0.0
+        start = parse_when(args.start, day) if args.start else None
+        end = parse_when(args.end, day) if args.end else None
+        speed = None if args.speed == "max" else float(args.speed)
+        if speed is not None and speed <= 0:
+            raise ValueError("--speed: max or a number above 0")
+    except (StrategyError, TapeError, ValueError) as exc:
+        print(f"ibdesk run: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    clock = ReplayClock(start or day)
+    sim = SimServer(SimConfig(port=0, start_paused=True, max_msg_rate=0), clock=clock)
+    await sim.start()
+    connection = dataclasses.replace(
+        settings.connection, host="127.0.0.1", port=sim.port, profile=""
+    )
+    settings = dataclasses.replace(
+        settings,
+        connection=connection,
+        record=dataclasses.replace(settings.record, enabled=False),
+    )
+    scratch = tempfile.TemporaryDirectory(prefix="ibdesk-replay-")
+    desk = Desk(settings, Path(scratch.name) / "journal.sqlite", watchlist=(), clock=clock)
+    drive = MarketDrive(reader, SimControl(sim), clock, desk, start, end, speed)
+    try:
+        try:
+            names = [name for path in paths for name in desk.strategies.load(path)]
+            for name, values in params.items():
+                desk.strategies.set_params(name, values)
+        except StrategyError as exc:
+            print(f"ibdesk run: {exc}", file=sys.stderr)
+            return EXIT_CANNOT_START
+        watch = _Watch(desk)
+        drive.prime()
+        desk.start()
+        if not await watch.connected(settings.connection.connect_timeout):
+            print("ibdesk run: the desk did not connect to its simulator", file=sys.stderr)
+            return EXIT_NO_CONNECTION
+        for name in names:
+            await desk.strategies.start(name)
+        log.info("replaying %s", args.replay)
+        run = asyncio.ensure_future(drive.run())
+        either: list[asyncio.Future[Any]] = [run, watch.done]
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        drive.stop()
+        try:
+            await run
+        except ReplayError as exc:
+            log.warning("%s", exc)
+            if not watch.done.done():
+                watch.done.set_result(EXIT_NO_CONNECTION)
+        if not watch.done.done():
+            watch.done.set_result(EXIT_STOPPED)
+        code = await watch.until_done(None)
+        report = drive.report()
+        text = json.dumps({"report": report.to_dict()}) if args.log_format == "json" else None
+        print(text or report.text(), flush=True)
+        return code
+    except StrategyError as exc:
+        print(f"ibdesk run: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_START
+    finally:
+        await desk.close()
+        await sim.stop()
+        reader.close()
+        scratch.cleanup()
 
 
 class _Watch:

@@ -19,12 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPlainTextEdit,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -33,6 +36,8 @@ from PySide6.QtWidgets import (
 
 from ibdesk.desk.api import StrategyOps
 from ibdesk.domain.strategy import StrategyState, StrategyStatus
+from ibdesk.replay.replay_child import ReplayChildError, replay_in_child
+from ibdesk.replay.replay_report import ReplayReport
 from ibdesk.strategies.loader import StrategyError
 from ibdesk.tasks import TaskGroup
 from ibdesk.ui import theme
@@ -63,6 +68,13 @@ class StrategiesPanel(QWidget):
         self._starting: set[str] = set()
         """ strategies whose start is being awaited (their Start stays disabled) """
         self._last_dir = ""
+        self.replay_dialog: QFileDialog | None = None
+        """ the tape being chosen for "Replay on tape…" (tests choose it) """
+        self.replay_report: ReplayReport | None = None
+        """ the last strategy replay's report, shown in :attr:`report_window` """
+        self.report_window: QDialog | None = None
+        self._replaying = False
+        self._last_tape_dir = ""
         self._build()
         self.view.selectionModel().selectionChanged.connect(self._on_selection)
         model.rowsInserted.connect(self._on_rows_inserted)
@@ -93,6 +105,13 @@ class StrategiesPanel(QWidget):
         self.reload_button = self._button(
             bar, "Reload", "Read the stopped strategy's file again (its code changed)"
         )
+        self.replay_button = self._button(
+            bar,
+            "Replay on tape…",
+            "Run the strategy on a recorded day: its own simulator driven by the tape, "
+            "nothing sent to the broker; a report at the end",
+        )
+        self.replay_button.clicked.connect(self.ask_replay)
         self.start_button.clicked.connect(self.start_selected)
         self.pause_button.clicked.connect(self.pause_selected)
         self.stop_button.clicked.connect(self.stop_selected)
@@ -208,6 +227,7 @@ class StrategiesPanel(QWidget):
         self.flatten_button.setEnabled(active)
         self.hand_over_button.setEnabled(active or (status is not None and status.left_position))
         self.reload_button.setEnabled(status is not None and not active and not starting)
+        self.replay_button.setEnabled(status is not None and not self._replaying)
         self.params.show_status(status, editable=status is not None and not active and not starting)
         self._show_detail(status)
 
@@ -396,6 +416,57 @@ class StrategiesPanel(QWidget):
         self.select(names[0])
         self.say(f"Loaded {', '.join(names)} from {path.name} (stopped).")
         return names
+
+    # ---- replay on a tape -------------------------------------------------------------------
+
+    def ask_replay(self) -> QFileDialog | None:
+        """Ask for a tape (non-modal); the selected strategy is replayed on it when chosen."""
+        status = self._selected_status()
+        if status is None:
+            return None
+        dialog = QFileDialog(
+            self, f"Replay {status.name} on a tape", self._last_tape_dir, "Tapes (*.tape)"
+        )
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.fileSelected.connect(lambda path: self.replay(status, Path(path)))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _result: setattr(self, "replay_dialog", None))
+        self.replay_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def replay(self, status: StrategyStatus, tape: Path) -> asyncio.Task[None]:
+        """Replay a strategy's file, with its parameters, on a tape in a child process
+        (ibdesk.replay.replay_child); the report opens in a window when it is done."""
+        self._last_tape_dir = str(tape.parent)
+        self._replaying = True
+        self.update_controls()
+        self.say(f"Replaying {status.name} on {tape.name}…")
+        return self.tasks.spawn(self._replay(status, tape), "a strategy replay")
+
+    async def _replay(self, status: StrategyStatus, tape: Path) -> None:
+        try:
+            report = await replay_in_child(Path(status.path), tape, status.params)
+        except ReplayChildError as exc:
+            self.say(f"The replay of {status.name} failed: {exc}", error=True)
+            return
+        finally:
+            self._replaying = False
+            self.update_controls()
+        self.replay_report = report
+        self.say(f"{status.name} on {tape.name}: {len(report.trades)} trades, "
+                 f"net {report.net_pnl:,.2f}.")  # fmt: skip
+        window = QDialog(self)
+        window.setWindowTitle(f"Replay of {status.name} on {tape.name}")
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        text = QPlainTextEdit(report.text(), window)
+        text.setReadOnly(True)
+        text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        QVBoxLayout(window).addWidget(text)
+        window.resize(720, 420)
+        window.finished.connect(lambda _result: setattr(self, "report_window", None))
+        self.report_window = window
+        window.show()
 
     # ---- parameters -----------------------------------------------------------------------
 
