@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import SimProcess, emit, percentile, set_feed
+from benchmarks.flip import FLIP, LEVEL, crossings, ms, until, write
 
 HEADLESS_CLIENT_ID = 9
 
@@ -103,7 +104,6 @@ class Runner:
 
     async def running(self, names: list[str]) -> None:
         """Until the runner says each strategy is running."""
-        from benchmarks.strategies import until
 
         def ready() -> bool:
             if self.proc.poll() is not None:
@@ -137,8 +137,6 @@ def runner(sim: SimProcess, folder: Path, strategy_file: Path) -> Iterator[Runne
 
 async def latency(sim: SimProcess, es: Any, folder: Path, trials: int) -> list[float]:
     """The desktop's crossings, with Flip in ``ibdesk run``: milliseconds each."""
-    from benchmarks.strategies import FLIP, LEVEL, crossings, ms, write
-
     with runner(sim, folder, write(folder, "flip.py", FLIP)) as run:
         await run.running(["Flip"])
         sim.call("set_price", symbol=es.con_id, price=LEVEL - 1.0)  # below: armed
