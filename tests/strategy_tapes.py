@@ -67,19 +67,22 @@ class Far(Strategy):
 """
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = T0
+class Clock:
+    """A clock a test sets by hand (``clock.now = ...``)."""
+
+    def __init__(self, start: float = T0) -> None:
+        self.now = start
 
     def __call__(self) -> float:
         return self.now
 
 
-class _Stores:
-    """What the recorder taps: a desk's stores, its gate's and kill switch's events."""
+class Stores:
+    """What the recorder taps: a desk's stores, its gate's and kill switch's events, and a
+    clock to drive."""
 
-    def __init__(self) -> None:
-        self.clock = _Clock()
+    def __init__(self, start: float = T0) -> None:
+        self.clock = Clock(start)
         self.quotes = QuoteStore()
         self.watchlist = WatchlistStore()
         self.orders = OrderStore()
@@ -103,7 +106,7 @@ def sim_es() -> Instrument:
 def make_tape(folder: Path, lasts: tuple[float, ...] = LAST, con_id: int = 0) -> Path:
     """Flip's tape: ES at ``lasts``, five seconds apart (``con_id``: ES under another conId,
     as a tape recorded at IB names it)."""
-    s = _Stores()
+    s = Stores()
     recorder = Recorder(s, folder, 1 << 30).start()
     es = sim_es()
     if con_id:

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from ibdesk import events
 from ibdesk.config import ConfigError, RecordSettings, from_mapping
 from ibdesk.domain.account import PositionSnapshot
 from ibdesk.domain.bars import Bar, Timeframe
@@ -36,38 +35,11 @@ from ibdesk.replay import codec
 from ibdesk.replay.player import Player, ReplayClock, StoreSink
 from ibdesk.replay.recorder import Recorder
 from ibdesk.replay.tape import TapeReader, TapeWriter, prune, tapes_in
-from ibdesk.state.account import AccountStore, PositionStore
-from ibdesk.state.bars import BarKey, BarStore
-from ibdesk.state.link import LinkStore
-from ibdesk.state.orders import OrderStore
-from ibdesk.state.quotes import QuoteStore, WatchlistStore
+from ibdesk.state.bars import BarKey
+from tests.strategy_tapes import Stores as TapStores
 
 ES = Instrument(495512563, "ES", SecType.FUTURE, "CME", "USD", "ESZ6", 50.0, 0.25, "20261218", "ES")
 T0 = 1_796_000_000.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Stores:
-    """The stores of a desk, its gate's and kill switch's events, and a clock to drive."""
-
-    def __init__(self) -> None:
-        self.clock = Clock()
-        self.quotes = QuoteStore()
-        self.watchlist = WatchlistStore()
-        self.orders = OrderStore()
-        self.accounts = AccountStore()
-        self.positions = PositionStore()
-        self.bars = BarStore()
-        self.link = LinkStore()
-        self.gate = type("Gate", (), {"decided": events.new("decided")})()
-        self.switch = type("Switch", (), {"changed": events.new("changed")})()
 
 
 def order(state: OrderState, filled: float = 0.0) -> OrderSnapshot:
@@ -91,7 +63,7 @@ def order(state: OrderState, filled: float = 0.0) -> OrderSnapshot:
 FILL = FillSnapshot("e1", T0 + 3, "ticket#1.7", 7, 99, ES, Side.BUY, 2.0, 6800.25, "DU1")
 
 
-def a_session(s: Stores) -> None:
+def a_session(s: TapStores) -> None:
     """One of every kind of change, a second apart."""
 
     def at(dt: float) -> None:
@@ -125,8 +97,8 @@ def a_session(s: Stores) -> None:
     s.gate.decided.emit("order", Source("ticket"), GateDecision.deny("halted", "HALTED"))
 
 
-def record(tmp_path: Path, session: Any = a_session) -> tuple[Stores, Path]:
-    s = Stores()
+def record(tmp_path: Path, session: Any = a_session) -> tuple[TapStores, Path]:
+    s = TapStores(T0)
     recorder = Recorder(s, tmp_path, 1 << 30).start()
     session(s)
     recorder.close()
@@ -169,7 +141,7 @@ def test_a_time_range_reads_only_its_events(tmp_path: Path) -> None:
 
 def test_a_replay_into_fresh_stores_ends_where_the_session_ended(tmp_path: Path) -> None:
     live, path = record(tmp_path)
-    again = Stores()
+    again = TapStores(T0)
     clock = ReplayClock()
     player = Player(TapeReader(path), StoreSink(again), clock)
     player.run_to_end()
@@ -187,7 +159,7 @@ def test_a_replay_into_fresh_stores_ends_where_the_session_ended(tmp_path: Path)
 
 def test_the_player_starts_at_a_time_with_the_state_of_that_time(tmp_path: Path) -> None:
     _, path = record(tmp_path)
-    again = Stores()
+    again = TapStores(T0)
     clock = ReplayClock()
     player = Player(TapeReader(path), StoreSink(again), clock, start=T0 + 2.5)
     assert clock() == T0 + 2.5
@@ -199,13 +171,13 @@ def test_the_player_starts_at_a_time_with_the_state_of_that_time(tmp_path: Path)
 
 
 def test_the_keyframe_carries_what_the_stores_held_before_recording(tmp_path: Path) -> None:
-    s = Stores()
+    s = TapStores(T0)
     s.watchlist.add(ES)
     s.orders.put(order(OrderState.WORKING))
     s.quotes.put(Quote(ES.con_id, 1.0, 2.0, 1.5))
     recorder = Recorder(s, tmp_path, 1 << 30).start()
     recorder.close()
-    again = Stores()
+    again = TapStores(T0)
     Player(TapeReader(recorder.paths[0]), StoreSink(again), ReplayClock()).run_to_end()
     assert again.watchlist.items == [ES]
     assert again.orders.orders == s.orders.orders
@@ -285,7 +257,7 @@ def test_parts_rotate_and_the_oldest_tapes_go_past_the_budget(tmp_path: Path) ->
     old = [tmp_path / f"2026010{i}-090000.tape" for i in range(1, 4)]
     for p in old:
         p.write_bytes(b"x" * (1 << 20))
-    s = Stores()
+    s = TapStores(T0)
     recorder = Recorder(s, tmp_path, 4 << 20)  # parts of 1 MiB at most
     recorder._open_part()  # no writer thread: the test drives the writes
     for n in range(60):
@@ -319,7 +291,7 @@ def test_record_settings_are_on_by_default_and_checked() -> None:
         from_mapping({"record": {"budget_mb": 0}})
 
 
-def quotes_around_an_order(s: Stores) -> None:
+def quotes_around_an_order(s: TapStores) -> None:
     for i in range(50):
         s.clock.now = T0 + i / 10
         s.quotes.put(Quote(ES.con_id if i % 2 else 7, 100.0 + i, 101.0 + i, 100.5 + i))
@@ -331,13 +303,13 @@ def test_a_listener_sees_every_quote_and_the_rest_see_the_same_state_at_each_eve
     tmp_path: Path,
 ) -> None:
     live, path = record(tmp_path, quotes_around_an_order)
-    every = Stores()
+    every = TapStores(T0)
     seen: list[float] = []
     every.quotes.updated += lambda con_id: seen.append(every.quotes.quotes[con_id].last)
     assert Player(TapeReader(path), StoreSink(every), ReplayClock()).run_to_end() > 50
     assert seen == [100.5 + i for i in range(50)]
 
-    folded = Stores()
+    folded = TapStores(T0)
     at_order: list[dict[int, Quote]] = []
     folded.orders.added += lambda ref: at_order.append(dict(folded.quotes.quotes))
     dirty = folded.quotes.dirty_set()
@@ -352,11 +324,11 @@ def test_a_listener_sees_every_quote_and_the_rest_see_the_same_state_at_each_eve
 def test_a_position_held_before_recording_that_goes_flat_is_flat_on_replay(
     tmp_path: Path,
 ) -> None:
-    s = Stores()
+    s = TapStores(T0)
     s.positions.put(PositionSnapshot("DU1", ES, 3.0, 340012.5))
     recorder = Recorder(s, tmp_path, 1 << 30).start()
     s.positions.put(PositionSnapshot("DU1", ES, 0.0, 0.0))
     recorder.close()
-    again = Stores()
+    again = TapStores(T0)
     Player(TapeReader(recorder.paths[0]), StoreSink(again), ReplayClock()).run_to_end()
     assert again.positions.positions == {}
