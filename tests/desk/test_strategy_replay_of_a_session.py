@@ -20,33 +20,9 @@ from ibdesk.replay.tape import TapeReader, tapes_in
 from ibdesk.simtws import SimThread
 from tests.desk.kit import MakeDesk, ready_desk
 from tests.helpers import private_env, wait_until
+from tests.strategy_tapes import FLIP  # its level is set per run (--param level=...)
 
 pytestmark = pytest.mark.desk
-
-FLIP = """
-from ibdesk.strategies import Strategy
-
-
-class Flip(Strategy):
-    instruments = ("ES",)
-    params = {"level": 0.0}
-
-    def on_start(self):
-        self.above = None
-
-    def on_quote(self, quote):
-        if quote.last != quote.last:
-            return
-        above = quote.last > self.p["level"]
-        if self.above is None or above == self.above:
-            self.above = above
-            return
-        self.above = above
-        if above:
-            self.buy("ES", 1, why="above")
-        else:
-            self.sell("ES", 1, why="below")
-"""
 
 
 def es_lasts(tape: Path, con_id: int) -> list[float]:
