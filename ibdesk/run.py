@@ -126,12 +126,8 @@ async def _run(args: argparse.Namespace, settings: config.Settings) -> int:
         return EXIT_CANNOT_START
     desk = Desk(settings, default_path(demo=args.demo), watchlist=())
     try:
-        try:
-            names = [name for path in paths for name in desk.strategies.load(path)]
-            for name, values in params.items():
-                desk.strategies.set_params(name, values)
-        except StrategyError as exc:
-            print(f"ibdesk run: {exc}", file=sys.stderr)
+        names = _load(desk, paths, params)
+        if names is None:
             return EXIT_CANNOT_START
         watch = _Watch(desk)
         desk.restarts.auto_resume = settings.restart.resume_headless
@@ -196,12 +192,8 @@ async def _replay(args: argparse.Namespace, settings: config.Settings) -> int:
     desk = Desk(settings, Path(scratch.name) / "journal.sqlite", watchlist=(), clock=clock)
     drive = MarketDrive(reader, SimControl(sim), clock, desk, start, end, speed)
     try:
-        try:
-            names = [name for path in paths for name in desk.strategies.load(path)]
-            for name, values in params.items():
-                desk.strategies.set_params(name, values)
-        except StrategyError as exc:
-            print(f"ibdesk run: {exc}", file=sys.stderr)
+        names = _load(desk, paths, params)
+        if names is None:
             return EXIT_CANNOT_START
         watch = _Watch(desk)
         drive.prime()
@@ -237,6 +229,21 @@ async def _replay(args: argparse.Namespace, settings: config.Settings) -> int:
         await sim.stop()
         reader.close()
         scratch.cleanup()
+
+
+def _load(desk: Any, paths: Sequence[Path], params: Any) -> list[str] | None:
+    """Load the strategy files into the desk and set their parameters: the names loaded,
+    or None after saying why it cannot (a bad file with its line, a bad parameter)."""
+    from ibdesk.strategies.loader import StrategyError
+
+    try:
+        names = [name for path in paths for name in desk.strategies.load(path)]
+        for name, values in params.items():
+            desk.strategies.set_params(name, values)
+    except StrategyError as exc:
+        print(f"ibdesk run: {exc}", file=sys.stderr)
+        return None
+    return names
 
 
 class _Watch:
