@@ -7,9 +7,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 import textwrap
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -86,22 +89,79 @@ async def crossings(
     sim: SimProcess, con_id: int, client_id: int, trials: int
 ) -> list[tuple[float, float]]:
     """(price set, placeOrder read by the simulator) perf_counter pairs, one per crossing of
-    the level. The arrival is read after a fixed pause, not by polling: polling the control
-    port from the desk's loop would slow the desk it measures."""
-    out = []
+    the level by one client's Flip, armed below it."""
+    return (await turns(sim, con_id, {client_id: LEVEL}, trials, LEVEL - 1.0))[client_id]
+
+
+async def turns(
+    sim: SimProcess,
+    con_id: int,
+    levels: dict[int, float],
+    trials: int,
+    armed_at: float,
+    block: int = 10,
+) -> dict[int, list[tuple[float, float]]]:
+    """Crossings taken in turn by clients each trading Flip at its own level: ``block``
+    crossings of one client's level, then ``block`` of the next one's, until each has
+    ``trials``. Returns each client's (price set, placeOrder read by the simulator)
+    perf_counter pairs.
+
+    Each client is armed on its home side of its level by the price ``armed_at``, and the
+    prices that cross the other levels (a point either side of them) must lie on that same
+    side: then each price set crosses one level, one client orders and the others only see
+    the tick. A turn of an even number of crossings brings its client home again. Taken in
+    turn, the clients share the machine's ups and downs; one after the other, a run's drift
+    would show as a difference between them.
+
+    The arrival is read after a fixed pause, not by polling: polling the control port from
+    the desk's loop would slow the desk it measures."""
+    above = {client: armed_at > level for client, level in levels.items()}
+    for client, level in levels.items():
+        for other, theirs in levels.items():
+            if other != client and {theirs - 1 > level, theirs + 1 > level} != {above[client]}:
+                raise ValueError(f"client {other}'s crossings would cross client {client}'s level")
+    if len(levels) > 1 and (block % 2 or trials % block):
+        raise ValueError(f"turns of {block} crossings must be even and divide {trials}")
+    out: dict[int, list[tuple[float, float]]] = {client: [] for client in levels}
     control = await Control.open(sim)
-    for i in range(trials):
-        price = LEVEL + (1.0 if i % 2 == 0 else -1.0)
-        since = time.perf_counter()
-        await control.call("set_price", symbol=con_id, price=price)
-        await asyncio.sleep(0.15)
-        rows = sim.call("received", since=since, msg_id=PLACE_ORDER, client_id=client_id)
-        if not rows:
-            raise SystemExit(f"trial {i}: client {client_id} sent no order within 150 ms")
-        out.append((since, rows[0]["monotonic"]))
-        await asyncio.sleep(0.1)
-    control.close()
+    try:
+        for i in range(trials * len(levels)):
+            client = list(levels)[i // block % len(levels)]
+            price = levels[client] + (-1.0 if above[client] else 1.0)
+            above[client] = not above[client]
+            since = time.perf_counter()
+            await control.call("set_price", symbol=con_id, price=price)
+            await asyncio.sleep(0.15)
+            rows = sim.call("received", since=since, msg_id=PLACE_ORDER)
+            if not any(r["client_id"] == client for r in rows):
+                raise SystemExit(f"crossing {i}: client {client} sent no order within 150 ms")
+            if strays := {r["client_id"] for r in rows} - {client}:
+                raise SystemExit(f"crossing {i}: clients {strays} ordered on client {client}'s")
+            first = next(r for r in rows if r["client_id"] == client)
+            out[client].append((since, first["monotonic"]))
+            await asyncio.sleep(0.1)
+    finally:
+        control.close()
     return out
+
+
+@contextlib.asynccontextmanager
+async def desk_flip(desk: Any, folder: Path) -> AsyncIterator[Any]:
+    """Flip running in the window's desk (its level: ``LEVEL``), stopped on the way out.
+    The breaker's per-minute and duplicate limits are off for it: its crossings come faster
+    than the defaults allow."""
+    runner = desk.strategies
+    default = runner.limits
+    runner.limits = dataclasses.replace(default, orders_per_minute=0, duplicate_ms=0.0)
+    try:
+        runner.load(write(folder, "flip.py", FLIP))
+        await runner.start("Flip")
+    finally:
+        runner.limits = default  # strategies started from here on get the default breaker
+    try:
+        yield runner.entries["Flip"].instance
+    finally:
+        runner.stop("Flip")
 
 
 def write(folder: Path, name: str, text: str) -> Path:

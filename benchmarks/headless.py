@@ -4,8 +4,9 @@
 ``benchmarks.strategies`` measures, so both figures come from one run:
 
 * ``headless_quote_to_wire_ms_p99``: the crossings of ``strategy_quote_to_wire_ms_p99`` (the
-  same Flip strategy, the same price sets, the placeOrder read at the simulator), with the
-  strategy in ``ibdesk run`` instead of the window. Goal: at most the desktop's figure.
+  same Flip strategy, a price set, the placeOrder read at the simulator), with Flip running
+  in ``ibdesk run`` and in the window at once, each at its own level, their crossings taken
+  in turn (ten of one's, ten of the other's). Goal: at most the window's figure.
 * ``headless_rss_mib``: the runner's resident set after ``--rss-minutes`` (10 by default) of
   two strategies (the shipped breakout on the four index and commodity futures, the shipped
   mean reversion on shares and FX) with the feed at about 5,000 messages a second. The
@@ -29,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import SimProcess, emit, percentile, set_feed
-from benchmarks.flip import FLIP, LEVEL, crossings, ms, until, write
+from benchmarks.flip import FLIP, LEVEL, desk_flip, ms, turns, until, write
 
 HEADLESS_CLIENT_ID = 9
+HEADLESS_LEVEL = LEVEL - 100  # its Flip's: the window's Flip trades LEVEL meanwhile
 
 #: The runner's config: the pre-trade limits off, as the desktop has them in this benchmark
 #: (``limits_off``), and the breaker's per-minute and duplicate limits off as the desktop's
@@ -80,13 +82,13 @@ class Runner:
     """``ibdesk run FILE`` against the simulator, its files in ``folder``, its log lines
     read as they come (the benchmark waits on them, never on time)."""
 
-    def __init__(self, sim: SimProcess, folder: Path, strategy_file: Path) -> None:
+    def __init__(self, sim: SimProcess, folder: Path, strategy_file: Path, *flags: str) -> None:
         config = folder / "headless.toml"
         config.write_text(CONFIG)
         home = {k: str(folder / k.lower()) for k in ("XDG_DATA_HOME", "XDG_STATE_HOME")}
         cmd = [sys.executable, "-m", "ibdesk", "run", str(strategy_file)]
         cmd += ["--config", str(config), "--port", str(sim.port)]
-        cmd += ["--client-id", str(HEADLESS_CLIENT_ID)]
+        cmd += ["--client-id", str(HEADLESS_CLIENT_ID), *flags]
         self.proc = subprocess.Popen(
             cmd,
             env={**os.environ, **home, "PYTHONPATH": os.pathsep.join(sys.path)},
@@ -126,22 +128,31 @@ class Runner:
 
 
 @contextlib.contextmanager
-def runner(sim: SimProcess, folder: Path, strategy_file: Path) -> Iterator[Runner]:
+def runner(sim: SimProcess, folder: Path, strategy_file: Path, *flags: str) -> Iterator[Runner]:
     """A :class:`Runner`, stopped on the way out."""
-    run = Runner(sim, folder, strategy_file)
+    run = Runner(sim, folder, strategy_file, *flags)
     try:
         yield run
     finally:
         run.stop()
 
 
-async def latency(sim: SimProcess, es: Any, folder: Path, trials: int) -> list[float]:
-    """The desktop's crossings, with Flip in ``ibdesk run``: milliseconds each."""
-    with runner(sim, folder, write(folder, "flip.py", FLIP)) as run:
+async def latency(
+    desk: Any, sim: SimProcess, es: Any, folder: Path, trials: int
+) -> tuple[list[float], list[float]]:
+    """Flip in ``ibdesk run`` and Flip in the window, crossing their own levels in turn:
+    milliseconds each, the runner's and the desktop's."""
+    flip = write(folder, "flip.py", FLIP)
+    with runner(sim, folder, flip, "--param", f"level={HEADLESS_LEVEL}") as run:
         await run.running(["Flip"])
-        sim.call("set_price", symbol=es.con_id, price=LEVEL - 1.0)  # below: armed
-        await asyncio.sleep(0.5)
-        return ms(await crossings(sim, es.con_id, HEADLESS_CLIENT_ID, trials))
+        async with desk_flip(desk, folder) as window_flip:
+            # Between the levels: below the window's, above the runner's.
+            sim.call("set_price", symbol=es.con_id, price=(LEVEL + HEADLESS_LEVEL) / 2)
+            await until(lambda: window_flip.above is False, "the window's Flip armed")
+            await asyncio.sleep(0.5)  # the runner's Flip arms on the same tick
+            levels = {HEADLESS_CLIENT_ID: HEADLESS_LEVEL, desk.session.client_id: LEVEL}
+            pairs = await turns(sim, es.con_id, levels, trials, (LEVEL + HEADLESS_LEVEL) / 2)
+    return ms(pairs[HEADLESS_CLIENT_ID]), ms(pairs[desk.session.client_id])
 
 
 async def resident(desk: Any, sim: SimProcess, folder: Path, minutes: float) -> dict[str, Any]:
@@ -188,7 +199,7 @@ def emit_latency(headless: list[float], desktop: list[float]) -> None:
         p50_ms=round(percentile(headless, 50), 3),
         baseline_p50_ms=round(percentile(desktop, 50), 3),
         trials=len(headless),
-        baseline_is="the desktop's strategy_quote_to_wire_ms_p99 in this run",
+        baseline_is="the window's Flip, its crossings taken in turn with the runner's",
     )
 
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import gc
 import math
 import os
@@ -58,7 +57,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from benchmarks import headless
 from benchmarks.common import SimProcess, emit, frame_intervals, percentile, run_app, set_feed
-from benchmarks.flip import FLIP, LEVEL, PLACE_ORDER, crossings, ms, until, write
+from benchmarks.flip import LEVEL, PLACE_ORDER, crossings, desk_flip, ms, until, write
 
 BARE_CLIENT_ID = 77
 RUNAWAY = """
@@ -155,18 +154,11 @@ async def bare_script(sim: SimProcess, es: Any, trials: int) -> list[float]:
 
 async def strategy_latency(desk: Any, sim: SimProcess, es: Any, folder: Path, trials: int) -> Any:
     """The same crossings, seen and ordered by a strategy in the desk."""
-    runner = desk.strategies
-    default = runner.limits
-    runner.limits = dataclasses.replace(default, orders_per_minute=0, duplicate_ms=0.0)
-    runner.load(write(folder, "flip.py", FLIP))
-    await runner.start("Flip")
-    runner.limits = default  # strategies started from here on get the default breaker
-    sim.call("set_price", symbol=es.con_id, price=LEVEL - 1.0)
-    await asyncio.sleep(0.5)
-    await until(lambda: runner.entries["Flip"].instance.above is False, "Flip armed")
-    pairs = await crossings(sim, es.con_id, desk.session.client_id, trials)
-    stamps = runner.entries["Flip"].instance.stamps
-    runner.stop("Flip")
+    async with desk_flip(desk, folder) as flip:
+        sim.call("set_price", symbol=es.con_id, price=LEVEL - 1.0)
+        await until(lambda: flip.above is False, "Flip armed")
+        pairs = await crossings(sim, es.con_id, desk.session.client_id, trials)
+        stamps = flip.stamps
     if len(stamps) != len(pairs):
         raise SystemExit(f"Flip saw {len(stamps)} crossings of {len(pairs)}")
     # Where the time goes: the tick to its data on the desk's socket (the simulator and the
@@ -305,7 +297,9 @@ async def measure(desk: Any, sim: SimProcess, args: argparse.Namespace) -> dict[
             out["bare"] = await bare_script(sim, es, args.trials)
             out["ours"] = await strategy_latency(desk, sim, es, folder, args.trials)
         if "headless" in args.parts:
-            out["headless"] = await headless.latency(sim, es, folder, args.trials)
+            out["headless"], out["desktop"] = await headless.latency(
+                desk, sim, es, folder, args.trials
+            )
         if "runaway" in args.parts:
             out["runaway"] = await runaway(desk, sim, es, folder)
         if "fifty" in args.parts:
@@ -323,7 +317,7 @@ def main() -> None:
     parser.add_argument(
         "--parts",
         default="latency,headless,runaway,fifty,rss",
-        help="which measurements, comma-separated (default: all five; headless needs latency)",
+        help="which measurements, comma-separated (default: all five)",
     )
     parser.add_argument("--rss-minutes", type=float, default=10.0)
     args = parser.parse_args()
@@ -331,7 +325,7 @@ def main() -> None:
     if "ours" in results:
         emit_latency(results)
     if "headless" in results:
-        headless.emit_latency(results["headless"], results["ours"]["total"])
+        headless.emit_latency(results["headless"], results["desktop"])
     if "fifty" in results:
         emit_fifty(results["fifty"])
     if "runaway" in results:
