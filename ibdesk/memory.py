@@ -1,4 +1,5 @@
-"""The C allocator's settings for a desk that runs all day (glibc, on Linux; elsewhere nothing).
+"""Memory settings for a desk that runs all day: the C allocator's (glibc, on Linux; elsewhere
+nothing), and the cyclic garbage collector's.
 
 Measured with ``benchmarks.soak`` (a fast demo market, about 2,700 messages a second): the
 desk's resident memory grew about 2.4 MiB a minute while the memory it used stayed flat
@@ -14,6 +15,7 @@ the resident memory flat.
 
 from __future__ import annotations
 
+import gc
 import sys
 
 #: ``mallopt``'s parameter for the mmap threshold (glibc's malloc.h).
@@ -38,3 +40,16 @@ def keep_large_blocks_mapped() -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
+def freeze_long_lived() -> None:
+    """Move every object that exists now out of the cyclic collector's sight, for good.
+
+    Call it once the app is up: what exists by then (the interpreter's modules, Qt, the
+    window, the desk, its strategies) lives as long as the process, and a full collection
+    would walk all of it again and again. Measured with 50 strategies at 10,000 messages/s
+    (``benchmarks.strategies``), a full collection paused the loop 33-36 ms (a 40-63 ms
+    frame, quote callbacks 40 ms late); frozen, none came in 20 s and the latest callback
+    was 7 ms late.
+    """
+    gc.freeze()

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ibdesk import config, logs
+from ibdesk import config, logs, memory
 
 log = logging.getLogger("ibdesk.run")
 
@@ -96,6 +96,7 @@ def main(argv: Sequence[str]) -> int:
         return EXIT_CANNOT_START
     logs.setup(library=settings.log.library)
     _log_to_stdout(args.log_format)
+    memory.keep_large_blocks_mapped()  # before the broker stack allocates its buffers
     sim = None
     if args.demo:
         from ibdesk.demo import start_demo
@@ -147,6 +148,7 @@ async def _run(args: argparse.Namespace, settings: config.Settings) -> int:
         except StrategyError as exc:
             print(f"ibdesk run: {exc}", file=sys.stderr)
             return EXIT_CANNOT_START
+        memory.freeze_long_lived()  # the modules, the desk and its strategies, all up now
         return await watch.until_done(args.exit_after)
     finally:
         await desk.close()
