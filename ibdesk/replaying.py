@@ -133,6 +133,10 @@ class ReplayDesk(WindowedDesk):
         """Refused: the ticket and the chart do not offer Send."""
         return GateDecision.deny(CHECK, REFUSED)
 
+    def refuses_all_orders(self) -> str:
+        """Every order, always."""
+        return REFUSED
+
     def modify_order(
         self,
         ref: str,

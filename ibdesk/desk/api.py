@@ -155,6 +155,10 @@ class OrderOps(OrderDoor, Protocol):
     def judge(self, intent: OrderIntent | BracketIntent) -> GateDecision:
         """What the gate would decide for an order now (nothing is sent)."""
 
+    def refuses_all_orders(self) -> str:
+        """Why every order is refused, whatever it is ("" when orders may go): read-only
+        mode, a replay. The ticket and the Quick strip say it before anything is tried."""
+
     def judge_modify(
         self,
         ref: str,

@@ -35,7 +35,7 @@ from ibdesk.state.quotes import QuoteStore
 from ibdesk.strategies.runner import StrategyRunner
 from ibdesk.trading.confirm import ConfirmPolicy, reasons_to_confirm
 from ibdesk.trading.context import CheckContext
-from ibdesk.trading.gate import OrderGate
+from ibdesk.trading.gate import READ_ONLY, OrderGate
 from ibdesk.trading.ids import OrderIdError, OrderIds
 from ibdesk.trading.templates import template_bracket
 from ibdesk.trading.ticket import TicketMarket
@@ -69,6 +69,10 @@ class DeskOrders:
         """What the gate would decide for an order now (the ticket and the chart ask before
         they offer Send); nothing is sent."""
         return self.gate.judge(intent)
+
+    def refuses_all_orders(self) -> str:
+        """Why every order is refused here, whatever it is ("" when orders may go)."""
+        return READ_ONLY if self.gate.read_only else ""
 
     def modify_order(
         self,

@@ -52,6 +52,10 @@ _ONCE_PER_INTENT = frozenset({"duplicate_guard", "max_orders_per_minute", "max_o
 which a bracket passes once at its entry and a modify does not repeat (see :meth:`modify`)."""
 
 
+#: Why a read-only gate refuses every order (and says so before one is tried).
+READ_ONLY = "Read-only mode (--read-only): ibdesk sends no orders; cancels still work."
+
+
 class OrderGate:
     """Every order, modify and cancel of ibdesk.
 
@@ -146,10 +150,7 @@ class OrderGate:
         """The trading state, the connection and every check, for an order or each leg of a
         bracket (None: it may go)."""
         if self.read_only:
-            return GateDecision.deny(
-                "read-only",
-                "Read-only mode (--read-only): ibdesk sends no orders; cancels still work.",
-            )
+            return GateDecision.deny("read-only", READ_ONLY)
         bracket = isinstance(intent, BracketIntent)
         context = self.full_context()
         if bracket:

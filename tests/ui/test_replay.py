@@ -184,6 +184,29 @@ async def test_replay_mode_refuses_every_order_and_opens_no_socket(
         await close_replay(replay)
 
 
+async def test_replay_offers_no_send_and_says_why(
+    make_desk: Any, sim: SimThread, tmp_path: Path, settings_for: Any
+) -> None:
+    """The ticket and the Quick strip do not look live in a replay: their sends are off,
+    with the reason, before anything is pressed."""
+    tape, _ = await record_a_session(make_desk, sim, tmp_path)
+    replay = build_replay(replay_window(tmp_path), settings_for(), tape, tmp_path / "rj.sqlite")
+    window = replay.desk.window
+    try:
+        replay.player.set_speed(MAX)
+        replay.player.play()
+        await wait_until(lambda: replay.player.finished, what="the tape played")
+        for button in (window.quick_ticket.buy, window.quick_ticket.sell):
+            assert not button.isEnabled() and "REPLAY" in button.toolTip()
+        ticket = window.ticket_panel
+        assert await ticket.set_symbol("ES") is not None
+        await wait_until(ticket.entry.text, what="the entry at the tape's bid")
+        assert not ticket.submit_button.isEnabled()
+        assert ticket.gate_verdict.isVisibleTo(ticket) and "REPLAY" in ticket.gate_verdict.text()
+    finally:
+        await close_replay(replay)
+
+
 async def test_the_transport_steps_jumps_and_plays_on_the_tape_clock(
     make_desk: Any, sim: SimThread, tmp_path: Path, settings_for: Any
 ) -> None:

@@ -19,6 +19,7 @@ from PySide6.QtTest import QTest
 from ibdesk.config import RiskSettings
 from ibdesk.domain.connection import LinkState
 from ibdesk.domain.orders import OrderType, Side
+from ibdesk.domain.risk import TradingState
 from ibdesk.simtws import SimConfig, SimThread
 from ibdesk.ui.panels.ticket import TicketPanel
 from tests.helpers import quick_sim, wait_until
@@ -206,6 +207,30 @@ async def test_buy_hotkey_sends_the_template_bracket(make_desk: MakeDesk, sim: S
     await wait_until(lambda: len(at_sim(sim)) == 3, what="a sell bracket from Ctrl+S")
     parent = sim_order(sim, panel.sent_refs[0])
     assert (parent["action"], parent["lmt_price"]) == ("SELL", 6800.25)  # joins the ask
+
+
+async def test_read_only_offers_no_send_anywhere_and_says_why(
+    make_desk: MakeDesk, sim: SimThread, qtbot: Any
+) -> None:
+    """--read-only: the ticket's Submit and the Quick strip's brackets are off with the
+    reason, however the trading state changes (a kill and a re-arm turn them on elsewhere)."""
+    desk, panel, _es = await ticket_for(make_desk, sim, "ES", 6800.0, read_only=True)
+    quick = desk.window.quick_ticket
+
+    def offers_nothing() -> None:
+        assert not panel.submit_button.isEnabled()
+        assert panel.gate_verdict.isVisibleTo(panel)
+        assert "Read-only mode" in panel.gate_verdict.text()
+        for button in (quick.buy, quick.sell):
+            assert not button.isEnabled() and "Read-only mode" in button.toolTip()
+
+    offers_nothing()
+    qtbot.mouseClick(desk.window.trading_bar.kill_button, Qt.MouseButton.LeftButton)
+    await wait_until(lambda: desk.gate.state is TradingState.HALTED, what="halted")
+    desk.rearm("test", "checked")
+    await wait_until(lambda: desk.gate.state is TradingState.ACTIVE, what="re-armed")
+    offers_nothing()
+    assert at_sim(sim) == []
 
 
 async def test_the_ticket_never_offers_what_the_gate_refuses(

@@ -364,6 +364,8 @@ class TicketPanel(QWidget):
         verdict = self.desk.judge(intent) if intent is not None and connected else None
         refused = verdict is not None and not verdict.accepted
         text = f"Denied ({verdict.check}): {verdict.reason}" if verdict and refused else ""
+        if standing := self.desk.refuses_all_orders():  # connected or not: say it now
+            refused, text = True, standing
         if text != self.gate_verdict.text():
             self.gate_verdict.setText(text)
         self.gate_verdict.setVisible(refused)

@@ -44,11 +44,13 @@ class QuickTicket(QToolBar):
         ticket.instrument_changed.connect(lambda inst: self.symbol.setText(inst.display))
 
     def show_trading_state(self, change: StateChange) -> None:
-        """HALTED: the strip's buttons are off, and say why."""
+        """HALTED, or a desk that refuses every order (read-only, a replay): the strip's
+        buttons are off, and say why."""
         halted = change.state is TradingState.HALTED
+        why = self.ticket.desk.refuses_all_orders() or (HALTED_TIP if halted else "")
         for button in (self.buy, self.sell):
-            button.setEnabled(not halted)
-            button.setToolTip(HALTED_TIP if halted else "")
+            button.setEnabled(not why)
+            button.setToolTip(why)
 
     def send(self, side: Side) -> None:
         """Load the symbol if it changed, then a bracket from its template."""
