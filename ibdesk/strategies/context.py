@@ -22,6 +22,7 @@ from ibdesk.domain.orders import (
     OrderType,
     Side,
     Source,
+    source_of,
 )
 from ibdesk.state.bars import BarKey
 from ibdesk.strategies.breaker import RunawayBreaker
@@ -221,8 +222,7 @@ class StrategyContext:
 
     def orders(self) -> list[OrderSnapshot]:
         """Its live orders."""
-        own = f"{self.source}#"
-        return [o for o in self.host.orders.live() if o.ref.startswith(own)]
+        return [o for o in self.host.orders.live() if self.mine(o.ref)]
 
     def pnl(self) -> float:
         """Its P&L today (realized + open, less commissions)."""
@@ -237,9 +237,15 @@ class StrategyContext:
 
     # ---- helpers ----------------------------------------------------------------------------
 
+    def mine(self, ref: str) -> bool:
+        """An order this strategy made here. The same file run by ``ibdesk run`` as another
+        API client makes orders under the same name: a Master API client sees them, but
+        they are that client's (``#<client>.`` in the ref says whose)."""
+        return source_of(ref) == self.source and self.ledger.made_here(ref)
+
     def _own(self, handle: Handle | str) -> str:
         ref = handle.ref if isinstance(handle, Handle) else handle
-        return ref if ref.startswith(f"{self.source}#") else ""
+        return ref if self.mine(ref) else ""
 
     def _live(self, ref: str) -> bool:
         snap = self.host.orders.get(ref)

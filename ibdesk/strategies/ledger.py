@@ -69,6 +69,11 @@ class StrategyLedger:
         """ strategies handed over to manual: their orders' later fills are the trader's """
         self._seen: set[str] = set()
 
+    def made_here(self, ref: str) -> bool:
+        """Whether this desk's API client made the order (or the ref does not say)."""
+        client = client_of(ref)
+        return self.own_client is None or client is None or client == self.own_client()
+
     def add(self, fill: FillSnapshot) -> str | None:
         """Book a fill once (by exec id); returns the strategy it belongs to, or None."""
         if fill.exec_id in self._seen:
@@ -81,9 +86,8 @@ class StrategyLedger:
             self.manual[con_id] = self.manual.get(con_id, 0.0) + signed
             return None
         name = source.name
-        client = client_of(fill.ref)
-        if self.own_client is not None and client is not None and client != self.own_client():
-            name = f"{name} @ client {client}"
+        if not self.made_here(fill.ref):
+            name = f"{name} @ client {client_of(fill.ref)}"
         book = self.holdings.setdefault(name, {})
         holding = book.get(con_id)
         if holding is None:

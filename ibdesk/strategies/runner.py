@@ -525,8 +525,8 @@ class StrategyRunner:
             return
         entry = self.entries.get(source.name)
         snap = self.host.orders.get(ref)
-        if entry is None or snap is None:
-            return
+        if entry is None or snap is None or not self.ledger.made_here(ref):
+            return  # not loaded here, or another client's copy of it
         breaker = entry.breaker
         if breaker is not None and entry.state.active:
             if snap.state is OrderState.REJECTED:

@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
+from ibdesk.broker import ib as shim
 from ibdesk.domain.orders import OrderIntent, OrderState, OrderType, Side
 from ibdesk.domain.risk import TradingState
 from ibdesk.domain.strategy import StrategyState
 from ibdesk.simtws import SimThread
 from ibdesk.strategies.loader import StrategyError
 from tests.conftest import ExpectedFaults
-from tests.desk.kit import TICKET, at_sim, ready_desk
-from tests.helpers import wait_until
+from tests.desk.kit import TICKET, at_sim, es_contract, es_last, raw_client, ready_desk
+from tests.helpers import quick_sim, wait_until
 
 from .conftest import MakeDesk
 
@@ -339,3 +340,35 @@ async def test_held_for_the_restart_exits_pass_entries_are_refused_saying_why(
     assert desk.strategies.state_of("Held") is StrategyState.RUNNING
     assert desk.strategies.state_of("Late") is StrategyState.RUNNING
     assert desk.strategies.status("Held").reason == "the TWS restart is over"
+
+
+@pytest.mark.parametrize("sim_config", [quick_sim(master_client_id=1)])
+async def test_another_clients_orders_under_a_strategys_name_are_not_that_strategys(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    """The same file run by ``ibdesk run`` as another client makes orders under the same
+    name; the desk (the Master API client) sees them, but they are not its strategy's own:
+    no ``on_order`` for them, and their rejects do not count in its breaker."""
+    desk, es = await ready_desk(make_desk, sim)
+    body = """
+    def on_start(self):
+        self.seen = []
+
+    def on_order(self, order):
+        self.seen.append(order.ref)
+    """
+    desk.strategies.load(strategy_file(tmp_path_of(desk), "Probe", body=body))
+    await desk.strategies.start("Probe")
+    probe = desk.strategies.entries["Probe"].instance
+    mine = probe.buy("ES", 1, limit=es_last(sim, es) - 20, why="mine")
+    async with raw_client(sim, 7) as other:
+        order = shim.LimitOrder("BUY", 1, es_last(sim, es) - 30, orderRef="strategy:Probe#7.1")
+        theirs = other.placeOrder(es_contract(es), order)
+        await wait_until(lambda: theirs.orderStatus.status == "Submitted", what="theirs working")
+        ref = "strategy:Probe#7.1"
+        await wait_until(lambda: desk.orders.get(ref) is not None, what="the desk sees theirs")
+        await wait_until(lambda: mine.refs[0] in probe.seen, what="its own order's update")
+        assert ref not in probe.seen
+        assert {o.ref for o in probe.orders()} == {mine.refs[0]}
+        status = desk.strategies.status("Probe")
+        assert status.working == 1
