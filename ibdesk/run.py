@@ -299,9 +299,7 @@ class _Watch:
         with its orders gone rather than on the wire."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while loop.time() < deadline and any(
-            o.ref.startswith("strategy:") for o in self.desk.orders.live()
-        ):
+        while loop.time() < deadline and any(self._ours(o.ref) for o in self.desk.orders.live()):
             await asyncio.sleep(0.05)
 
     def _stop(self, why: str) -> None:
@@ -321,13 +319,14 @@ class _Watch:
         client's global cancel (a desktop's KILL through the same TWS). Treated as a kill."""
         from ibdesk.domain.orders import OrderState
 
+        if not self._ours(ref):
+            return  # another client's (this runner may be TWS's Master API client)
         snap = self.desk.orders.get(ref)
         if snap is not None and not snap.state.final:
             self.seen_live.add(ref)
         if (
             snap is None
             or snap.state is not OrderState.CANCELLED
-            or not ref.startswith("strategy:")
             or ref not in self.seen_live  # cancelled before this run: the journal's past
             or ref in self.asked
             or self.everything_asked
@@ -336,9 +335,13 @@ class _Watch:
             return
         if self.suspects is None:
             # The orders that were live when the first one went: a global cancel takes all.
-            live = {o.ref for o in self.desk.orders.live() if o.ref.startswith("strategy:")}
+            live = {o.ref for o in self.desk.orders.live() if self._ours(o.ref)}
             self.suspects = live | {ref}
             asyncio.get_running_loop().call_later(0.5, self._cancelled_by_another)
+
+    def _ours(self, ref: str) -> bool:
+        """An order of this runner's strategies (made by its API client)."""
+        return ref.startswith("strategy:") and self.desk.strategies.ledger.made_here(ref)
 
     def _closed_by_its_sibling(self, snap: Any) -> bool:
         """A bracket's exit the broker cancelled because the other exit filled (one cancels

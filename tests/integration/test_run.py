@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ibdesk.broker import ib as shim
 from ibdesk.simtws import SimConfig, SimThread
 from tests.helpers import Connect, private_env, quick_sim, wait_until
 
@@ -274,6 +275,45 @@ async def test_a_bracket_exit_cancelling_its_sibling_is_not_a_global_cancel(
         timeout=10,
         what="the take-profit filled and the stop cancelled",
     )
+    await asyncio.sleep(1.0)  # the runner judges an unasked cancel after 0.5 s
+    assert proc.poll() is None, proc.communicate(timeout=10)
+    proc.send_signal(signal.SIGTERM)
+    code, out, err = await finished(proc)
+    assert code == 0, (out[-2000:], err[-2000:])
+    assert "HALTED" not in out
+
+
+IDLE = """
+from ibdesk.strategies import Strategy
+
+class Idle(Strategy):
+    '''Watches ES and never trades.'''
+    instruments = ("ES",)
+"""
+
+
+@pytest.mark.parametrize("sim_config", [quick_sim(master_client_id=7)])
+async def test_another_client_cancelling_its_own_strategy_order_is_not_a_kill(
+    tmp_path: Path, sim: SimThread, connect: Connect
+) -> None:
+    """The runner as TWS's Master API client sees every client's orders: another client
+    (a desktop) cancelling one of its own strategy's orders is that client's business,
+    not a global cancel of this runner's orders."""
+    path = tmp_path / "idle.py"
+    path.write_text(textwrap.dedent(IDLE))
+    proc = start_run([str(path), "--port", str(sim.port), "--client-id", "7"], tmp_path)
+    await wait_until(
+        lambda: any(c["client_id"] == 7 and c["market_lines"] for c in sim.control.clients()),
+        timeout=20,
+        what="the runner's strategy watching ES",
+    )
+    other = await connect(client_id=3)
+    contract = shim.Future(conId=sim.control.instrument("ES").con_id, exchange="CME")
+    order = shim.LimitOrder("BUY", 1, 6000.0, orderRef="strategy:Other#3.1")
+    trade = other.placeOrder(contract, order)
+    await wait_until(lambda: trade.orderStatus.status == "Submitted", what="its order working")
+    other.cancelOrder(order)
+    await wait_until(lambda: trade.orderStatus.status == "Cancelled", what="its order cancelled")
     await asyncio.sleep(1.0)  # the runner judges an unasked cancel after 0.5 s
     assert proc.poll() is None, proc.communicate(timeout=10)
     proc.send_signal(signal.SIGTERM)
