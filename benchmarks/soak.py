@@ -14,14 +14,17 @@ late a 100 ms sleep wakes: the median and the worst of each interval, and the p9
 run), the open file descriptors and the journal's size (the SQLite file and its WAL).
 
 A strategy trades meanwhile (the mean-reversion example on AAPL, ``--no-strategy`` to
-leave it out), so orders, fills and the journal grow as they do on a working day.
+leave it out), so orders, fills and the journal grow as they do on a working day, and the
+recorder writes the session's tape (on by default, as for a trader).
 
 * ``soak_rss_growth_mib_per_h``: the slope of a least-squares line through the RSS samples
   after a warm-up, in MiB per hour. The warm-up (the first quarter of the run, at least two
   minutes) is left out: history back-fills, Qt's caches and Python's arenas fill once,
   which is growth that stops. Goal <= 5 over an hour, <= 10 over a short run.
 
-``--write-docs`` records the figures in ``docs/reliability.md``.
+``--write-docs`` records the figures in ``docs/reliability.md``. ``--max-growth N`` makes
+the run fail (exit 1) when the growth is above N MiB an hour, or cannot be fitted: CI's
+short soak runs with ``--max-growth 10``.
 
 Then one JSON object per sampled metric with its samples ``[seconds, value]``.
 """
@@ -150,6 +153,9 @@ def main() -> None:
     parser.add_argument("--tick-interval-ms", type=float, default=10.0)
     parser.add_argument("--no-strategy", dest="strategy", action="store_false")
     parser.add_argument("--write-docs", action="store_true", help="record in docs/reliability.md")
+    parser.add_argument(
+        "--max-growth", type=float, default=None, metavar="MIB_PER_H", help="fail above this"
+    )
     args = parser.parse_args()
     results = run_app(lambda desk, sim: soak(desk, sim, args), limits=False)
     samples: dict[str, list[tuple[float, float]]] = results["samples"]
@@ -206,6 +212,12 @@ def main() -> None:
                 "open_files_last": files[-1][1] if files else 0,
                 "journal_bytes_per_h": round(slope_per_hour(journal)),
             },
+        )
+
+    if args.max_growth is not None and not growth <= args.max_growth:  # NaN fails too
+        raise SystemExit(
+            f"soak: the resident memory grew {growth:.2f} MiB an hour after the warm-up "
+            f"({len(steady)} samples), above --max-growth {args.max_growth:g}"
         )
 
 
