@@ -68,6 +68,8 @@ class StrategyLedger:
         self.handed: set[str] = set()
         """ strategies handed over to manual: their orders' later fills are the trader's """
         self._seen: set[str] = set()
+        self._owed: dict[str, Holding] = {}
+        """ exec id -> the holding of a fill whose commission IB has not reported yet """
 
     def made_here(self, ref: str) -> bool:
         """Whether this desk's API client made the order (or the ref does not say)."""
@@ -77,6 +79,11 @@ class StrategyLedger:
     def add(self, fill: FillSnapshot) -> str | None:
         """Book a fill once (by exec id); returns the strategy it belongs to, or None."""
         if fill.exec_id in self._seen:
+            # IB reports the commission after the execution: the fill comes again with it.
+            owed = self._owed.get(fill.exec_id)
+            if owed is not None and not math.isnan(fill.commission):
+                owed.commission += fill.commission
+                del self._owed[fill.exec_id]
             return None
         self._seen.add(fill.exec_id)
         signed = fill.side.sign * fill.qty
@@ -93,7 +100,9 @@ class StrategyLedger:
         if holding is None:
             holding = book[con_id] = Holding(multiplier=fill.instrument.multiplier or 1.0)
         holding.add(signed, fill.price)
-        if not math.isnan(fill.commission):
+        if math.isnan(fill.commission):
+            self._owed[fill.exec_id] = holding
+        else:
             holding.commission += fill.commission
         return name
 

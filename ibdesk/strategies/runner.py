@@ -114,6 +114,7 @@ class StrategyRunner:
         host.orders.added += self._on_order
         host.orders.updated += self._on_order
         host.orders.filled += self._on_fill
+        host.orders.completed += self._on_commission
         host.bars.updated += self._on_bars
         self.ledger.add_all(host.orders.fills.values())
 
@@ -548,6 +549,14 @@ class StrategyRunner:
             entry.breaker.filled()
         self._call(entry, "on_fill", fill)
         self._publish(entry)
+
+    def _on_commission(self, fill: FillSnapshot) -> None:
+        """A fill completed by its commission report (IB sends it after the execution)."""
+        self.ledger.add(fill)
+        name = source_of(fill.ref).name
+        entry = self.entries.get(name)
+        if entry is not None and self.ledger.made_here(fill.ref):
+            self._publish(entry)
 
     async def _timer(self, entry: _Entry, period: float) -> None:
         while entry.state.active:

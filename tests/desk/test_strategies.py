@@ -372,3 +372,18 @@ async def test_another_clients_orders_under_a_strategys_name_are_not_that_strate
         assert {o.ref for o in probe.orders()} == {mine.refs[0]}
         status = desk.strategies.status("Probe")
         assert status.working == 1
+
+
+async def test_a_strategys_pnl_counts_the_commission_ib_reports_after_the_fill(
+    make_desk: MakeDesk, sim: SimThread
+) -> None:
+    desk, _ = await ready_desk(make_desk, sim)
+    probe = await loaded(desk, tmp_path_of(desk), "Probe")
+    [ref] = probe.buy("ES", 1, why="in").refs
+    await wait_until(
+        lambda: any(f.ref == ref and f.commission > 0 for f in desk.orders.fills.values()),
+        what="the fill and its commission report",
+    )
+    [fill] = [f for f in desk.orders.fills.values() if f.ref == ref]
+    holding = desk.strategies.ledger.holdings["Probe"][fill.instrument.con_id]
+    assert holding.commission == pytest.approx(fill.commission)

@@ -3,6 +3,7 @@ and what the trader's fills and the strategies' add up to."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -68,3 +69,17 @@ def test_a_namesake_on_another_client_is_not_this_desks_strategy() -> None:
     assert ledger.add(fill("strategy:a#1.2", Side.BUY, 1, 6800.0, 2)) == "a"
     assert ledger.position("a", ES.con_id) == 1.0
     assert ledger.attributed(ES.con_id) == 3.0  # the account's position is still explained
+
+
+def test_a_commission_reported_after_its_fill_is_booked_once() -> None:
+    """IB sends the commission report after the execution: the fill comes again with it."""
+    ledger = StrategyLedger()
+    bought = fill("strategy:a#1.1", Side.BUY, 1, 6800.0, 1)
+    assert ledger.add(bought) == "a"
+    assert ledger.pnl("a", lambda c: 6800.0) == 0.0
+    reported = dataclasses.replace(bought, commission=2.25)
+    assert ledger.add(reported) is None  # not a second fill
+    assert ledger.position("a", ES.con_id) == 1.0
+    assert ledger.pnl("a", lambda c: 6800.0) == pytest.approx(-2.25)
+    ledger.add(reported)  # the journal's copy after a restart, say
+    assert ledger.pnl("a", lambda c: 6800.0) == pytest.approx(-2.25)
