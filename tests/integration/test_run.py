@@ -237,6 +237,17 @@ async def test_a_global_cancel_from_another_client_halts_it(
     assert len(theirs(sim)) == sent
 
 
+async def still_running_unhalted(proc: subprocess.Popen[str]) -> None:
+    """The runner did not take an unasked cancel for a kill: alive after the 0.5 s it
+    waits before judging one, then stopped by SIGTERM, never HALTED."""
+    await asyncio.sleep(1.0)
+    assert proc.poll() is None, proc.communicate(timeout=10)
+    proc.send_signal(signal.SIGTERM)
+    code, out, err = await finished(proc)
+    assert code == 0, (out[-2000:], err[-2000:])
+    assert "HALTED" not in out
+
+
 BRACKETED = """
 from ibdesk.strategies import Side, Strategy
 
@@ -275,12 +286,7 @@ async def test_a_bracket_exit_cancelling_its_sibling_is_not_a_global_cancel(
         timeout=10,
         what="the take-profit filled and the stop cancelled",
     )
-    await asyncio.sleep(1.0)  # the runner judges an unasked cancel after 0.5 s
-    assert proc.poll() is None, proc.communicate(timeout=10)
-    proc.send_signal(signal.SIGTERM)
-    code, out, err = await finished(proc)
-    assert code == 0, (out[-2000:], err[-2000:])
-    assert "HALTED" not in out
+    await still_running_unhalted(proc)
 
 
 IDLE = """
@@ -314,9 +320,4 @@ async def test_another_client_cancelling_its_own_strategy_order_is_not_a_kill(
     await wait_until(lambda: trade.orderStatus.status == "Submitted", what="its order working")
     other.cancelOrder(order)
     await wait_until(lambda: trade.orderStatus.status == "Cancelled", what="its order cancelled")
-    await asyncio.sleep(1.0)  # the runner judges an unasked cancel after 0.5 s
-    assert proc.poll() is None, proc.communicate(timeout=10)
-    proc.send_signal(signal.SIGTERM)
-    code, out, err = await finished(proc)
-    assert code == 0, (out[-2000:], err[-2000:])
-    assert "HALTED" not in out
+    await still_running_unhalted(proc)
