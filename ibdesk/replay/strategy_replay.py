@@ -64,6 +64,7 @@ class ReplayedDesk(Protocol):
     gate: Any
     session: Any
     router: Any
+    strategies: Any
 
 
 @dataclass(slots=True)
@@ -112,6 +113,7 @@ class MarketDrive:
         self.problem: str | None = None
         """ why the run ended before the range did (None: it did not) """
         self._listening: list[tuple[Any, Callable[..., None]]] = []
+        desk.strategies.timers_on_clock = True  # the tape's seconds, not the wall's
 
     # ---- before the strategies start ------------------------------------------------------------
 
@@ -165,6 +167,7 @@ class MarketDrive:
                     # for the desk (the sync point below is that).
                     await asyncio.sleep((row[0] - previous) / self.speed)
                 previous = row[0]
+                await self._timers_until(row[0])
                 self.clock.now = row[0]
                 applied = self.control.set_price(con_id, price)
                 self.got.applied += 1
@@ -172,6 +175,14 @@ class MarketDrive:
                 await self._settle()
         finally:
             self._unlisten()
+
+    async def _timers_until(self, until: float) -> None:
+        """The strategies' timers due before the tape's next quote, each at its own time."""
+        runner = self.desk.strategies
+        while (due := runner.next_timer()) is not None and due <= until:
+            self.clock.now = due
+            runner.fire_timers(due)
+            await self._settle()
 
     def _sim_id(self, row: list[Any]) -> int | None:
         """The simulator's conId for a tape quote's instrument: the same conId (a tape of the

@@ -73,6 +73,8 @@ class _Entry:
     slow: bool = False
     errors: int = 0
     left_position: bool = False
+    timer_due: float | None = None
+    """ when its next on_timer is due, by the host's clock (timers on the clock only) """
 
     @property
     def name(self) -> str:
@@ -101,6 +103,10 @@ class StrategyRunner:
         """ name -> entry, in the order loaded """
         self.current = ""
         """ the strategy whose callback is running now ("" between callbacks) """
+        self.timers_on_clock = False
+        """ True: strategies' timers keep the host's clock, not the loop's, and whoever moves
+        the clock fires them (:meth:`fire_timers`): a strategy replay runs a day's tape in
+        seconds, and a 10 s timer must still fire every ten seconds of the tape """
         self.desk_state = TradingState.ACTIVE
         self.data_down = False
         """ the market-data farm is down: prices are stale """
@@ -247,8 +253,12 @@ class StrategyRunner:
             self._set(entry, StrategyState.PAUSED, held[1])
         self._journal(entry, "started", _params_text(entry.params))
         self._call(entry, "on_start")
+        entry.timer_due = None
         if entry.cls.timer and entry.state.active:
-            entry.tasks.spawn(self._timer(entry, entry.cls.timer), "timer")
+            if self.timers_on_clock:
+                entry.timer_due = self.host.clock() + entry.cls.timer
+            else:
+                entry.tasks.spawn(self._timer(entry, entry.cls.timer), "timer")
 
     async def _first_quotes(self, name: str, instruments: Mapping[int, Instrument]) -> None:
         """Wait (a little) until every instrument has a quote, so ``on_start`` can price
@@ -557,6 +567,23 @@ class StrategyRunner:
         entry = self.entries.get(name)
         if entry is not None and self.ledger.made_here(fill.ref):
             self._publish(entry)
+
+    def next_timer(self) -> float | None:
+        """When the next strategy timer is due by the host's clock (timers on the clock)."""
+        due = [
+            e.timer_due for e in self.entries.values() if e.timer_due is not None and e.state.active
+        ]
+        return min(due, default=None)
+
+    def fire_timers(self, now: float) -> None:
+        """Call ``on_timer`` of each strategy whose timer is due at ``now`` (the clock reads
+        it), and set its next one a period later."""
+        for entry in list(self.entries.values()):
+            due, period = entry.timer_due, entry.cls.timer
+            if due is None or not period or due > now or not entry.state.active:
+                continue
+            entry.timer_due = due + period
+            self._call(entry, "on_timer")
 
     async def _timer(self, entry: _Entry, period: float) -> None:
         while entry.state.active:

@@ -115,3 +115,27 @@ def test_replay_refuses_a_real_broker_address(tmp_path: Path) -> None:
         done = run(tmp_path, str(path), "--replay", str(tape), *flag)
         assert done.returncode == 2
         assert "--replay runs against its own simulator" in done.stderr
+
+
+EVERY_TEN = """
+from ibdesk.strategies import Strategy
+
+class EveryTen(Strategy):
+    '''Buys one ES every ten seconds.'''
+    instruments = ("ES",)
+    timer = 10.0
+
+    def on_timer(self):
+        self.buy("ES", 1, why="timer")
+"""
+
+
+def test_a_strategys_timer_runs_on_the_tapes_clock(tmp_path: Path) -> None:
+    """30 s of tape replayed in well under a second: the 10 s timer still fires three
+    times, ten seconds of the tape apart, as it would have on the day."""
+    tape = make_tape(tmp_path / "tapes")
+    report, _ = replay(tmp_path, EVERY_TEN, tape)
+    times = [t["time"] for t in report["trades"]]
+    assert len(times) == 3, report
+    assert [b - a for a, b in itertools.pairwise(times)] == [10.0, 10.0]
+    assert T0 < times[0] <= T0 + 5 * len(LAST)
