@@ -34,7 +34,7 @@ class Strategy:
         params: defaults, editable while stopped (and with ``--param key=value``); read
             them as ``self.p["key"]``. A value must keep its default's type.
         bar_size: ``"1 min"``, ``"5 mins"``... for ``on_bar`` and :meth:`bars` (None: no bars).
-        timer: seconds between ``on_timer`` calls (None: no timer).
+        timer: seconds between ``on_timer`` calls, at least 0.05 (None: no timer).
 
     Callbacks (plain or ``async def``): ``on_start``, ``on_quote(quote)``, ``on_bar(event)``
     (closed bars), ``on_order(order)`` (its own orders' changes), ``on_fill(fill)``,

@@ -18,6 +18,11 @@ class StrategyError(Exception):
     """A strategy cannot be loaded, started or changed; the message says why, in words."""
 
 
+#: The shortest timer period a strategy may ask for, in seconds: shorter would call its
+#: ``on_timer`` in a busy loop on the desk's one event loop (quotes are for fast reactions).
+MIN_TIMER = 0.05
+
+
 def load_file(path: Path) -> list[type[Strategy]]:
     """The Strategy classes a file defines (its own, not those it imports), executed afresh
     on every call so that a reload picks up an edit.
@@ -58,6 +63,16 @@ def load_file(path: Path) -> list[type[Strategy]]:
     for cls in classes:
         if not cls.instruments:
             raise StrategyError(f"{cls.id()} names no instruments.")
+        timer = cls.timer
+        if timer is not None and (
+            isinstance(timer, bool)
+            or not isinstance(timer, int | float)
+            or not timer >= MIN_TIMER  # NaN too
+        ):
+            raise StrategyError(
+                f"{cls.id()}.timer must be a number of seconds, at least {MIN_TIMER:g} "
+                f"(or None for no timer), not {timer!r}."
+            )
     return classes
 
 
