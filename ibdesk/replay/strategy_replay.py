@@ -181,8 +181,12 @@ class MarketDrive:
         runner = self.desk.strategies
         while (due := runner.next_timer()) is not None and due <= until:
             self.clock.now = due
+            before = self.got.activity
             runner.fire_timers(due)
-            await self._settle()
+            if self.got.activity != before:
+                await self._settle()  # it acted: its orders are handled before time moves on
+            else:
+                await asyncio.sleep(0)  # a night's gap is thousands of idle timers
 
     def _sim_id(self, row: list[Any]) -> int | None:
         """The simulator's conId for a tape quote's instrument: the same conId (a tape of the
