@@ -108,6 +108,6 @@ async def test_our_cancel_is_info_and_a_cancel_we_did_not_ask_for_is_a_warning(
 
     # The panel says each once, at ibdesk's level: no ERROR line for an ordinary cancel.
     await wait_until(lambda: "WARNING ibdesk" in panel_text(desk), what="the warning shown")
-    lines = [line for line in panel_text(desk).splitlines() if "202" in line]
+    lines = [line for line in panel_text(desk).splitlines() if "TWS 202 " in line]
     assert len(lines) == 2, lines
     assert " INFO " in lines[0] and " WARNING " in lines[1], lines
