@@ -78,14 +78,14 @@ class DeskChannel:
     def _write(self) -> None:
         stream: BinaryIO | None = self._stream
         while (line := self._queue.get()) is not None:
-            if stream is None:
-                continue
-            try:
-                stream.write(line)
-                stream.flush()
-            except (OSError, ValueError):  # the desk is gone: say the rest on stderr
-                stream = None
-                print(f"ibdesk watchdog: {line.decode().strip()}", file=sys.stderr, flush=True)
+            if stream is not None:
+                try:
+                    stream.write(line)
+                    stream.flush()
+                    continue
+                except (OSError, ValueError):  # the desk is gone: say the rest on stderr
+                    stream = None
+            print(f"ibdesk watchdog: {line.decode().strip()}", file=sys.stderr, flush=True)
 
 
 class ForwardHandler(logging.Handler):

@@ -343,6 +343,27 @@ def test_the_processes_log_lines_are_capped_per_minute() -> None:
     assert "dropped 970 log lines" in lines[30] and "after a minute" in lines[31]
 
 
+class Gone(Lines):
+    """A DeskChannel's stream whose reader has died: every write fails."""
+
+    def write(self, data: bytes) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_once_the_desk_is_gone_every_later_line_goes_to_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The desk died before the watchdog's first line reached it (a slow connect): that line
+    and each after it, the watchdog's last word among them, are said on stderr."""
+    channel = DeskChannel(Gone())  # type: ignore[arg-type]
+    channel.send("log", msg="emergency line connected")
+    channel.send("log", msg="the desk process died")
+    channel.close()
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2
+    assert "connected" in err[0] and "died" in err[1]
+
+
 # ---- a stall that holds the GIL ------------------------------------------------------------------
 
 # A C call through ctypes.PyDLL keeps the GIL for its whole length (CDLL would release it):
