@@ -106,10 +106,10 @@ def order_time(journal_path: Path, ref: str) -> float | None:
     uri = f"{journal_path.resolve().as_uri()}?mode=ro"
     with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
         row = db.execute(
-            "SELECT min(t) FROM (SELECT min(time) AS t FROM intents WHERE ref = ?1"
-            " UNION ALL SELECT min(time) FROM order_events WHERE ref = ?1"
-            " UNION ALL SELECT created FROM orders WHERE ref = ?1 AND created > 0)",
-            (ref,),
+            "SELECT min(t) FROM (SELECT min(time) AS t FROM intents WHERE ref = :ref"
+            " UNION ALL SELECT min(time) FROM order_events WHERE ref = :ref"
+            " UNION ALL SELECT created FROM orders WHERE ref = :ref AND created > 0)",
+            {"ref": ref},
         ).fetchone()
     return None if row is None or row[0] is None else float(row[0])
 
