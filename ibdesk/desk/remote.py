@@ -147,6 +147,7 @@ class RemoteStrategies:
             instruments=tuple(self._traded.get(key, ())),
             position=sum(held.values()),
             positions=tuple((self._symbol(c), q) for c, q in held.items()),
+            held=tuple(held.items()),
             pnl=ledger.pnl(name, self._mark) - self._commissions(key),
             working=working,
             last_why=self._last_why.get(key, ""),

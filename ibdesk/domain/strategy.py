@@ -46,6 +46,8 @@ class StrategyStatus:
     """ its own net position, summed over its instruments (contracts/shares) """
     positions: tuple[tuple[str, float], ...] = ()
     """ (instrument, its own position) for every instrument it holds """
+    held: tuple[tuple[int, float], ...] = ()
+    """ the same positions by conId, for the positions panel's rows """
     pnl: float = math.nan
     """ realized + open P&L today from its own fills (NaN before the first price) """
     working: int = 0

@@ -477,6 +477,7 @@ class StrategyRunner:
             instruments=tuple(entry.cls.instruments),
             position=sum(held.values()),
             positions=tuple((names.get(c, str(c)), q) for c, q in held.items()),
+            held=tuple(held.items()),
             pnl=context.pnl() if context is not None else self.ledger.pnl(name, _no_mark),
             working=len(context.orders()) if context is not None else 0,
             last_why=context.last_why if context is not None else "",

@@ -156,8 +156,13 @@ class MainWindow(QMainWindow):
             parent=self,
             roll=desk.roll_warning,
         )
+        # Its Strategies column says which part of a position is whose, remote ones too.
         self.positions_model = PositionsModel(
-            desk.positions, ui.table_refresh_hz, parent=self, orders=desk.orders
+            desk.positions,
+            ui.table_refresh_hz,
+            parent=self,
+            orders=desk.orders,
+            strategies=desk.strategy_rows,
         )
         self.account_model = AccountModel(desk.accounts, ui.table_refresh_hz, parent=self)
         self.watchlist_panel = WatchlistPanel(

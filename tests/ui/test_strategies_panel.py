@@ -15,7 +15,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from ibdesk.config import StrategySettings, limits_off
-from ibdesk.domain.orders import OrderIntent, OrderType, Side
+from ibdesk.domain.orders import OrderIntent, OrderState, OrderType, Side
 from ibdesk.domain.strategy import StrategyState
 from ibdesk.simtws import SimThread
 from ibdesk.ui.models.strategies import StrategiesModel
@@ -171,6 +171,39 @@ async def test_stop_and_flatten_and_hand_over_ask_first(
     assert status.state is StrategyState.STOPPED and status.reason == "handed over to manual"
     await shows(model, "Probe", "State", "Stopped")
     assert not panel.hand_over_button.isEnabled()
+
+
+def holders(desk: Any, es: Any) -> str:
+    """The Strategies cell of the ES row in the positions panel, as last flushed."""
+    model = desk.window.positions_model
+    col = [c.title for c in model.columns].index("Strategies")
+    keys = model.row_keys()
+    rows = [i for i, k in enumerate(keys) if k[1] == es.con_id]
+    return model.item(rows[0], col).text() if rows else ""
+
+
+async def test_the_positions_panel_says_which_part_is_whose(
+    make_desk: MakeDesk, sim: SimThread, tmp_path: Path
+) -> None:
+    """A position a strategy and the trader both built says who holds which part, and the
+    part a stopped strategy left behind says so, as the strategies panel does."""
+    desk, es = await ready_desk(make_desk, sim)
+    desk.strategies.load(strategy_file(tmp_path, "Probe", ENTERS))
+    desk.strategies.set_params("Probe", {"qty": 2})
+    await desk.strategies.start("Probe")
+    await wait_until(lambda: holders(desk, es) == "Probe +2", what="the strategy's part")
+    [manual] = desk.place(OrderIntent(es, Side.BUY, 1, OrderType.MARKET, TICKET)).refs
+    await wait_until(lambda: desk.orders.get(manual).state is OrderState.FILLED, what="filled")
+    await wait_until(
+        lambda: holders(desk, es) == "Probe +2, manual +1", what="the trader's part beside it"
+    )
+    desk.strategies.stop("Probe")
+    await wait_until(
+        lambda: holders(desk, es) == "Probe +2 (left), manual +1", what="the part left"
+    )
+    model = desk.window.positions_model
+    col = [c.title for c in model.columns].index("Strategies")
+    assert "no longer manages" in model.item(0, col).toolTip()
 
 
 async def test_an_error_in_a_callback_shows_halted_with_the_error(
