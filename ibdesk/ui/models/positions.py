@@ -157,8 +157,9 @@ class PositionsModel(CoalescingTableModel[PositionSnapshot]):
         if self.stop_index is not None:
             self.stop_index.changed += self._cover_changed
         if strategies is not None:
-            for status in strategies.statuses():
-                self._stale.add(status.name)
+            for status in strategies.statuses():  # read once here, then per change
+                self._held[status.name] = status.held
+                self._left[status.name] = status.left_position
             strategies.changed += self._strategy_changed
 
     def close(self) -> None:
